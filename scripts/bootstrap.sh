@@ -1,0 +1,34 @@
+#!/bin/sh
+# Rampart bootstrap: install whatever Debian packages are missing, then build and
+#   run   - start the broker in the foreground on its built-in configuration
+#   test  - build everything and run the whole test suite (unit, fuzz smoke, integration)
+# Usage: scripts/bootstrap.sh run|test
+set -eu
+cd "$(dirname "$0")/.."
+
+want=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' scripts/packages.txt)
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "bootstrap: installing:$missing"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "bootstrap: missing packages and not root; run as root or install:$missing" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || true
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+if [ -x scripts/bootstrap-npm.sh ]; then scripts/bootstrap-npm.sh; fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+case "${1:-}" in
+    run)  exec make -j"$jobs" run ;;
+    test) exec make -j"$jobs" test ;;
+    *)    echo "usage: $0 run|test" >&2; exit 2 ;;
+esac

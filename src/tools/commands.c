@@ -1,0 +1,8 @@
+/* commands.c - the table of subcommands (one line per tool; keep sorted). */
+#include "tools/commands.h"
+
+#include <stddef.h>
+
+const struct rampart_command rampart_commands[] = {
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,18 @@
+/* commands.h - the subcommands of the `rampart` binary. Each tool's entry point gets argv with argv[0] set
+ * to the subcommand's name and returns the process exit status. */
+#ifndef RAMPART_TOOLS_COMMANDS_H
+#define RAMPART_TOOLS_COMMANDS_H
+
+struct rampart_command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+};
+
+/* Terminated by an entry whose name is NULL. Defined in src/tools/commands.c. */
+extern const struct rampart_command rampart_commands[];
+
+/* Runs the broker (`rampart [-c FILE] [-p PORT] [-v]`). */
+int rampart_broker_main(int argc, char **argv);
+
+#endif
