@@ -17,6 +17,7 @@
 
 #include "security/addr.h"
 
+#define BAN_DEFAULT_FILE "/var/lib/rampart/bans" /* when neither the config nor -f names one */
 #define BAN_MAX_ENTRIES 65536
 #define BAN_VALUE_MAX 1024
 #define BAN_REASON_MAX 200
