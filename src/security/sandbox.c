@@ -184,12 +184,15 @@ int sandbox_drop_privileges(const struct sandbox_policy *p, struct sandbox_state
     return 0;
 }
 
-/* umask 077 and no core dumps. */
+/* umask 077 and no core dumps (a limit already at 0, e.g. systemd's LimitCORE=0 under a filter refusing
+ * setrlimit, is accepted as is). */
 static int harden_process(char *err, size_t errlen)
 {
-    struct rlimit rl = {0, 0};
+    struct rlimit rl = {0, 0}, cur;
 
     umask(077);
+    if (getrlimit(RLIMIT_CORE, &cur) == 0 && cur.rlim_cur == 0 && cur.rlim_max == 0)
+        return 0;
     if (setrlimit(RLIMIT_CORE, &rl) != 0) {
         snprintf(err, errlen, "cannot disable core dumps: %s", strerror(errno));
         return -1;
