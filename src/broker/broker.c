@@ -150,7 +150,7 @@ broker *broker_new(broker_settings *s)
         log_error("out of memory starting the broker");
         goto fail;
     }
-    if (broker_signals(b) < 0) {
+    if (!b->set.no_signals && broker_signals(b) < 0) {
         log_error("cannot set up signal handling: %s", strerror(errno));
         goto fail;
     }
@@ -315,24 +315,45 @@ static void broker_tick(broker *b)
     }
 }
 
+void broker_attach_fd(broker *b, int fd, const char *address)
+{
+    b->now_ms = loop_now_ms();
+    conn_attach(b, NULL, fd, address, 0);
+    conn_flush_dirty(b);
+    conn_reap(b);
+}
+
+/* One loop iteration; returns -1 if the event loop failed. */
+static int broker_iterate(broker *b, int max_wait_ms)
+{
+    b->now_ms = loop_now_ms();
+    int timeout = b->next_tick_ms > b->now_ms ? (int)(b->next_tick_ms - b->now_ms) : 0;
+    if (max_wait_ms >= 0 && timeout > max_wait_ms)
+        timeout = max_wait_ms;
+    if (loop_run_once(b->loop, timeout) < 0) {
+        log_error("event loop: %s", strerror(errno));
+        return -1;
+    }
+    b->now_ms = loop_now_ms();
+    if (b->now_ms >= b->next_tick_ms) {
+        broker_tick(b);
+        b->next_tick_ms = b->now_ms + 1000;
+    }
+    conn_flush_dirty(b);
+    conn_reap(b);
+    return 0;
+}
+
+void broker_step(broker *b, int timeout_ms)
+{
+    broker_iterate(b, timeout_ms);
+}
+
 int broker_run(broker *b)
 {
-    uint64_t next_tick = 0;
-    while (!b->stop) {
-        b->now_ms = loop_now_ms();
-        int timeout = next_tick > b->now_ms ? (int)(next_tick - b->now_ms) : 0;
-        if (loop_run_once(b->loop, timeout) < 0) {
-            log_error("event loop: %s", strerror(errno));
-            break;
-        }
-        b->now_ms = loop_now_ms();
-        if (b->now_ms >= next_tick) {
-            broker_tick(b);
-            next_tick = b->now_ms + 1000;
-        }
-        conn_flush_dirty(b);
-        conn_reap(b);
-    }
+    while (!b->stop)
+        if (broker_iterate(b, -1) < 0)
+            return 1;
     return 0;
 }
 

@@ -60,6 +60,7 @@ typedef struct broker_settings {
     size_t out_buffer_limit;          /* per connection: above it QoS 0 is dropped and reading pauses */
     uint32_t sys_interval;            /* seconds, 0: no $SYS */
     char *clientid_prefix;            /* for assigned client identifiers */
+    bool no_signals;                  /* do not take over SIGINT/SIGTERM/SIGHUP (embedding, tests) */
 } broker_settings;
 
 /* Access kinds for security.authorize. */
@@ -108,6 +109,11 @@ int broker_run(broker *b);
 void broker_stop(broker *b);
 /* Closes every connection (v5 clients get DISCONNECT 0x8B) and frees everything. NULL is allowed. */
 void broker_free(broker *b);
+/* Serves an already connected, non-blocking socket as if accepted from `address` (tests, fuzzing, socket
+ * activation). The broker owns fd afterwards. */
+void broker_attach_fd(broker *b, int fd, const char *address);
+/* Runs one iteration of the loop: waits at most timeout_ms, handles events, timers, output, closes. */
+void broker_step(broker *b, int timeout_ms);
 /* The port the i-th listener bound (for port 0). */
 uint16_t broker_listener_port(const broker *b, int i);
 

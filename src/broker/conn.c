@@ -55,11 +55,15 @@ static void conn_peer_string(const struct sockaddr_storage *peer, char *out, siz
 
 void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_storage *peer, socklen_t len)
 {
-    broker *b = ctx;
     char addr[INET6_ADDRSTRLEN];
     uint16_t port;
     (void)len;
     conn_peer_string(peer, addr, sizeof addr, &port);
+    conn_attach(ctx, l, fd, addr, port);
+}
+
+void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
+{
     if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
         log_notice("refusing connection from %s: max_connections reached", addr);
         close(fd);
@@ -83,9 +87,9 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
     c->b = b;
     c->listener = l;
     c->out.release = conn_msg_release;
-    memcpy(c->address, addr, sizeof addr);
+    snprintf(c->address, sizeof c->address, "%s", addr);
     c->port = port;
-    c->t = listener_make_transport(l, fd);
+    c->t = l ? listener_make_transport(l, fd) : transport_tcp_new(fd);
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
@@ -102,8 +106,8 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
     c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
     c->info.address = c->address;
     c->info.port = port;
-    c->info.listener_port = listener_port(l);
-    c->info.listener_user = listener_user(l);
+    c->info.listener_port = l ? listener_port(l) : 0;
+    c->info.listener_user = l ? listener_user(l) : NULL;
     c->info.transport = c->t;
     c->next = b->conns_head;
     if (b->conns_head)
@@ -151,12 +155,10 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
-    if (!c->read_paused || c->t->want_write)
+    if (!c->read_paused || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
         ev |= LOOP_WRITE;
-    if (c->t->want_read && c->state == CONN_HANDSHAKE)
-        ev |= LOOP_READ;
     loop_watch_set(c->b->loop, &c->watch, ev);
 }
 

@@ -176,6 +176,7 @@ struct broker {
     uint32_t nmatch_ids, capmatch_ids;
     broker_stats stats;
     uint64_t next_sys_ms;
+    uint64_t next_tick_ms;
     double load[3][5]; /* EWMA per minute: [1/5/15][recv msgs, sent msgs, recv bytes, sent bytes, conns] */
     uint64_t load_last[5];
     uint8_t *arena;
@@ -217,6 +218,8 @@ void route_requeue_shared(broker *b, session *s);
 
 /* ---- conn.c ---- */
 void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_storage *peer, socklen_t len);
+/* Takes over a connected non-blocking socket (l may be NULL: plain TCP, no listener). */
+void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port);
 /* Encodes p and queues it; returns false if it could not (connection is then closed). */
 bool conn_send(conn *c, const mqtt_packet *p);
 void conn_mark_dirty(conn *c);

@@ -23,7 +23,9 @@ static ssize_t tcp_read(transport *t, void *buf, size_t len)
 
 static ssize_t tcp_writev(transport *t, const struct iovec *iov, int iovcnt)
 {
-    ssize_t n = writev(t->fd, iov, iovcnt);
+    /* sendmsg rather than writev: MSG_NOSIGNAL, so a peer that went away is EPIPE, never SIGPIPE. */
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t n = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
     t->want_write = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     if (t->want_write)
         errno = EAGAIN;
