@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -27,11 +28,7 @@ void broker_settings_default(broker_settings *s)
     s->queue_qos0_messages = false;
     s->max_keepalive = 0;
     s->connect_timeout_s = 10;
-    s->allow_zero_length_clientid = true;
-    s->allow_anonymous = false;
     s->retain_available = true;
-    s->max_qos = 2;
-    s->max_topic_alias = 10;
     s->max_subscriptions = 1000;
     s->max_topic_levels = 128;
     s->max_user_properties = 256;
@@ -41,28 +38,39 @@ void broker_settings_default(broker_settings *s)
     s->sys_interval = 10;
 }
 
+void broker_listener_default(broker_listener_settings *l)
+{
+    memset(l, 0, sizeof *l);
+    l->family = AF_UNSPEC;
+    l->allow_anonymous = false;
+    l->allow_zero_length_clientid = true;
+    l->max_qos = 2;
+    l->max_topic_alias = 10;
+    l->max_connections = -1;
+}
+
 void broker_settings_clear(broker_settings *s)
 {
     for (int i = 0; i < s->nlisteners; i++) {
         free(s->listeners[i].address);
-        free(s->listeners[i].name);
+        free(s->listeners[i].bind_interface);
     }
     free(s->clientid_prefix);
     s->nlisteners = 0;
     s->clientid_prefix = NULL;
 }
 
-int broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port)
+broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port)
 {
     if (s->nlisteners >= BROKER_MAX_LISTENERS)
-        return -1;
+        return NULL;
     broker_listener_settings *l = &s->listeners[s->nlisteners];
-    memset(l, 0, sizeof *l);
+    broker_listener_default(l);
     l->port = port;
     if (address && !(l->address = strdup(address)))
-        return -1;
+        return NULL;
     s->nlisteners++;
-    return 0;
+    return l;
 }
 
 void *broker_arena_alloc(void *ctx, size_t size)
@@ -182,12 +190,13 @@ int broker_listen(broker *b)
     for (int i = 0; i < b->set.nlisteners; i++) {
         broker_listener_settings *ls = &b->set.listeners[i];
         char err[256];
-        net_listener *l = listener_open(b->loop, ls->address, ls->port, conn_accept, b, err, sizeof err);
+        listener_options lo = {ls->address, ls->port, ls->bind_interface, ls->family};
+        net_listener *l = listener_open(b->loop, &lo, conn_accept, b, err, sizeof err);
         if (!l) {
             log_error("%s", err);
             return -1;
         }
-        listener_set_user(l, ls->user);
+        listener_set_user(l, ls);
         b->listeners[b->nlisteners++] = l;
         if (b->listener_hook)
             b->listener_hook(b->listener_hook_ctx, l, ls);

@@ -25,11 +25,19 @@
 
 typedef struct broker broker;
 
+/* One listener and the settings that apply to the clients it accepts. */
 typedef struct broker_listener_settings {
-    char *address; /* NULL: every interface */
+    char *address;        /* NULL: every interface */
     uint16_t port;
-    char *name;  /* for logs; may be NULL */
-    void *user;  /* the configuration's own listener record, for transport hooks; may be NULL */
+    char *bind_interface; /* NULL: none */
+    int family;           /* AF_UNSPEC, AF_INET, AF_INET6 */
+    void *user;           /* the configuration's own listener record, for transport hooks; may be NULL */
+    bool allow_anonymous;
+    bool allow_zero_length_clientid;
+    uint8_t max_qos;
+    uint16_t max_topic_alias;  /* inbound aliases we accept (Topic Alias Maximum) */
+    int32_t max_connections;   /* on this listener; -1: no limit */
+    uint32_t connections;      /* current count (maintained by the broker) */
 } broker_listener_settings;
 
 /* Every limit the broker enforces. broker_settings_default() fills in Rampart's defaults. */
@@ -47,11 +55,7 @@ typedef struct broker_settings {
     bool queue_qos0_messages;
     uint16_t max_keepalive;          /* 0: no maximum */
     uint32_t connect_timeout_s;      /* deadline for CONNECT after accept */
-    bool allow_zero_length_clientid;
-    bool allow_anonymous;
     bool retain_available;
-    uint8_t max_qos;
-    uint16_t max_topic_alias;         /* inbound aliases we accept (Topic Alias Maximum) */
     uint32_t max_subscriptions;       /* per client, 0: unlimited */
     uint16_t max_topic_levels;
     uint32_t max_user_properties;     /* per property set */
@@ -87,10 +91,13 @@ typedef struct broker_security {
 
 /* Fills s with defaults and no listeners. */
 void broker_settings_default(broker_settings *s);
+/* Fills l with defaults (no address, port 0, anonymous refused). */
+void broker_listener_default(broker_listener_settings *l);
 /* Frees the strings of s (not s itself). */
 void broker_settings_clear(broker_settings *s);
-/* Adds a listener; address may be NULL. Returns 0, or -1 when full or out of memory. */
-int broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port);
+/* Adds a listener with default settings; address may be NULL. Returns the new entry, or NULL when full or
+ * out of memory. */
+broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port);
 
 /* A broker with the given settings (copied: ownership of their strings moves to the broker, s is cleared),
  * listening on every configured listener. NULL on failure (logged). */

@@ -69,9 +69,10 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     (void)have_port;
-    set.allow_anonymous = true;
-    if (broker_settings_add_listener(&set, "127.0.0.1", port) < 0)
+    broker_listener_settings *ls = broker_settings_add_listener(&set, "127.0.0.1", port);
+    if (!ls)
         goto out;
+    ls->allow_anonymous = true;
     b = broker_new(&set);
     if (!b || broker_listen(b) < 0)
         goto out;

@@ -77,6 +77,18 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         close(fd);
         return;
     }
+    broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
+    if (!l && b->set.nlisteners == 0) {
+        close(fd);
+        return;
+    }
+    if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        log_notice("refusing connection from %s: max_connections of the listener reached", addr);
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        return;
+    }
     conn *c = calloc(1, sizeof *c);
     if (!c) {
         if (ic->count == 0)
@@ -101,13 +113,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     }
     ic->count++;
     c->counted_ip = true;
+    c->ls = ls;
+    ls->connections++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
     c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
     c->info.address = c->address;
     c->info.port = port;
     c->info.listener_port = l ? listener_port(l) : 0;
-    c->info.listener_user = l ? listener_user(l) : NULL;
+    c->info.listener_user = ls->user;
     c->info.transport = c->t;
     c->next = b->conns_head;
     if (b->conns_head)
@@ -431,10 +445,11 @@ void conn_destroy(conn *c)
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < b->set.max_topic_alias; i++)
+        for (uint16_t i = 0; i < c->ls->max_topic_alias; i++)
             free(c->in_aliases[i]);
         free(c->in_aliases);
     }
+    c->ls->connections--;
     if (c->counted_ip) {
         ip_count *ic = conn_ip_get(b, c->address, false);
         if (ic && --ic->count == 0)

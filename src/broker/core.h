@@ -84,6 +84,7 @@ struct conn {
     loop_watch watch;
     transport *t;
     net_listener *listener;
+    broker_listener_settings *ls; /* settings of the listener it came through */
     enum conn_state state;
     uint8_t version; /* 0 until CONNECT */
     session *session;

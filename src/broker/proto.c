@@ -85,7 +85,7 @@ static uint8_t proto_authenticate(conn *c, const mqtt_connect *ck)
         return b->sec.authenticate(b->sec.ctx, &c->info, ck);
     if (ck->props.present & PROP(AUTH_METHOD))
         return MQTT_RC_BAD_AUTH_METHOD;
-    if (!b->set.allow_anonymous)
+    if (!c->ls->allow_anonymous)
         return MQTT_RC_NOT_AUTHORIZED;
     return 0;
 }
@@ -129,17 +129,17 @@ static void proto_connack_props(conn *c, mqtt_props *ap, const char *assigned, u
         ap->present |= PROP(MAXIMUM_PACKET_SIZE);
         ap->maximum_packet_size = b->set.max_packet_size;
     }
-    if (b->set.max_topic_alias) {
+    if (c->ls->max_topic_alias) {
         ap->present |= PROP(TOPIC_ALIAS_MAXIMUM);
-        ap->topic_alias_maximum = b->set.max_topic_alias;
+        ap->topic_alias_maximum = c->ls->max_topic_alias;
     }
     if (!b->set.retain_available) {
         ap->present |= PROP(RETAIN_AVAILABLE);
         ap->retain_available = 0;
     }
-    if (b->set.max_qos < 2) {
+    if (c->ls->max_qos < 2) {
         ap->present |= PROP(MAXIMUM_QOS);
-        ap->maximum_qos = b->set.max_qos;
+        ap->maximum_qos = c->ls->max_qos;
     }
     if (assigned) {
         ap->present |= PROP(ASSIGNED_CLIENT_ID);
@@ -161,7 +161,7 @@ static uint8_t proto_connect_policy(conn *c, const mqtt_connect *ck, uint16_t *k
     broker *b = c->b;
     *ka = ck->keep_alive;
     *server_ka = 0;
-    if (ck->client_id.len == 0 && (!b->set.allow_zero_length_clientid || (c->version == MQTT_V311 && !ck->clean_start)))
+    if (ck->client_id.len == 0 && (!c->ls->allow_zero_length_clientid || (c->version == MQTT_V311 && !ck->clean_start)))
         return MQTT_RC_CLIENT_ID_NOT_VALID;
     if (b->set.max_keepalive && (ck->keep_alive == 0 || ck->keep_alive > b->set.max_keepalive)) {
         if (c->version == MQTT_V5) {
@@ -170,7 +170,7 @@ static uint8_t proto_connect_policy(conn *c, const mqtt_connect *ck, uint16_t *k
             return MQTT_RC_CLIENT_ID_NOT_VALID; /* 3.1.1 has no way to tell: mosquitto refuses too */
         }
     }
-    if (ck->has_will && ck->will_qos > b->set.max_qos)
+    if (ck->has_will && ck->will_qos > c->ls->max_qos)
         return MQTT_RC_QOS_NOT_SUPPORTED;
     if (ck->has_will && ck->will_retain && !b->set.retain_available)
         return MQTT_RC_RETAIN_NOT_SUPPORTED;
@@ -325,7 +325,6 @@ static bool proto_in_qos2_add(session *s, uint16_t pid)
 /* Resolves the topic of an inbound PUBLISH (Topic Alias). Returns false after disconnecting the client. */
 static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
 {
-    broker *b = c->b;
     *topic = p->topic;
     if (c->version != MQTT_V5 || !(p->props.present & PROP(TOPIC_ALIAS))) {
         if (topic->len == 0) {
@@ -335,12 +334,12 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
         return true;
     }
     uint16_t a = p->props.topic_alias;
-    if (a == 0 || a > b->set.max_topic_alias) {
+    if (a == 0 || a > c->ls->max_topic_alias) {
         proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
     if (!c->in_aliases) {
-        c->in_aliases = calloc(b->set.max_topic_alias, sizeof(char *));
+        c->in_aliases = calloc(c->ls->max_topic_alias, sizeof(char *));
         if (!c->in_aliases) {
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
@@ -387,7 +386,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
     mqtt_bytes topic;
     if (!proto_publish_topic(c, p, &topic))
         return;
-    if (p->qos > b->set.max_qos) {
+    if (p->qos > c->ls->max_qos) {
         proto_disconnect(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS not supported");
         return;
     }
@@ -517,8 +516,8 @@ static uint8_t proto_subscribe_one(conn *c, const mqtt_subscription *sub, uint32
     if (mqtt_shared_split(sub->filter, &group, &inner) && inner.len == 0)
         return v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
     mqtt_subscription capped = *sub;
-    if (capped.qos > b->set.max_qos)
-        capped.qos = b->set.max_qos;
+    if (capped.qos > c->ls->max_qos)
+        capped.qos = c->ls->max_qos;
     int rc = session_subscribe(b, c->session, &capped, sub_id, existed);
     if (rc == -2)
         return v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;

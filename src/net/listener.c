@@ -65,7 +65,8 @@ static void listener_on_readable(void *ctx, uint32_t events)
     }
 }
 
-static int listener_bind_one(net_listener *l, const struct addrinfo *ai, uint16_t port, char *err, size_t errlen)
+static int listener_bind_one(net_listener *l, const struct addrinfo *ai, uint16_t port, const char *device,
+                             char *err, size_t errlen)
 {
     int one = 1;
     struct sockaddr_storage ss;
@@ -80,6 +81,11 @@ static int listener_bind_one(net_listener *l, const struct addrinfo *ai, uint16_
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (ai->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (device && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)strlen(device)) < 0) {
+        snprintf(err, errlen, "cannot bind to interface %s: %s", device, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0)
         goto fail;
     listener_socket *s = &l->socks[l->nsocks];
@@ -101,10 +107,12 @@ fail:
     return -1;
 }
 
-net_listener *listener_open(net_loop *loop, const char *address, uint16_t port, listener_accept_fn fn,
-                            void *ctx, char *err, size_t errlen)
+net_listener *listener_open(net_loop *loop, const listener_options *opt, listener_accept_fn fn, void *ctx,
+                            char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    const char *address = opt->address;
+    uint16_t port = opt->port;
+    struct addrinfo hints = {.ai_family = opt->family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     net_listener *l = calloc(1, sizeof *l);
     if (!l) {
@@ -127,7 +135,7 @@ net_listener *listener_open(net_loop *loop, const char *address, uint16_t port, 
     for (struct addrinfo *ai = res; ai && l->nsocks < LISTENER_MAX_SOCKETS; ai = ai->ai_next) {
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
-        if (listener_bind_one(l, ai, l->port ? l->port : port, err, errlen) < 0) {
+        if (listener_bind_one(l, ai, l->port ? l->port : port, opt->bind_interface, err, errlen) < 0) {
             /* An unavailable IPv6 stack must not stop an IPv4 listener on a wildcard address. */
             if (!address && ai->ai_family == AF_INET6 && errno == EAFNOSUPPORT)
                 continue;

@@ -22,12 +22,19 @@ typedef void (*listener_accept_fn)(void *ctx, net_listener *l, int fd, const str
 /* Wraps an accepted socket in a transport; NULL on failure (the caller then closes fd). */
 typedef transport *(*listener_transport_fn)(void *ctx, int fd);
 
+typedef struct listener_options {
+    const char *address;        /* NULL or "": every interface */
+    uint16_t port;              /* 0: any free port */
+    const char *bind_interface; /* SO_BINDTODEVICE, or NULL */
+    int family;                 /* AF_UNSPEC (both), AF_INET or AF_INET6 */
+} listener_options;
+
 /*
- * Binds `address` (NULL or "" = every interface, IPv4 and IPv6) on `port` (0 = any free port) and starts
- * accepting on `loop`. On failure returns NULL and writes a reason to err[0..errlen).
+ * Binds every address opt->address resolves to (restricted to opt->family) on opt->port and starts accepting
+ * on `loop`. On failure returns NULL and writes a reason to err[0..errlen).
  */
-net_listener *listener_open(net_loop *loop, const char *address, uint16_t port, listener_accept_fn fn,
-                            void *ctx, char *err, size_t errlen);
+net_listener *listener_open(net_loop *loop, const listener_options *opt, listener_accept_fn fn, void *ctx,
+                            char *err, size_t errlen);
 /* Stops accepting and closes every socket. NULL is allowed. */
 void listener_close(net_listener *l);
 /* Replaces the transport factory (default: transport_tcp_new). */
