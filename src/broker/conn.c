@@ -296,7 +296,8 @@ static bool conn_keep(conn *c, const uint8_t *src, size_t len, size_t need)
     size_t want = need > len ? need : len;
     if (want < CONN_KEEP_IBUF)
         want = CONN_KEEP_IBUF;
-    if (src != c->ibuf) {
+    bool inside = c->ibuf && src >= c->ibuf && src < c->ibuf + c->icap;
+    if (!inside) {
         if (!conn_ibuf_reserve(c, want))
             return false;
         memcpy(c->ibuf, src, len);
