@@ -1,0 +1,127 @@
+"""
+Least privilege for the running broker: the account switch, no_new_privs, no core dumps, seccomp and Landlock
+in force (read from /proc/PID/status and /proc/PID/limits, never from the broker's own say-so), Landlock
+refusing a file the configuration names only after start-up, and sd_notify READY/RELOADING around a reload.
+"""
+import os
+import pwd
+import signal
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import helpers  # noqa: E402
+
+
+def status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def core_limit(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return line.split()[4:6]
+    raise AssertionError("no core limit")
+
+
+def nobody():
+    p = pwd.getpwnam("nobody")
+    return str(p.pw_uid), str(p.pw_gid)
+
+
+class DefaultUserBroker(helpers.Broker):
+    """A broker whose configuration has no `user` line at all (the harness adds `user root` otherwise)."""
+
+    def config_text(self):
+        return "".join(l + "\n" for l in super().config_text().splitlines() if not l.startswith("user "))
+
+
+def test_privileges_dropped_to_configured_user(make_broker):
+    b = make_broker(options=["user nobody"])
+    s = status(b.pid)
+    uid, gid = nobody()
+    assert s["Uid"] == [uid] * 4
+    assert s["Gid"] == [gid] * 4
+    assert s["Groups"] == [gid]
+    assert s["CapEff"] == ["0000000000000000"] and s["CapPrm"] == ["0000000000000000"]
+    assert s["CapBnd"] == ["0000000000000000"]
+    assert s["NoNewPrivs"] == ["1"]
+    assert s["Seccomp"] == ["2"]
+    assert core_limit(b.pid) == ["0", "0"]
+    assert helpers.ping_ok(b)
+    log = b.log()
+    assert "privileges: dropped to user 'nobody'" in log
+    assert "sandbox: Landlock ABI" in log and "seccomp in force" in log
+
+
+def test_default_user_is_rampart_else_nobody(tmp_path):
+    b = DefaultUserBroker(str(tmp_path))
+    b.start()
+    try:
+        try:
+            want = pwd.getpwnam("rampart")
+        except KeyError:
+            want = pwd.getpwnam("nobody")
+        assert status(b.pid)["Uid"][0] == str(want.pw_uid)
+        assert "the default" in b.log()
+    finally:
+        problems = b.stop()
+    assert not problems, problems
+
+
+def test_staying_root_needs_explicit_setting_and_keeps_the_sandbox(make_broker):
+    b = make_broker(options=["user root"])
+    s = status(b.pid)
+    assert s["Uid"][0] == "0"
+    assert s["NoNewPrivs"] == ["1"] and s["Seccomp"] == ["2"]
+    assert "staying root because 'user root' is set explicitly" in b.log()
+
+
+def test_switches_off_are_logged(make_broker):
+    b = make_broker(options=["sandbox_seccomp false", "sandbox_landlock false"])
+    assert status(b.pid)["Seccomp"] == ["0"]
+    log = b.log()
+    assert "seccomp switched off" in log and "Landlock switched off" in log
+
+
+def test_landlock_refuses_a_file_named_only_after_start(make_broker, tmp_path):
+    allowed = tmp_path / "allowed"
+    outside = tmp_path / "outside"
+    allowed.mkdir()
+    outside.mkdir()
+    for d in (allowed, outside):
+        pw = d / "passwd"
+        helpers.subprocess.run([helpers.RAMPART_BIN, "passwd", "-c", "-b", str(pw), "u", "correct horse 12345"],
+                               check=True, capture_output=True, timeout=60)
+        os.chmod(pw, 0o644)
+    b = make_broker(options=["password_file %s" % (allowed / "passwd")])
+    # The configuration now names a file outside every path the sandbox allowed at start-up.
+    text = open(b.config_path).read().replace(str(allowed / "passwd"), str(outside / "passwd"))
+    with open(b.config_path, "w") as f:
+        f.write(text)
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: str(outside / "passwd") in b.log() and "Permission denied" in b.log(),
+                       "the reload to be refused by Landlock")
+    assert b.alive()
+    assert helpers.ping_ok(b)
+
+
+def test_sd_notify_ready_and_reloading(make_broker, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(helpers.WAIT)
+    try:
+        b = make_broker(env={"NOTIFY_SOCKET": path})
+        assert b"READY=1" in sock.recv(4096)
+        os.kill(b.pid, signal.SIGHUP)
+        assert b"RELOADING=1" in sock.recv(4096)
+        assert b"READY=1" in sock.recv(4096)
+    finally:
+        sock.close()
