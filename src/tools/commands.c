@@ -3,8 +3,11 @@
 
 #include <stddef.h>
 
+#include "config/config.h"
+
 const struct rampart_command rampart_commands[] = {
     {"ban", "add, remove or list bans (addresses, networks, usernames, client ids)", rampart_ban_main},
+    {"check", "validate a configuration file (-c FILE): every error as file:line", config_check_main},
     {"passwd", "manage a password file (argon2id, SCRAM-SHA-256)", rampart_passwd_main},
     {NULL, NULL, NULL},
 };
