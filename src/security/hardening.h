@@ -54,6 +54,11 @@ struct hardening_view {
     size_t n_write_paths;
 };
 
+struct rampart_config;
+
+/* Flattens a loaded configuration into *v (free with hardening_free). Returns 0 or -1 with err set. */
+int hardening_from_config(const struct rampart_config *cfg, struct hardening_view *v, char *err, size_t errlen);
+
 /* Reads the configuration at path into *v (free with hardening_free). Returns 0, or -1 with the
  * configuration's "file:line: what is wrong" in err. */
 int hardening_load(const char *path, struct hardening_view *v, char *err, size_t errlen);
@@ -62,5 +67,9 @@ void hardening_free(struct hardening_view *v);
 /* Fills a sandbox policy from the view (borrowing its strings): account, switches, read and write paths,
  * every listener port. Returns 0, or -1 with err set when a table is full. */
 int hardening_policy(const struct hardening_view *v, struct sandbox_policy *p, char *err, size_t errlen);
+
+/* The broker's one call after start-up (listeners bound, keys read): derives the sandbox policy from the
+ * configuration and enters it (security/sandbox.h). Returns 0, or -1 with err set: the broker must exit. */
+int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen);
 
 #endif
