@@ -36,6 +36,7 @@ void broker_settings_default(broker_settings *s)
     s->memory_limit = (size_t)1 << 30;
     s->out_buffer_limit = 4u << 20;
     s->sys_interval = 10;
+    s->tcp_nodelay = true;
 }
 
 void broker_listener_default(broker_listener_settings *l)
@@ -190,7 +191,7 @@ int broker_listen(broker *b)
     for (int i = 0; i < b->set.nlisteners; i++) {
         broker_listener_settings *ls = &b->set.listeners[i];
         char err[256];
-        listener_options lo = {ls->address, ls->port, ls->bind_interface, ls->family};
+        listener_options lo = {ls->address, ls->port, ls->bind_interface, ls->family, b->set.tcp_nodelay};
         net_listener *l = listener_open(b->loop, &lo, conn_accept, b, err, sizeof err);
         if (!l) {
             log_error("%s", err);

@@ -21,7 +21,7 @@
 #include "codec/mqtt.h"
 #include "net/listener.h"
 
-#define BROKER_MAX_LISTENERS 32
+#define BROKER_MAX_LISTENERS 64
 
 typedef struct broker broker;
 
@@ -65,6 +65,7 @@ typedef struct broker_settings {
     uint32_t sys_interval;            /* seconds, 0: no $SYS */
     char *clientid_prefix;            /* for assigned client identifiers */
     bool no_signals;                  /* do not take over SIGINT/SIGTERM/SIGHUP (embedding, tests) */
+    bool tcp_nodelay;                 /* set TCP_NODELAY on accepted sockets */
 } broker_settings;
 
 /* Access kinds for security.authorize. */

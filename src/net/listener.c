@@ -31,6 +31,7 @@ struct net_listener {
     void *transport_ctx;
     void *user;
     int paused;
+    bool tcp_nodelay;
 };
 
 static transport *listener_default_transport(void *ctx, int fd)
@@ -59,7 +60,7 @@ static void listener_on_readable(void *ctx, uint32_t events)
             return;
         }
         int one = 1;
-        if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)
+        if (l->tcp_nodelay && (peer.ss_family == AF_INET || peer.ss_family == AF_INET6))
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         l->accept_fn(l->accept_ctx, l, fd, &peer, len);
     }
@@ -123,6 +124,7 @@ net_listener *listener_open(net_loop *loop, const listener_options *opt, listene
     l->accept_fn = fn;
     l->accept_ctx = ctx;
     l->transport_fn = listener_default_transport;
+    l->tcp_nodelay = opt->tcp_nodelay;
     if (address && !*address)
         address = NULL;
     int rc = getaddrinfo(address, "0", &hints, &res);

@@ -7,6 +7,7 @@
 #ifndef RAMPART_NET_LISTENER_H
 #define RAMPART_NET_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@ typedef struct listener_options {
     uint16_t port;              /* 0: any free port */
     const char *bind_interface; /* SO_BINDTODEVICE, or NULL */
     int family;                 /* AF_UNSPEC (both), AF_INET or AF_INET6 */
+    bool tcp_nodelay;           /* set TCP_NODELAY on accepted connections */
 } listener_options;
 
 /*
