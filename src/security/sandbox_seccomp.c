@@ -110,6 +110,14 @@ static const int allowed_prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, 
                                      PR_CAPBSET_READ, PR_GET_SECCOMP};
 #endif
 
+/* Allows call `nr` when argument `arg` equals `value`. Returns 0 or a negative errno. */
+static int allow_when_equal(scmp_filter_ctx ctx, int nr, unsigned arg, scmp_datum_t value)
+{
+    struct scmp_arg_cmp cmp = {.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 static int add_arg_rules(scmp_filter_ctx ctx)
 {
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
@@ -118,18 +126,15 @@ static int add_arg_rules(scmp_filter_ctx ctx)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
                               SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     for (size_t i = 0; rc == 0 && i < COUNT(allowed_domains); i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)allowed_domains[i]));
+        rc = allow_when_equal(ctx, SCMP_SYS(socket), 0, (scmp_datum_t)allowed_domains[i]);
     for (size_t i = 0; rc == 0 && i < COUNT(allowed_ioctls); i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                              SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)allowed_ioctls[i]));
+        rc = allow_when_equal(ctx, SCMP_SYS(ioctl), 1, (scmp_datum_t)allowed_ioctls[i]);
 #ifdef SANDBOX_SANITIZER
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 0);
 #else
     for (size_t i = 0; rc == 0 && i < COUNT(allowed_prctls); i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)allowed_prctls[i]));
+        rc = allow_when_equal(ctx, SCMP_SYS(prctl), 0, (scmp_datum_t)allowed_prctls[i]);
 #endif
     return rc;
 }
