@@ -23,9 +23,9 @@ limiter_config limiter_config_default(void)
 {
     limiter_config c = {
         .window_s = 600,
-        .address = {3, 10},
-        .network = {30, 100},
-        .username = {5, 20},
+        .address = {5, 20},
+        .network = {50, 200},
+        .username = {10, 40},
         .backoff_base_ms = 1000,
         .backoff_max_ms = 60000,
         .lockout_s = 900,

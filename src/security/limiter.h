@@ -36,7 +36,7 @@ typedef struct limiter_config {
     uint32_t max_entries;
 } limiter_config;
 
-/* Defaults: window 600 s; address 3/10, network 30/100, username 5/20 (backoff after / lockout at);
+/* Defaults: window 600 s; address 5/20, network 50/200, username 10/40 (backoff after / lockout at);
  * backoff 1 s doubling up to 60 s; lockout 900 s; trusted pairs remembered 30 days; 65536 entries a table. */
 limiter_config limiter_config_default(void);
 
