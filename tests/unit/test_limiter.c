@@ -187,4 +187,26 @@ TEST(success_does_not_reset_failures)
     limiter_free(l);
 }
 
+TEST(repeated_lockouts_last_longer)
+{
+    limiter_config cfg = limiter_config_default();
+    limiter *l;
+    sec_addr a = addr_of("192.0.2.1");
+    uint64_t now = 17000000, first = 0, second = 0;
+    limiter_decision d;
+
+    cfg.address.backoff_after = 0;
+    cfg.address.lockout_after = 2;
+    l = limiter_new(&cfg);
+    limiter_record_failure(l, &a, U("u"), now);
+    d = limiter_record_failure(l, &a, U("u"), now);
+    first = d.retry_after_ms;
+    limiter_record_failure(l, &a, U("u"), now + 1);
+    d = limiter_record_failure(l, &a, U("u"), now + 1);
+    second = d.retry_after_ms;
+    CHECK_EQ(first, cfg.lockout_s * 1000ULL);
+    CHECK_EQ(second, 2 * first);
+    limiter_free(l);
+}
+
 TEST_MAIN()
