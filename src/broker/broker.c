@@ -118,6 +118,7 @@ static void broker_on_signal(void *ctx, uint32_t events)
     while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
             log_notice("SIGHUP: reloading");
+            gatekeep_reload(b);
             if (b->reload_hook)
                 b->reload_hook(b->reload_hook_ctx, b);
         } else {
@@ -316,6 +317,7 @@ static void broker_sys(broker *b)
 static void broker_tick(broker *b)
 {
     broker_tick_conns(b);
+    gatekeep_tick(b);
     broker_tick_sessions(b);
     for (int i = 0; i < b->nlisteners; i++)
         listener_tick(b->listeners[i]);
@@ -391,6 +393,7 @@ void broker_free(broker *b)
         loop_watch_remove(b->loop, &b->sigwatch);
         close(b->sigfd);
     }
+    gatekeep_stop(b);
     loop_free(b->loop);
     free(b->matches);
     free(b->match_ids);

@@ -103,6 +103,10 @@ broker_listener_settings *broker_settings_add_listener(broker_settings *s, const
 /* A broker with the given settings (copied: ownership of their strings moves to the broker, s is cleared),
  * listening on every configured listener. NULL on failure (logged). */
 broker *broker_new(broker_settings *s);
+/* Installs the connection-security gate (src/security/gate.h): limits at accept, password and SCRAM
+ * authentication, bans. Not owned: free it after broker_free(). Call before broker_listen(). */
+struct sec_gate;
+int broker_set_gate(broker *b, struct sec_gate *g);
 /* Installs security hooks (copied). */
 void broker_set_security(broker *b, const broker_security *sec);
 /* Called for each listener after it opens, so a transport provider can install its factory. */

@@ -89,13 +89,25 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         close(fd);
         return;
     }
-    conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    uint64_t cid = 0;
+    sec_conn *sec = NULL;
+    if (b->gate && !(sec = gatekeep_accept(b, ls, addr, &cid))) {
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (sec)
+            sec_gate_close(b->gate, sec);
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        return;
+    }
+    c->sec = sec;
+    c->id = cid;
     c->b = b;
     c->listener = l;
     c->out.release = conn_msg_release;
@@ -105,6 +117,8 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
+        if (sec)
+            sec_gate_close(b->gate, sec);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
@@ -169,7 +183,7 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
-    if (!c->read_paused || c->t->want_read)
+    if (!c->auth_wait && (!c->read_paused || c->t->want_read))
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
         ev |= LOOP_WRITE;
@@ -236,7 +250,7 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
     broker *b = c->b;
     size_t pos = 0;
     *need = 0;
-    while (pos < len && c->state != CONN_CLOSING) {
+    while (pos < len && c->state != CONN_CLOSING && !c->auth_wait) {
         mqtt_frame f;
         mqtt_error err = {0};
         uint8_t version = c->state == CONN_ACTIVE ? c->version : 0;
@@ -271,8 +285,10 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
             return len;
         }
         proto_handle(c, &p);
-        if (p.type == MQTT_CONNECT)
+        if (p.type == MQTT_CONNECT) {
+            gatekeep_keep_frame(c, buf + pos, total);
             OPENSSL_cleanse((uint8_t *)buf + pos, total);
+        }
         pos += total;
     }
     return pos;
@@ -319,6 +335,37 @@ static void conn_ibuf_release(conn *c)
     }
 }
 
+void conn_replay(conn *c, const uint8_t *frame, size_t len, bool process_kept)
+{
+    broker *b = c->b;
+    mqtt_packet p;
+    mqtt_error err = {0};
+    mqtt_limits lim = {.max_packet_size = conn_max_packet(c),
+                       .max_user_props = b->set.max_user_properties,
+                       .max_subs_per_packet = 0,
+                       .max_topic_levels = b->set.max_topic_levels};
+    mqtt_alloc al = {broker_arena_alloc, b};
+    size_t need = 0, used;
+
+    broker_arena_reset(b);
+    if (mqtt_decode(frame, len, 0, &lim, &al, &p, &err) != MQTT_OK) {
+        conn_close(c, -1, "kept CONNECT no longer decodes");
+        return;
+    }
+    proto_handle(c, &p);
+    if (!process_kept || c->state == CONN_CLOSING || c->auth_wait || c->ilen == 0)
+        return;
+    used = conn_process(c, c->ibuf, c->ilen, &need);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (used == c->ilen) {
+        c->ilen = 0;
+        conn_ibuf_release(c);
+    } else if (used && !conn_keep(c, c->ibuf + used, c->ilen - used, need)) {
+        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
+    }
+}
+
 /* One read: into the shared buffer when nothing is pending, else onto the pending bytes. Returns bytes
  * read, 0 at end of stream, -1 with errno. */
 static ssize_t conn_read_once(conn *c)
@@ -357,7 +404,7 @@ static ssize_t conn_read_once(conn *c)
 static void conn_do_read(conn *c)
 {
     for (int i = 0; i < CONN_READS_PER_EVENT && c->state != CONN_CLOSING; i++) {
-        if (c->read_paused && c->state == CONN_ACTIVE)
+        if ((c->read_paused && c->state == CONN_ACTIVE) || c->auth_wait)
             return;
         ssize_t n = conn_read_once(c);
         if (n == 0) {
@@ -398,6 +445,10 @@ static void conn_on_event(void *ctx, uint32_t events)
             conn_close(c, -1, "write failed");
             return;
         }
+    }
+    if (c->auth_wait && (events & (LOOP_HANGUP | LOOP_ERROR))) {
+        conn_close(c, -1, "connection lost during authentication");
+        return;
     }
     if (events & (LOOP_READ | LOOP_HANGUP | LOOP_ERROR))
         conn_do_read(c);
@@ -457,6 +508,7 @@ void conn_destroy(conn *c)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
     }
     free((char *)c->info.username);
+    gatekeep_close(b, c);
     c->t->ops->destroy(c->t);
     close(fd);
     if (c->prev)

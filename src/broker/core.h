@@ -18,6 +18,7 @@
 #include "broker/trie.h"
 #include "net/loop.h"
 #include "net/outq.h"
+#include "security/gate.h"
 
 #define BROKER_READ_BUF (64 * 1024)
 #define BROKER_ARENA (256 * 1024)
@@ -85,6 +86,17 @@ struct conn {
     transport *t;
     net_listener *listener;
     broker_listener_settings *ls; /* settings of the listener it came through */
+    /* connection security (gatekeep.c); all zero without a gate */
+    sec_conn *sec;
+    uint64_t id;            /* the gate's cookie */
+    uint8_t *auth_frame;    /* the CONNECT being authenticated (wiped when freed) */
+    uint32_t auth_frame_len;
+    uint8_t *auth_out;      /* Authentication Data for the CONNACK (SCRAM server-final) */
+    size_t auth_out_len;
+    uint8_t auth_result;    /* the answer, valid while auth_answered */
+    bool auth_answered;
+    bool auth_wait;         /* password being verified: reading paused */
+    bool auth_scram;        /* SCRAM exchange in progress: an AUTH packet is expected */
     enum conn_state state;
     uint8_t version; /* 0 until CONNECT */
     session *session;
@@ -164,6 +176,10 @@ struct broker {
     conn *dirty_head;
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
+    sec_gate *gate;       /* connection security; NULL: built-in checks only (not owned) */
+    loop_watch gate_watch;
+    hmap auth_waiting;    /* conn id -> conn whose password is being verified */
+    uint64_t next_conn_id;
     sub_trie trie;
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
@@ -230,6 +246,27 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Handles one whole kept frame (a CONNECT being replayed), then, if process_kept, the bytes read after it. */
+void conn_replay(conn *c, const uint8_t *frame, size_t len, bool process_kept);
+
+/* ---- gatekeep.c ---- */
+#define GATEKEEP_WAIT 0x100
+/* After accept, before the connection exists: the gate's per-connection state, or NULL to refuse (logged).
+ * Only with a gate. *id receives the connection's cookie. */
+sec_conn *gatekeep_accept(broker *b, const broker_listener_settings *ls, const char *addr, uint64_t *id);
+/* When c is destroyed. */
+void gatekeep_close(broker *b, conn *c);
+/* Authenticates CONNECT: a v5 reason (0 accepts), or GATEKEEP_WAIT (verification or SCRAM in progress). */
+int gatekeep_connect(conn *c, const mqtt_connect *ck);
+/* After proto_handle of a CONNECT frame: keeps a copy while c waits for its authentication. */
+void gatekeep_keep_frame(conn *c, const uint8_t *frame, size_t len);
+/* An AUTH packet during a SCRAM exchange: 0 (the CONNECT was replayed) or the reason to refuse with. */
+uint8_t gatekeep_auth_packet(conn *c, const mqtt_reason_only *a);
+void gatekeep_connack_props(conn *c, mqtt_props *ap);
+void gatekeep_authenticated(conn *c);
+void gatekeep_stop(broker *b);
+void gatekeep_tick(broker *b);
+void gatekeep_reload(broker *b);
 
 /* ---- proto.c ---- */
 /* Handles one decoded packet. */

@@ -78,9 +78,11 @@ void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_er
     conn_close(c, -1, err->message ? err->message : "malformed CONNECT");
 }
 
-static uint8_t proto_authenticate(conn *c, const mqtt_connect *ck)
+static int proto_authenticate(conn *c, const mqtt_connect *ck)
 {
     broker *b = c->b;
+    if (b->gate)
+        return gatekeep_connect(c, ck);
     if (b->sec.authenticate)
         return b->sec.authenticate(b->sec.ctx, &c->info, ck);
     if (ck->props.present & PROP(AUTH_METHOD))
@@ -216,10 +218,12 @@ static void proto_connect(conn *c, mqtt_connect *ck)
     idz[idlen] = 0;
     c->info.client_id = idz;
     c->info.version = c->version;
-    rc = proto_authenticate(c, ck);
+    int arc = proto_authenticate(c, ck);
     c->info.client_id = NULL;
-    if (rc) {
-        proto_refuse(c, rc, "authentication failed");
+    if (arc == GATEKEEP_WAIT)
+        return;
+    if (arc) {
+        proto_refuse(c, (uint8_t)arc, "authentication failed");
         return;
     }
     if (ck->has_will) {
@@ -284,7 +288,9 @@ static void proto_connect(conn *c, mqtt_connect *ck)
     mqtt_props ap;
     proto_connack_props(c, &ap, idz != id && ck->client_id.len == 0 ? s->client_id : NULL, server_ka, capped,
                         expiry);
+    gatekeep_connack_props(c, &ap);
     proto_send_connack(c, 0, present, &ap);
+    gatekeep_authenticated(c);
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, ka, present ? "resumed" : "new");
     proto_resume(b, c, s);
@@ -601,7 +607,11 @@ static void proto_client_disconnect(conn *c, const mqtt_reason_only *d)
 void proto_handle(conn *c, mqtt_packet *p)
 {
     if (c->state != CONN_ACTIVE) {
-        if (p->type == MQTT_CONNECT)
+        if (p->type == MQTT_AUTH && c->auth_scram) {
+            uint8_t rc = gatekeep_auth_packet(c, &p->u.auth);
+            if (rc)
+                proto_refuse(c, rc, "enhanced authentication failed");
+        } else if (p->type == MQTT_CONNECT)
             proto_connect(c, &p->u.connect);
         else
             conn_close(c, -1, "first packet is not CONNECT");
