@@ -35,12 +35,28 @@ def test_check_accepts_mosquitto_example_file():
     assert err == ""
 
 
+def make_tls_files(d):
+    """A self-signed CA-less server certificate and key, and a password file, readable by the broker's
+    account (check verifies that as the configured user: root here)."""
+    d.mkdir(mode=0o755, exist_ok=True)
+    key, crt = d / "server.key", d / "server.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "30", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    pw = d / "passwd"
+    pw.write_text("")
+    return crt, key, pw
+
+
 def test_check_accepts_a_typical_hardened_file(tmp_path):
+    crt, key, pw = make_tls_files(tmp_path / "tls")
     conf = write(tmp_path, "good.conf", "\n".join([
         "# a typical deployment",
+        "user root",
         "per_listener_settings false",
         "allow_anonymous false",
-        "password_file /etc/rampart/passwd",
+        "password_file %s" % pw,
         "max_inflight_messages 20",
         "max_queued_messages 500",
         "max_queued_bytes 4M",
@@ -53,9 +69,9 @@ def test_check_accepts_a_typical_hardened_file(tmp_path):
         "log_type warning",
         "listener 1883 127.0.0.1",
         "listener 8883",
-        "certfile /etc/rampart/server.crt",
-        "keyfile /etc/rampart/server.key",
-        "cafile /etc/rampart/ca.crt",
+        "certfile %s" % crt,
+        "keyfile %s" % key,
+        "cafile %s" % crt,
         "require_certificate true",
         "use_identity_as_username true",
         "tls_version tlsv1.3",
@@ -67,6 +83,14 @@ def test_check_accepts_a_typical_hardened_file(tmp_path):
     rc, out, err = check(conf)
     assert rc == 0, err
     assert "OK (3 listeners)" in out
+
+
+def test_check_reports_missing_referenced_files(tmp_path):
+    conf = write(tmp_path, "files.conf", "user root\nlistener 8883\ncertfile %s/absent.crt\nkeyfile %s/absent.key\n"
+                 % (tmp_path, tmp_path))
+    rc, out, err = check(conf)
+    assert rc == 1
+    assert "absent.crt" in err and "No such file or directory" in err
 
 
 def test_debian_default_file_names_unsupported_options_by_line():
