@@ -42,10 +42,13 @@ void config_listener_init(struct config_listener *l, uint16_t port)
     l->max_connections = -1;
     l->max_qos = 2;
     l->max_topic_alias = 10;
-    secure_options_init(&l->secure);
+    l->tls.verify_depth = 4;
+    l->tls.ocsp_cache_seconds = 300;
+    l->tls.ocsp_timeout_seconds = 3;
+    l->tls.ticket_key_lifetime = 3600;
 }
 
-/* Frees what a listener owns. */
+/* Frees what a listener owns (including the const strings of tls/ws, owned by the configuration). */
 void config_listener_clear(struct config_listener *l)
 {
     free(l->bind_address);
@@ -54,7 +57,27 @@ void config_listener_clear(struct config_listener *l)
     free(l->password_file);
     free(l->acl_file);
     free(l->mount_point);
-    secure_options_clear(&l->secure);
+    free((char *)l->tls.certfile);
+    free((char *)l->tls.keyfile);
+    free((char *)l->tls.cafile);
+    free((char *)l->tls.capath);
+    for (size_t i = 0; i < l->tls.crlfile_count; i++)
+        free((char *)l->tls.crlfiles[i]);
+    free((char *)l->tls.tls_version);
+    free((char *)l->tls.ciphers);
+    free((char *)l->tls.ciphers_tls13);
+    free((char *)l->tls.ocsp_response_file);
+    free((char *)l->tls.ocsp_responder);
+    free((char *)l->tls.keyfile_passphrase_file);
+    free((char *)l->tls.keyfile_passphrase_env);
+    free((char *)l->tls.keyfile_passphrase_credential);
+    free((char *)l->tls.name);
+    free((char *)l->ws.path);
+    for (size_t i = 0; i < l->ws.origin_count; i++)
+        free((char *)l->ws.origins[i]);
+    free((void *)l->ws.origins);
+    free((void *)l->ws.trusted_proxies);
+    free((char *)l->ws.name);
     memset(l, 0, sizeof(*l));
 }
 

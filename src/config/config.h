@@ -18,9 +18,11 @@
  * config.c; when a module starts implementing an option it flips that option's `supported` flag there.
  *
  * Ownership: every string and array reachable from a rampart_config is owned by it and freed by
- * config_free(). The secure/auth/sandbox sub-structures use the types of the modules that parse and consume
- * them (net/secure.h, security/auth_options.h, security/sandbox_options.h): this module routes those
- * options' values to them and adds file:line to their messages.
+ * config_free(). The tls/ws/auth/sandbox sub-structures use the types of the modules that consume them
+ * (net/tls.h, net/ws.h, security/auth_options.h, security/sandbox_options.h), so the broker passes them on
+ * as they are; their `const char *` members point at strings owned by the configuration. The auth and
+ * sandbox options are parsed by those modules' own *_set functions (this module routes the values and adds
+ * file:line to their messages).
  */
 #ifndef RAMPART_CONFIG_CONFIG_H
 #define RAMPART_CONFIG_CONFIG_H
@@ -29,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/secure.h"
+#include "net/tls.h"
+#include "net/ws.h"
 #include "security/auth_options.h"
 #include "security/sandbox_options.h"
 
@@ -38,6 +41,8 @@
 #define CONFIG_MAX_INCLUDE_DEPTH 4   /* include_dir inside included files */
 #define CONFIG_MAX_LINE 4096         /* longer lines are an error */
 #define CONFIG_MAX_FILE_SIZE (4u << 20)
+#define CONFIG_MAX_PROXIES 16        /* websocket_trusted_proxy, proxy_protocol_from per listener */
+#define CONFIG_MAX_ORIGINS 16        /* websocket_origin per listener */
 #define CONFIG_DEFAULT_PORT 1883
 
 /* The errors of one load, each "file:line: message" (or "file: message" when no line applies). */
@@ -81,7 +86,7 @@ struct config_listener {
     char *bind_address;                  /* listener's ADDRESS; NULL = all addresses */
     char *bind_interface;                /* bind_interface DEVICE (SO_BINDTODEVICE); NULL = none */
     enum config_socket_domain socket_domain; /* socket_domain ipv4|ipv6; default ANY */
-    enum config_protocol protocol;       /* protocol mqtt|websockets; default mqtt (= secure.websocket) */
+    enum config_protocol protocol;       /* protocol mqtt|websockets; default mqtt */
     char *file;                          /* where the listener line was (for messages); owned */
     int line;
     bool is_builtin_default;             /* the built-in 127.0.0.1:1883 listener of config_defaults() */
@@ -101,9 +106,14 @@ struct config_listener {
     char *mount_point;                   /* mount_point PREFIX; NULL = none */
     bool use_username_as_clientid;       /* default false */
 
-    /* --- TLS, WebSocket, PROXY protocol (issue 4): parsed by net/secure_options.c, built into the
-     *     listener's runtime by secure_listener_new(&l->secure, ...) (which takes over what it owns) --- */
-    secure_options secure;               /* TLS is on when secure_options_tls(&secure) */
+    /* --- TLS (issue 4, net/tls.h): TLS is on when tls.certfile != NULL. tls.name = "ADDR:PORT";
+     *     tls.websocket follows protocol; tls.two_factor is tls_two_factor --- */
+    tls_settings tls;                    /* strings owned by the configuration */
+
+    /* --- WebSocket (issue 4, net/ws.h), used when protocol == CONFIG_PROTOCOL_WEBSOCKETS --- */
+    ws_transport_settings ws;            /* path, origins, trusted proxies, sizes, name; owned */
+    ws_cidr proxy_protocol_from[CONFIG_MAX_PROXIES]; /* proxy_protocol_from ADDR[/BITS] (PROXY v1/v2) */
+    size_t proxy_protocol_from_count;    /* 0 = PROXY protocol off on this listener */
 };
 
 typedef struct rampart_config {

@@ -36,7 +36,6 @@ enum value_type {
     V_SPECIAL,  /* parsed by the directive's handler */
     V_AUTH,     /* routed to auth_settings_set() */
     V_SANDBOX,  /* routed to sandbox_settings_set() */
-    V_SECURE,   /* routed to secure_options_set() of the current listener */
     V_REFUSED,  /* recognised, never valid here (e.g. bridges): supported = false */
 };
 
@@ -98,6 +97,13 @@ static int h_max_packet_size(struct parse_state *, const struct directive *, cha
 static int h_max_queued_messages(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_expiration(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_max_connections(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_crlfile(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_tls_version(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_protocol(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_ws_origin(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_ws_proxy(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_proxy_from(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_ws_timeout(struct parse_state *, const struct directive *, char *, char *, size_t);
 
 #define I3 "issue 3 src/broker"
 #define I4 "issue 4 src/net (TLS/WebSocket)"
@@ -112,8 +118,10 @@ static int h_max_connections(struct parse_state *, const struct directive *, cha
 #define D(n, sc, rl, ow, su, df, ty, mi, ma, go, lo, fn, rp)                                                  \
     {{n, sc, rl, su, ow, df}, ty, mi, ma, go, lo, fn, rp}
 #define REFUSE(n, sc, ow, df) D(n, sc, false, ow, false, df, V_REFUSED, 0, 0, NO_OFFSET, NO_OFFSET, NULL, true)
-#define SECURE(n, rl, df) D(n, LISTENER, rl, I4, true, df, V_SECURE, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false)
-#define SECURE_REP(n, rl, df) D(n, LISTENER, rl, I4, true, df, V_SECURE, 0, 0, NO_OFFSET, NO_OFFSET, NULL, true)
+#define TLS_STR(n, f, df) D(n, LISTENER, true, I4, true, df, V_STRING, 0, 0, NO_OFFSET, L(tls.f), NULL, false)
+#define TLS_BOOL(n, f, df) D(n, LISTENER, true, I4, true, df, V_BOOL, 0, 0, NO_OFFSET, L(tls.f), NULL, false)
+#define TLS_INT(n, f, mi, ma, df) D(n, LISTENER, true, I4, true, df, V_I32, mi, ma, NO_OFFSET, L(tls.f), NULL, false)
+#define SPECIAL(n, rl, df, fn, rep) D(n, LISTENER, rl, I4, true, df, V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, fn, rep)
 
 /* Sorted by name (checked by the unit tests; lookup is a binary search). */
 static const struct directive directives[] = {
@@ -137,12 +145,12 @@ static const struct directive directives[] = {
       NO_OFFSET, h_bind_address, false),
     D("bind_interface", LISTENER, false, I3, true, "none", V_STRING, 0, 0, NO_OFFSET, L(bind_interface), NULL,
       false),
-    SECURE("cafile", true, "none"),
-    SECURE("capath", true, "none"),
-    SECURE("certfile", true, "none (plain TCP)"),
+    TLS_STR("cafile", cafile, "none"),
+    TLS_STR("capath", capath, "none"),
+    TLS_STR("certfile", certfile, "none (plain TCP)"),
     REFUSE("check_retain_source", GLOBAL, I6, "-"),
-    SECURE("ciphers", true, "ECDHE with AEAD only"),
-    SECURE("ciphers_tls1.3", true, "OpenSSL's TLS 1.3 suites"),
+    TLS_STR("ciphers", ciphers, "ECDHE with AEAD only"),
+    TLS_STR("ciphers_tls1.3", ciphers_tls13, "OpenSSL's TLS 1.3 suites"),
     REFUSE("cleansession", GLOBAL, NONE, "-"),
     REFUSE("clientid_prefixes", GLOBAL, NONE, "-"),
     D("connect_timeout", GLOBAL, false, I5, true, "10", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
@@ -152,18 +160,18 @@ static const struct directive directives[] = {
       false),
     D("connection_rate_per_listener", GLOBAL, false, I5, true, "1000", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
       false),
-    SECURE("crl_allow_expired", true, "false"),
-    SECURE_REP("crlfile", true, "none"),
+    TLS_BOOL("crl_allow_expired", crl_allow_expired, "false"),
+    SPECIAL("crlfile", true, "none", h_crlfile, true),
     REFUSE("dhparamfile", LISTENER, NONE, "-"),
     REFUSE("http_dir", LISTENER, NONE, "-"),
     REFUSE("idle_timeout", GLOBAL, NONE, "-"),
     D("include_dir", GLOBAL, false, CFG, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, h_include_dir,
       true),
     REFUSE("keepalive_interval", GLOBAL, NONE, "-"),
-    SECURE("keyfile", true, "none"),
-    SECURE("keyfile_passphrase_credential", true, "none"),
-    SECURE("keyfile_passphrase_env", true, "none"),
-    SECURE("keyfile_passphrase_file", true, "none"),
+    TLS_STR("keyfile", keyfile, "none"),
+    TLS_STR("keyfile_passphrase_credential", keyfile_passphrase_credential, "none"),
+    TLS_STR("keyfile_passphrase_env", keyfile_passphrase_env, "none"),
+    TLS_STR("keyfile_passphrase_file", keyfile_passphrase_file, "none"),
     D("listener", LISTENER, false, CFG, true, "127.0.0.1:1883 when no listener is defined", V_SPECIAL, 0, 0,
       NO_OFFSET, NO_OFFSET, h_listener, true),
     REFUSE("local_cleansession", GLOBAL, NONE, "-"),
@@ -233,12 +241,12 @@ static const struct directive directives[] = {
     REFUSE("notification_topic", GLOBAL, NONE, "-"),
     REFUSE("notifications", GLOBAL, NONE, "-"),
     REFUSE("notifications_local_only", GLOBAL, NONE, "-"),
-    SECURE("ocsp_allow_unreachable", true, "false"),
-    SECURE("ocsp_cache_time", true, "300"),
-    SECURE("ocsp_check_clients", true, "false"),
-    SECURE("ocsp_responder", true, "the certificate's AIA URL"),
-    SECURE("ocsp_response_file", true, "none"),
-    SECURE("ocsp_timeout", true, "3"),
+    TLS_BOOL("ocsp_allow_unreachable", ocsp_allow_unreachable, "false"),
+    TLS_INT("ocsp_cache_time", ocsp_cache_seconds, 1, 86400, "300"),
+    TLS_BOOL("ocsp_check_clients", ocsp_check_clients, "false"),
+    TLS_STR("ocsp_responder", ocsp_responder, "the certificate's AIA URL"),
+    TLS_STR("ocsp_response_file", ocsp_response_file, "none"),
+    TLS_INT("ocsp_timeout", ocsp_timeout_seconds, 1, 60, "3"),
     D("password_expiry_warning", GLOBAL, true, I5, true, "14", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("password_file", SECURITY, true, I5, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, L(password_file),
       h_password_file, false),
@@ -254,9 +262,8 @@ static const struct directive directives[] = {
     REFUSE("plugin", SECURITY, NONE, "-"),
     REFUSE("plugin_opt_", SECURITY, NONE, "-"),
     D("port", LISTENER, false, I3, true, "1883", V_SPECIAL, 1, 65535, NO_OFFSET, NO_OFFSET, h_port, false),
-    SECURE("protocol", false, "mqtt"),
-    SECURE("proxy_protocol", false, "false"),
-    SECURE_REP("proxy_protocol_from", false, "none"),
+    SPECIAL("protocol", false, "mqtt", h_protocol, false),
+        SPECIAL("proxy_protocol_from", false, "none (PROXY protocol off)", h_proxy_from, true),
     REFUSE("psk_file", SECURITY, NONE, "-"),
     REFUSE("psk_hint", LISTENER, NONE, "-"),
     D("queue_qos0_messages", GLOBAL, true, I3, true, "false", V_BOOL, 0, 0, G(queue_qos0_messages), NO_OFFSET,
@@ -264,7 +271,7 @@ static const struct directive directives[] = {
     REFUSE("remote_clientid", GLOBAL, NONE, "-"),
     REFUSE("remote_password", GLOBAL, NONE, "-"),
     REFUSE("remote_username", GLOBAL, NONE, "-"),
-    SECURE("require_certificate", true, "false"),
+    TLS_BOOL("require_certificate", require_certificate, "false"),
     REFUSE("restart_timeout", GLOBAL, NONE, "-"),
     D("retain_available", GLOBAL, true, I3, true, "true", V_BOOL, 0, 0, G(retain_available), NO_OFFSET, NULL,
       false),
@@ -283,25 +290,29 @@ static const struct directive directives[] = {
     REFUSE("tls_engine", LISTENER, NONE, "-"),
     REFUSE("tls_engine_kpass_sha1", LISTENER, NONE, "-"),
     REFUSE("tls_keyform", LISTENER, NONE, "-"),
-    SECURE("tls_ticket_key_lifetime", true, "3600"),
-    SECURE("tls_two_factor", true, "false"),
-    SECURE("tls_verify_depth", true, "4"),
-    SECURE("tls_version", true, "tlsv1.2 (1.2 and 1.3)"),
+    TLS_INT("tls_ticket_key_lifetime", ticket_key_lifetime, 60, 7 * 86400, "3600"),
+    TLS_BOOL("tls_two_factor", two_factor, "false"),
+    TLS_INT("tls_verify_depth", verify_depth, 1, 16, "4"),
+    SPECIAL("tls_version", true, "tlsv1.2 (1.2 and 1.3)", h_tls_version, false),
     REFUSE("topic", GLOBAL, NONE, "-"),
     REFUSE("try_private", GLOBAL, NONE, "-"),
     D("upgrade_outgoing_qos", GLOBAL, true, I3, true, "false", V_BOOL, 0, 0, G(upgrade_outgoing_qos), NO_OFFSET,
       NULL, false),
-    SECURE("use_identity_as_username", true, "false"),
-    SECURE("use_subject_as_username", true, "false"),
+    TLS_BOOL("use_identity_as_username", use_identity_as_username, "false"),
+    TLS_BOOL("use_subject_as_username", use_subject_as_username, "false"),
     REFUSE("use_username_as_clientid", LISTENER, I3, "false"),
     D("user", GLOBAL, false, I8, true, "rampart, else nobody", V_SANDBOX, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
       false),
-    SECURE("websocket_handshake_timeout", false, "10"),
-    SECURE("websocket_max_frame_size", false, "16M"),
-    SECURE("websocket_max_message_size", false, "0 (the MQTT packet limit)"),
-    SECURE_REP("websocket_origin", false, "any"),
-    SECURE("websocket_path", false, "/mqtt"),
-    SECURE_REP("websocket_trusted_proxy", false, "none"),
+    D("websocket_handshake_timeout", LISTENER, false, I4, true, "10", V_SPECIAL, 1, 300, NO_OFFSET, NO_OFFSET,
+      h_ws_timeout, false),
+    D("websocket_max_frame_size", LISTENER, false, I4, true, "16M", V_SIZE64, 126, 268435460, NO_OFFSET,
+      L(ws.max_frame), NULL, false),
+    D("websocket_max_message_size", LISTENER, false, I4, true, "0 (the MQTT packet limit)", V_SIZE64, 0,
+      (long long)1 << 40, NO_OFFSET, L(ws.max_message), NULL, false),
+    SPECIAL("websocket_origin", false, "any", h_ws_origin, true),
+    D("websocket_path", LISTENER, false, I4, true, "/mqtt", V_STRING, 0, 0, NO_OFFSET, L(ws.path), NULL,
+      false),
+    SPECIAL("websocket_trusted_proxy", false, "none", h_ws_proxy, true),
     REFUSE("websockets_headers_size", LISTENER, I4, "8192"),
     REFUSE("websockets_log_level", GLOBAL, NONE, "-"),
 };
@@ -833,6 +844,118 @@ static int h_max_connections(struct parse_state *ps, const struct directive *d, 
     return 0;
 }
 
+static int h_protocol(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    if (!strcmp(value, "mqtt"))
+        l->protocol = CONFIG_PROTOCOL_MQTT;
+    else if (!strcmp(value, "websockets"))
+        l->protocol = CONFIG_PROTOCOL_WEBSOCKETS;
+    else {
+        snprintf(msg, len, "'%s' is not a protocol: use mqtt or websockets", value);
+        return -1;
+    }
+    return 0;
+}
+
+static int h_crlfile(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    if (l->tls.crlfile_count >= TLS_MAX_CRL_FILES) {
+        snprintf(msg, len, "too many crlfile lines on this listener (at most %d)", TLS_MAX_CRL_FILES);
+        return -1;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    l->tls.crlfiles[l->tls.crlfile_count++] = copy;
+    return 0;
+}
+
+static int h_tls_version(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    if (strcmp(value, "tlsv1.2") && strcmp(value, "tlsv1.3")) {
+        snprintf(msg, len, "'%s' is not allowed: use tlsv1.2 (TLS 1.2 and 1.3) or tlsv1.3 (1.3 only)", value);
+        return -1;
+    }
+    struct config_listener *l = parse_current_listener(ps);
+    return parse_set_string((char **)&l->tls.tls_version, value, msg, len);
+}
+
+static int h_ws_origin(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    if (l->ws.origin_count >= CONFIG_MAX_ORIGINS) {
+        snprintf(msg, len, "too many websocket_origin lines on this listener (at most %d)", CONFIG_MAX_ORIGINS);
+        return -1;
+    }
+    if (!l->ws.origins && !(l->ws.origins = calloc(CONFIG_MAX_ORIGINS, sizeof(char *)))) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    ((char **)l->ws.origins)[l->ws.origin_count++] = copy;
+    return 0;
+}
+
+/* Parses ADDR[/BITS] into a ws_cidr. Returns 0 or -1 with msg. */
+static int parse_cidr(const char *value, ws_cidr *out, char *msg, size_t len)
+{
+    if (sec_cidr_parse(value, &out->base, &out->bits) != 0) {
+        snprintf(msg, len, "'%s' is not an address or network (ADDR or ADDR/BITS)", value);
+        return -1;
+    }
+    return 0;
+}
+
+static int h_ws_proxy(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    if (l->ws.trusted_proxy_count >= CONFIG_MAX_PROXIES) {
+        snprintf(msg, len, "too many websocket_trusted_proxy lines on this listener (at most %d)",
+                 CONFIG_MAX_PROXIES);
+        return -1;
+    }
+    if (!l->ws.trusted_proxies && !(l->ws.trusted_proxies = calloc(CONFIG_MAX_PROXIES, sizeof(ws_cidr)))) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    if (parse_cidr(value, (ws_cidr *)&l->ws.trusted_proxies[l->ws.trusted_proxy_count], msg, len) < 0)
+        return -1;
+    l->ws.trusted_proxy_count++;
+    return 0;
+}
+
+static int h_proxy_from(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    if (l->proxy_protocol_from_count >= CONFIG_MAX_PROXIES) {
+        snprintf(msg, len, "too many proxy_protocol_from lines on this listener (at most %d)", CONFIG_MAX_PROXIES);
+        return -1;
+    }
+    if (parse_cidr(value, &l->proxy_protocol_from[l->proxy_protocol_from_count], msg, len) < 0)
+        return -1;
+    l->proxy_protocol_from_count++;
+    return 0;
+}
+
+static int h_ws_timeout(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    long long v;
+    if (parse_integer(value, &v) < 0 || v < d->min || v > d->max) {
+        snprintf(msg, len, "'%s' is not a number of seconds %lld..%lld", value, d->min, d->max);
+        return -1;
+    }
+    parse_current_listener(ps)->ws.handshake_timeout_ms = (int)(v * 1000);
+    return 0;
+}
+
 /* ---- files and lines ------------------------------------------------------------------------------- */
 
 static int parse_file(struct parse_state *ps, const char *path);
@@ -959,15 +1082,6 @@ static int parse_route(struct parse_state *ps, const char *name, char *value, bo
     return rc == 1 ? 0 : -1;
 }
 
-/* Routes a TLS / WebSocket / PROXY option to the current listener's secure_options. */
-static int parse_route_secure(struct parse_state *ps, const char *name, char *value, char *msg, size_t len)
-{
-    int rc = secure_options_set(&parse_current_listener(ps)->secure, name, value, msg, len);
-    if (rc == 0)
-        snprintf(msg, len, "not recognised by its module");
-    return rc == 1 ? 0 : -1;
-}
-
 /* True when a directive of this type takes exactly one word. */
 static bool type_is_single_word(enum value_type t)
 {
@@ -1057,7 +1171,6 @@ static void parse_line(struct parse_state *ps, char *line)
     case V_SPECIAL: rc = d->fn(ps, d, value, msg, sizeof(msg)); break;
     case V_AUTH: rc = parse_route(ps, name, value, false, msg, sizeof(msg)); break;
     case V_SANDBOX: rc = parse_route(ps, name, value, true, msg, sizeof(msg)); break;
-    case V_SECURE: rc = parse_route_secure(ps, name, value, msg, sizeof(msg)); break;
     default: rc = parse_generic(ps, d, value, msg, sizeof(msg)); break;
     }
     if (rc < 0)
@@ -1224,35 +1337,39 @@ static void finalize_security(struct parse_state *ps)
     }
 }
 
-/* Checks the TLS and WebSocket settings of one listener (secure_listener_new checks the files themselves;
- * this gives `rampart check` file:line for inconsistent options). */
+/* Fills tls.name / ws.name ("ADDR:PORT"), tls.websocket, and checks the TLS and WebSocket settings of one
+ * listener (tls_context_new checks the files themselves; this gives file:line for inconsistent options). */
 static void finalize_listener_transport(struct parse_state *ps, struct config_listener *l)
 {
-    const secure_options *o = &l->secure;
-    const tls_settings *t = &o->tls;
-    l->protocol = o->websocket ? CONFIG_PROTOCOL_WEBSOCKETS : CONFIG_PROTOCOL_MQTT;
+    char name[300];
+    snprintf(name, sizeof(name), "%s:%u", l->bind_address ? l->bind_address : "*", l->port);
+    free((char *)l->tls.name);
+    free((char *)l->ws.name);
+    l->tls.name = strdup(name);
+    l->ws.name = strdup(name);
+    l->tls.websocket = l->protocol == CONFIG_PROTOCOL_WEBSOCKETS;
+    const tls_settings *t = &l->tls;
     bool tls_options = t->cafile || t->capath || t->crlfile_count || t->require_certificate ||
                        t->use_identity_as_username || t->use_subject_as_username || t->tls_version ||
                        t->ciphers || t->ciphers_tls13 || t->ocsp_response_file || t->ocsp_check_clients ||
                        t->ocsp_responder || t->keyfile_passphrase_file || t->keyfile_passphrase_env ||
-                       t->keyfile_passphrase_credential || o->tls_two_factor;
+                       t->keyfile_passphrase_credential || t->two_factor;
     if (!t->certfile && (tls_options || t->keyfile))
         listener_error(ps, l, "TLS options are set but certfile is not: add certfile and keyfile");
     if (t->certfile && !t->keyfile)
         listener_error(ps, l, "certfile without keyfile");
-    if ((t->require_certificate || o->tls_two_factor) && !t->cafile && !t->capath)
+    if ((t->require_certificate || t->two_factor) && !t->cafile && !t->capath)
         listener_error(ps, l, "%s needs cafile or capath to verify client certificates",
-                       o->tls_two_factor ? "tls_two_factor" : "require_certificate");
+                       t->two_factor ? "tls_two_factor" : "require_certificate");
     if (t->use_identity_as_username && t->use_subject_as_username)
         listener_error(ps, l, "use_identity_as_username and use_subject_as_username are exclusive");
-    bool ws_options = o->ws_path || o->ws_origin_count || o->ws_proxy_count || o->ws_max_frame ||
-                      o->ws_max_message || o->ws_handshake_timeout;
-    if (ws_options && !o->websocket)
+    const ws_transport_settings *w = &l->ws;
+    bool ws_options = w->path || w->origin_count || w->trusted_proxy_count || w->max_frame || w->max_message ||
+                      w->handshake_timeout_ms || w->max_header;
+    if (ws_options && l->protocol != CONFIG_PROTOCOL_WEBSOCKETS)
         listener_error(ps, l, "WebSocket options on a listener whose protocol is not websockets");
-    if (o->proxy_from_count && !o->proxy_protocol)
-        listener_error(ps, l, "proxy_protocol_from without `proxy_protocol true`");
-    if (o->proxy_protocol && !o->proxy_from_count)
-        listener_error(ps, l, "proxy_protocol true needs at least one proxy_protocol_from");
+    if (w->path && w->path[0] != '/')
+        listener_error(ps, l, "websocket_path must start with '/'");
 }
 
 /* Reports two listeners that would bind the same port and address. */

@@ -129,20 +129,20 @@ static void listener_from_config(struct hardening_view *v, struct hardening_list
 {
     hl->port = l->port;
     hl->bind = dup_or_null(l->bind_address, oom);
-    hl->tls = l->secure.tls.certfile != NULL;
+    hl->tls = l->tls.certfile != NULL;
     hl->websockets = l->protocol == CONFIG_PROTOCOL_WEBSOCKETS;
     hl->allow_anonymous = l->allow_anonymous;
-    hl->require_certificate = l->secure.tls.require_certificate;
+    hl->require_certificate = l->tls.require_certificate;
     hl->password_auth = l->password_file || cfg->auth.password_file;
-    hl->ws_origin_check = l->secure.ws_origin_count > 0;
-    hl->certfile = dup_or_null(l->secure.tls.certfile, oom);
-    hl->keyfile = dup_or_null(l->secure.tls.keyfile, oom);
-    hl->cafile = dup_or_null(l->secure.tls.cafile, oom);
-    hl->capath = dup_or_null(l->secure.tls.capath, oom);
-    hl->crlfile = dup_or_null(l->secure.tls.crlfile_count ? l->secure.tls.crlfiles[0] : NULL, oom);
-    hl->tls_version = dup_or_null(l->secure.tls.tls_version, oom);
-    hl->ciphers = dup_or_null(l->secure.tls.ciphers, oom);
-    add_tls_paths(v, &l->secure.tls, oom);
+    hl->ws_origin_check = l->ws.origin_count > 0;
+    hl->certfile = dup_or_null(l->tls.certfile, oom);
+    hl->keyfile = dup_or_null(l->tls.keyfile, oom);
+    hl->cafile = dup_or_null(l->tls.cafile, oom);
+    hl->capath = dup_or_null(l->tls.capath, oom);
+    hl->crlfile = dup_or_null(l->tls.crlfile_count ? l->tls.crlfiles[0] : NULL, oom);
+    hl->tls_version = dup_or_null(l->tls.tls_version, oom);
+    hl->ciphers = dup_or_null(l->tls.ciphers, oom);
+    add_tls_paths(v, &l->tls, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->password_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->acl_file, oom);
 }

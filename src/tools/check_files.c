@@ -58,7 +58,7 @@ static void check_pair(struct check_ctx *c, const char *where, const tls_setting
 static void check_listener(struct check_ctx *c, const struct config_listener *l)
 {
     char where[64];
-    const tls_settings *t = &l->secure.tls;
+    const tls_settings *t = &l->tls;
 
     snprintf(where, sizeof where, "listener %u", (unsigned)l->port);
     check_readable(c, where, "certfile", t->certfile);

@@ -128,7 +128,7 @@ def test_every_error_is_reported_with_file_and_line(tmp_path):
         "%s:3: unknown option 'no_such_option'" % p,
         "%s:4: option 'auth_plugin' is not supported by Rampart (plugins are not loaded)" % p,
         "%s:5: option 'connection' is not supported by Rampart (bridges are not supported)" % p,
-        "%s:9: tls_version tlsv1.1: only tlsv1.2 and tlsv1.3 are allowed" % p,
+        "%s:9: tls_version: 'tlsv1.1' is not allowed: use tlsv1.2 (TLS 1.2 and 1.3) or tlsv1.3 (1.3 only)" % p,
         "%s:7: listener 1883: certfile without keyfile" % p,
         "%s:7: listener 1883: duplicates the listener at %s:6 (same port, all addresses)" % (p, p),
     ]

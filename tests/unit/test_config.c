@@ -109,7 +109,7 @@ TEST(every_value_type)
                        "connect_timeout 5\n"              /* routed to auth_options */
                        "user nobody\n"                    /* routed to sandbox_options */
                        "listener 8883\n"
-                       "certfile /c.pem\n"                /* routed to secure_options */
+                       "certfile /c.pem\n"                /* string into tls_settings */
                        "keyfile /k.pem\n"
                        "crlfile /a.crl\n"
                        "crlfile /b.crl\n"                 /* repeatable */
@@ -133,9 +133,9 @@ TEST(every_value_type)
     CHECK_EQ(cfg.log_type, CONFIG_LOG_TYPE_ERROR | CONFIG_LOG_TYPE_WARNING);
     CHECK_EQ(cfg.auth.conn.connect_timeout_s, 5);
     CHECK_STR(cfg.sandbox.user, "nobody");
-    CHECK_STR(cfg.listeners[0].secure.tls.certfile, "/c.pem");
-    CHECK_EQ(cfg.listeners[0].secure.tls.crlfile_count, 2);
-    CHECK(secure_options_tls(&cfg.listeners[0].secure));
+    CHECK_STR(cfg.listeners[0].tls.certfile, "/c.pem");
+    CHECK_EQ(cfg.listeners[0].tls.crlfile_count, 2);
+    CHECK(cfg.listeners[0].tls.certfile != NULL);
     CHECK_EQ(cfg.listeners[0].max_connections, 50);
     CHECK_EQ(cfg.listeners[0].max_topic_alias, 3);
     done(&cfg, &errs);
@@ -341,7 +341,56 @@ TEST(tls_and_websocket_consistency)
                            "websockets"));
     CHECK_EQ(errs.count, 3);
     CHECK_EQ(cfg.listeners[3].protocol, CONFIG_PROTOCOL_WEBSOCKETS);
-    CHECK_EQ(cfg.listeners[3].secure.ws_origin_count, 1);
+    CHECK_EQ(cfg.listeners[3].ws.origin_count, 1);
+    done(&cfg, &errs);
+}
+
+TEST(tls_websocket_and_proxy_fields)
+{
+    rampart_config cfg;
+    config_errors errs;
+    const char *text = "listener 8884 127.0.0.1\n"
+                       "protocol websockets\n"
+                       "certfile /c\n"
+                       "keyfile /k\n"
+                       "cafile /ca\n"
+                       "tls_two_factor true\n"
+                       "tls_version tlsv1.3\n"
+                       "tls_verify_depth 3\n"
+                       "ocsp_timeout 5\n"
+                       "websocket_path /ws\n"
+                       "websocket_origin https://a.example\n"
+                       "websocket_origin https://b.example\n"
+                       "websocket_trusted_proxy 10.0.0.0/8\n"
+                       "websocket_max_frame_size 64k\n"
+                       "websocket_handshake_timeout 7\n"
+                       "proxy_protocol_from 192.0.2.1\n"
+                       "proxy_protocol_from 2001:db8::/32\n";
+    CHECK_EQ(load(&cfg, &errs, text), 0);
+    config_errors_print(&errs, stderr);
+    const struct config_listener *l = &cfg.listeners[0];
+    CHECK_EQ(l->protocol, CONFIG_PROTOCOL_WEBSOCKETS);
+    CHECK(l->tls.websocket);
+    CHECK(l->tls.two_factor);
+    CHECK_STR(l->tls.tls_version, "tlsv1.3");
+    CHECK_EQ(l->tls.verify_depth, 3);
+    CHECK_EQ(l->tls.ocsp_timeout_seconds, 5);
+    CHECK_EQ(l->tls.ocsp_cache_seconds, 300);
+    CHECK_STR(l->tls.name, "127.0.0.1:8884");
+    CHECK_STR(l->ws.name, "127.0.0.1:8884");
+    CHECK_STR(l->ws.path, "/ws");
+    CHECK_EQ(l->ws.origin_count, 2);
+    if (l->ws.origin_count == 2)
+        CHECK_STR(l->ws.origins[1], "https://b.example");
+    CHECK_EQ(l->ws.trusted_proxy_count, 1);
+    CHECK_EQ(l->ws.max_frame, 65536);
+    CHECK_EQ(l->ws.handshake_timeout_ms, 7000);
+    CHECK_EQ(l->proxy_protocol_from_count, 2);
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "listener 1\nproxy_protocol_from nonsense\nwebsocket_handshake_timeout 0\n"), -1);
+    CHECK(has_error(&errs, "t.conf:2: proxy_protocol_from: 'nonsense' is not an address or network (ADDR or "
+                           "ADDR/BITS)"));
+    CHECK(has_error(&errs, "t.conf:3: websocket_handshake_timeout: '0' is not a number of seconds 1..300"));
     done(&cfg, &errs);
 }
 
@@ -495,7 +544,7 @@ TEST(table_is_sorted_and_routed_names_are_known)
     /* every option the modules parse is in the table (so docs and reload know it) */
     const char *routed[] = {"password_file", "ban_file", "connect_timeout", "max_connections_per_address",
                             "login_window", "user", "sandbox_landlock", "certfile", "crlfile", "protocol",
-                            "websocket_origin", "proxy_protocol_from", "tls_two_factor"};
+                            "websocket_origin", "proxy_protocol_from", "tls_two_factor", "websocket_path"};
     for (size_t i = 0; i < sizeof(routed) / sizeof(routed[0]); i++)
         CHECK(config_directive_find(routed[i]) != NULL);
     CHECK(config_directive_find("auth_opt_anything") != NULL);

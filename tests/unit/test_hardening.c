@@ -26,9 +26,9 @@ TEST(view_from_configuration)
 
     config_defaults(&cfg);
     cfg.config_file = strdup("/nonexistent-rampart/etc/rampart.conf");
-    cfg.listeners[0].secure.tls.certfile = strdup("/nonexistent-rampart/tls/server.crt");
-    cfg.listeners[0].secure.tls.keyfile = strdup("/nonexistent-rampart/private/server.key");
-    cfg.listeners[0].secure.tls.require_certificate = true;
+    cfg.listeners[0].tls.certfile = strdup("/nonexistent-rampart/tls/server.crt");
+    cfg.listeners[0].tls.keyfile = strdup("/nonexistent-rampart/private/server.key");
+    cfg.listeners[0].tls.require_certificate = true;
     cfg.sandbox.seccomp = false;
     cfg.sandbox.user = strdup("nobody");
     cfg.log_dest = CONFIG_LOG_DEST_FILE;
@@ -69,7 +69,7 @@ TEST(check_reports_missing_and_unreadable_files)
     fchmod(fd, 0600); /* root's, mode 600: nobody cannot read it */
     close(fd);
     cfg.acl_file = strdup(path);
-    cfg.listeners[0].secure.tls.certfile = strdup("/nonexistent-rampart/server.crt");
+    cfg.listeners[0].tls.certfile = strdup("/nonexistent-rampart/server.crt");
     CHECK_EQ(check_files_run(&cfg, out), getuid() == 0 ? 2 : 1);
     fclose(out);
     CHECK(strstr(buf, "test.conf: listener 1883: certfile /nonexistent-rampart/server.crt: ") != NULL);
