@@ -4,5 +4,6 @@
 #include <stddef.h>
 
 const struct rampart_command rampart_commands[] = {
+    {"bench", "MQTT load generator: throughput, latency, loss, broker CPU and memory", bench_main},
     {NULL, NULL, NULL},
 };

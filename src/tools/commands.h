@@ -15,4 +15,7 @@ extern const struct rampart_command rampart_commands[];
 /* Runs the broker (`rampart [-c FILE] [-p PORT] [-v]`). */
 int rampart_broker_main(int argc, char **argv);
 
+/* `rampart bench`: the MQTT load generator (src/tools/bench.c). */
+int bench_main(int argc, char **argv);
+
 #endif
