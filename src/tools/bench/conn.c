@@ -23,7 +23,7 @@ enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_WAIT_CONNACK, CS_WAIT_SUBACK, C
 #define CONN_READ_BUDGET 8        /* reads per readiness event before yielding to other connections */
 #define CONN_MAX_BUFFER (8u << 20) /* a connection's read or write buffer never grows beyond this */
 #define CONN_BATCH 64              /* messages a publisher encodes before it writes them out */
-#define CONN_STALL_NS 1000000000ull
+#define CONN_STALL_NS 200000000ull /* a full window without deliveries this long is written off */
 
 typedef struct bench_conn {
     bench_worker *w;
@@ -641,7 +641,7 @@ static uint16_t pub_take_id(bench_conn *c)
 /*
  * How many more messages the window allows now: messages not yet delivered to every receiver (end to end,
  * so that a broker's queues never grow without bound) and, for QoS 1/2, messages the broker has not yet
- * acknowledged. A full window that sees no delivery for a second is written off (a broker may drop
+ * acknowledged. A full window that sees no delivery for CONN_STALL_NS is written off (a broker may drop
  * messages, QoS 0 ones in particular) so that the run goes on; the loss shows in the report.
  */
 static uint64_t pub_window_room(bench_conn *c)
