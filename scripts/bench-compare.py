@@ -44,12 +44,14 @@ SCENARIOS = [
     ("bounded q2 pairs @5k/s", ["-s", "pairs", "-q", "2", "-c", "10", "-r", "5000", "-w", "1000"]),
     ("storm 5000", ["-s", "storm", "-c", "5000", "--concurrency", "50"]),
     ("idle 10000", ["-s", "idle", "-c", "10000"]),
+    ("storm tls 1000", ["-s", "storm", "-c", "1000", "--concurrency", "20", "--tls"]),
+    ("idle tls 2000", ["-s", "idle", "-c", "2000", "--tls"]),
 ]
 
 # Options both brokers get: anonymous access on one loopback listener, nothing persisted, Nagle off
 # (mosquitto's set_tcp_nodelay; Rampart always sets TCP_NODELAY), no per-connection log lines.
 MOSQUITTO_CONF = """listener {port} 127.0.0.1
-allow_anonymous true
+{tls}allow_anonymous true
 persistence false
 set_tcp_nodelay true
 connection_messages false
@@ -58,7 +60,7 @@ log_type warning
 max_queued_messages 1000
 """
 RAMPART_CONF = """listener {port} 127.0.0.1
-allow_anonymous true
+{tls}allow_anonymous true
 persistence false
 connection_messages false
 log_type error
@@ -85,8 +87,9 @@ def raise_nofile():
 class Broker:
     """One broker process on a free loopback port, started and stopped by PID."""
 
-    def __init__(self, name, argv_of, conf_template, workdir):
+    def __init__(self, name, argv_of, conf_template, workdir, tls_lines=""):
         self.name, self.argv_of, self.conf_template, self.workdir = name, argv_of, conf_template, workdir
+        self.tls_lines = tls_lines
         self.proc = None
         self.port = None
 
@@ -94,7 +97,7 @@ class Broker:
         self.port = free_port()
         conf = os.path.join(self.workdir, "%s.conf" % self.name)
         with open(conf, "w") as f:
-            f.write(self.conf_template.format(port=self.port))
+            f.write(self.conf_template.format(port=self.port, tls=self.tls_lines))
         self.log = open(os.path.join(self.workdir, "%s.log" % self.name), "ab")
         self.proc = subprocess.Popen(self.argv_of(conf), stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir, preexec_fn=raise_nofile)
@@ -122,6 +125,16 @@ class Broker:
         if self.proc:
             self.log.close()
         self.proc = None
+
+
+def make_certificate(workdir):
+    """A self-signed EC P-256 certificate for 127.0.0.1 (both brokers use it). Returns (cert, key)."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o644)  # mosquitto drops privileges before reading it
+    return cert, key
 
 
 def run_bench(bench_bin, broker, args, duration, timeout):
@@ -257,9 +270,14 @@ def main():
     scenarios = [(n, a) for n, a in SCENARIOS
                  if not opts.only or any(o.strip() and o.strip() in n for o in opts.only.split(","))]
     work = tempfile.mkdtemp(prefix="rampart-bench-")
+    os.chmod(work, 0o755)
+    cert, key = make_certificate(work)
+    tls_lines = "certfile %s\nkeyfile %s\n" % (cert, key)
     brokers = {
-        "rampart": lambda: Broker("rampart", lambda c: [opts.rampart, "-c", c], RAMPART_CONF, work),
-        "mosquitto": lambda: Broker("mosquitto", lambda c: [opts.mosquitto, "-c", c], MOSQUITTO_CONF, work),
+        "rampart": lambda tls: Broker("rampart", lambda c: [opts.rampart, "-c", c], RAMPART_CONF, work,
+                                      tls_lines if tls else ""),
+        "mosquitto": lambda tls: Broker("mosquitto", lambda c: [opts.mosquitto, "-c", c], MOSQUITTO_CONF, work,
+                                        tls_lines if tls else ""),
     }
     results, failures, raw = {}, [], []
     total = len(scenarios) * opts.rounds * 2
@@ -272,11 +290,15 @@ def main():
                 sys.stderr.write("[%3d/%d %5.0fs] round %d  %-26s %-9s " % (done, total, time.monotonic() - started,
                                                                           rnd + 1, name, which))
                 sys.stderr.flush()
-                b = brokers[which]()
+                tls = "--tls" in args
+                b = brokers[which](tls)
+                bench_args = args + ["-t", str(opts.threads)] + (["--cafile", cert] if tls else [])
+                rep, why = None, None
                 try:
                     b.start()
-                    rep, why = run_bench(opts.rampart, b, args + ["-t", str(opts.threads)], opts.duration,
-                                         timeout=opts.duration + 90)
+                    rep, why = run_bench(opts.rampart, b, bench_args, opts.duration, timeout=opts.duration + 90)
+                except RuntimeError as e:
+                    why = str(e)
                 finally:
                     b.stop()
                 if rep is None or rep.get("errors") or rep.get("connect_failures"):

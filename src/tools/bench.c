@@ -49,6 +49,8 @@ static void bench_usage(FILE *out)
             "  -t, --threads N        event-loop threads (default 1)\n"
             "      --pid PID          the broker's process: report its CPU time and memory\n"
             "  -u, --username NAME    -P, --password SECRET   credentials for CONNECT\n"
+            "      --tls              TLS over TCP (full handshakes, no session resumption)\n"
+            "      --cafile FILE      with --tls: verify the broker's certificate (default: not verified)\n"
             "      --json             also print the result as one JSON line\n"
             "      --quiet            no table, no progress (with --json: only the JSON line)\n",
             BENCH_PAYLOAD_HEADER);
@@ -191,7 +193,8 @@ static int config_scenario(bench_config *cfg, const char *name)
     return -1;
 }
 
-enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET };
+enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET, OPT_TLS,
+       OPT_CAFILE };
 
 static const struct option bench_options[] = {
     {"scenario", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
@@ -204,6 +207,7 @@ static const struct option bench_options[] = {
     {"drain", required_argument, NULL, OPT_DRAIN}, {"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
     {"threads", required_argument, NULL, 't'},  {"pid", required_argument, NULL, OPT_PID},
     {"username", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'P'},
+    {"tls", no_argument, NULL, OPT_TLS},        {"cafile", required_argument, NULL, OPT_CAFILE},
     {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 };
@@ -248,6 +252,8 @@ static int config_option(bench_config *cfg, int opt, const char *arg, uint64_t *
     case OPT_PID: rc = parse_uint("--pid", arg, 1, 1u << 22, &v); cfg->pid = (pid_t)v; return rc;
     case 'u': cfg->username = arg; return 0;
     case 'P': cfg->password = arg; return 0;
+    case OPT_TLS: cfg->tls = true; return 0;
+    case OPT_CAFILE: cfg->cafile = arg; return 0;
     case OPT_JSON: cfg->json = true; return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
     default: bench_usage(stderr); return -1;
@@ -269,6 +275,10 @@ int bench_config_parse(bench_config *cfg, int argc, char **argv)
         }
         if (config_option(cfg, opt, optarg, &clients, &pubs, &subs))
             return -1;
+    }
+    if (cfg->cafile && !cfg->tls) {
+        fprintf(stderr, "bench: --cafile needs --tls\n");
+        return -1;
     }
     if (optind < argc) {
         fprintf(stderr, "bench: unexpected argument '%s'\n", argv[optind]);

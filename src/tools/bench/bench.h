@@ -58,6 +58,8 @@ typedef struct bench_config {
     uint32_t magic;         /* identifies this run's messages */
     char prefix[96];        /* topic prefix, unique per run */
     const char *username, *password;
+    bool tls;               /* TLS over TCP */
+    const char *cafile;     /* --tls: verify the broker's certificate against these CAs (else no check) */
 } bench_config;
 
 enum bench_phase { BENCH_PHASE_CONNECT, BENCH_PHASE_RUN, BENCH_PHASE_DRAIN, BENCH_PHASE_CLOSE };
@@ -109,6 +111,7 @@ typedef struct bench_run {
     pthread_mutex_t *track_locks; /* shared scenario with several threads: one per stream */
     bench_pub_shared *pubs;
     bench_worker *workers;
+    struct ssl_ctx_st *tls_ctx; /* --tls: the client context all connections share */
 } bench_run;
 
 /* Result of one run, as reported. */
@@ -118,6 +121,8 @@ typedef struct bench_result {
     double connect_s;  /* connect phase */
     uint64_t published, acked, delivered, expected, lost, duplicated, out_of_order, errors;
     uint64_t connects, connect_failures;
+    uint64_t stalls;  /* full windows written off after CONN_STALL_NS without a delivery */
+    uint64_t foreign; /* deliveries that were not this run's messages */
     bench_hist latency;
     bool broker_ok;
     double broker_cpu_s;

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 #include "tools/bench/bench.h"
 
 enum conn_role { ROLE_PUB, ROLE_SUB, ROLE_STORM, ROLE_IDLE };
-enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_WAIT_CONNACK, CS_WAIT_SUBACK, CS_READY, CS_CLOSING, CS_DEAD };
+enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_TLS_HANDSHAKE, CS_WAIT_CONNACK, CS_WAIT_SUBACK, CS_READY, CS_CLOSING, CS_DEAD };
 
 #define CONN_READ_BUDGET 8        /* reads per readiness event before yielding to other connections */
 #define CONN_MAX_BUFFER (8u << 20) /* a connection's read or write buffer never grows beyond this */
@@ -28,6 +30,7 @@ enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_WAIT_CONNACK, CS_WAIT_SUBACK, C
 typedef struct bench_conn {
     bench_worker *w;
     int fd;
+    SSL *ssl; /* --tls: the client side of the TLS session over fd */
     uint8_t role, state;
     bool blocked;   /* the last write hit EAGAIN: wait for EPOLLOUT */
     bool resumable; /* on the worker's resume list */
@@ -149,6 +152,10 @@ static int buffer_reserve(uint8_t **buf, size_t *cap, size_t need)
 /* Closes the socket and marks the connection dead (or free, for a reusable storm slot). */
 static void conn_close(bench_conn *c)
 {
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -175,23 +182,95 @@ static void conn_fail(bench_conn *c, const char *what)
     conn_close(c);
 }
 
+enum { IO_AGAIN = -2, IO_ERROR = -1 };
+
+/* Why the last TLS call failed, for the report. */
+static const char *conn_tls_error(int ssl_error)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (ssl_error == SSL_ERROR_SYSCALL && !e)
+        return errno ? strerror(errno) : "TLS: connection closed";
+    return e ? ERR_reason_error_string(e) : "TLS error";
+}
+
+/* Writes up to len bytes over TCP or TLS. Returns the count (> 0), IO_AGAIN, or IO_ERROR with *why set. */
+static ssize_t conn_io_write(bench_conn *c, const uint8_t *buf, size_t len, const char **why)
+{
+    ssize_t n;
+    int rc;
+
+    if (!c->ssl) {
+        do
+            n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n > 0)
+            return n;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return IO_AGAIN;
+        *why = n < 0 ? strerror(errno) : "write returned 0";
+        return IO_ERROR;
+    }
+    ERR_clear_error();
+    rc = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (rc > 0)
+        return rc;
+    rc = SSL_get_error(c->ssl, rc);
+    if (rc == SSL_ERROR_WANT_WRITE || rc == SSL_ERROR_WANT_READ)
+        return IO_AGAIN;
+    *why = conn_tls_error(rc);
+    return IO_ERROR;
+}
+
+/* Reads up to len bytes over TCP or TLS. Returns the count (> 0), 0 at end of stream, IO_AGAIN, or IO_ERROR
+ * with *why set. */
+static ssize_t conn_io_read(bench_conn *c, uint8_t *buf, size_t len, const char **why)
+{
+    ssize_t n;
+    int rc;
+
+    if (!c->ssl) {
+        do
+            n = recv(c->fd, buf, len, 0);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0)
+            return n;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return IO_AGAIN;
+        *why = strerror(errno);
+        return IO_ERROR;
+    }
+    ERR_clear_error();
+    rc = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (rc > 0)
+        return rc;
+    rc = SSL_get_error(c->ssl, rc);
+    if (rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE)
+        return IO_AGAIN;
+    if (rc == SSL_ERROR_ZERO_RETURN || (rc == SSL_ERROR_SYSCALL && !ERR_peek_last_error() && errno == 0))
+        return 0;
+    *why = conn_tls_error(rc);
+    return IO_ERROR;
+}
+
 /* Writes out as much of the write buffer as the socket takes. Returns 0, or -1 after conn_fail. */
 static int conn_flush(bench_conn *c)
 {
     while (c->woff < c->wlen) {
-        ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+        const char *why = NULL;
+        ssize_t n;
 
+        errno = 0;
+        n = conn_io_write(c, c->wbuf + c->woff, c->wlen - c->woff, &why);
         if (n > 0) {
             c->woff += (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (n == IO_AGAIN) {
             c->blocked = true;
             return 0;
         }
-        conn_fail(c, strerror(errno));
+        conn_fail(c, why);
         return -1;
     }
     c->woff = c->wlen = 0;
@@ -590,6 +669,7 @@ static void conn_on_eof(bench_conn *c)
 static void conn_read(bench_conn *c)
 {
     for (int i = 0; i < CONN_READ_BUDGET; i++) {
+        const char *why = NULL;
         size_t room;
         ssize_t n;
 
@@ -598,22 +678,24 @@ static void conn_read(bench_conn *c)
             return;
         }
         room = c->rcap - c->rlen;
-        n = recv(c->fd, c->rbuf + c->rlen, room, 0);
+        errno = 0;
+        n = conn_io_read(c, c->rbuf + c->rlen, room, &why);
         if (n == 0) {
             conn_on_eof(c);
             return;
         }
+        if (n == IO_AGAIN)
+            return;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                conn_fail(c, strerror(errno));
+            conn_fail(c, why);
             return;
         }
         c->rlen += (size_t)n;
         if (conn_parse(c))
             return;
-        if ((size_t)n < room)
+        /* a short TCP read drained the socket (edge-triggered: new data raises a new event); TLS may hold
+         * decrypted bytes, so it reads on until it would block */
+        if ((size_t)n < room && !c->ssl)
             return;
     }
     if (!c->resumable) {
@@ -765,6 +847,34 @@ static int pub_pump(bench_conn *c, uint64_t *next_due)
 
 /* ---- the worker's side ---------------------------------------------------------------------------- */
 
+/* Drives the TLS handshake. Returns 1 when done (the connection now waits for CONNACK), 0 while in
+ * progress, -1 after conn_fail. */
+static int conn_tls_handshake(bench_conn *c)
+{
+    int rc;
+
+    if (!c->ssl) {
+        c->ssl = SSL_new(c->w->run->tls_ctx);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+            conn_fail(c, "cannot create a TLS session");
+            return -1;
+        }
+        SSL_set_connect_state(c->ssl);
+    }
+    ERR_clear_error();
+    errno = 0;
+    rc = SSL_connect(c->ssl);
+    if (rc == 1) {
+        c->state = CS_WAIT_CONNACK;
+        return 1;
+    }
+    rc = SSL_get_error(c->ssl, rc);
+    if (rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE)
+        return 0;
+    conn_fail(c, conn_tls_error(rc));
+    return -1;
+}
+
 /* A readiness event for connection c. */
 static void conn_on_event(bench_conn *c, uint32_t events)
 {
@@ -782,8 +892,13 @@ static void conn_on_event(bench_conn *c, uint32_t events)
         }
         if (!(events & (EPOLLOUT | EPOLLIN)))
             return;
-        c->state = CS_WAIT_CONNACK;
+        c->state = c->w->run->tls_ctx ? CS_TLS_HANDSHAKE : CS_WAIT_CONNACK;
         events |= EPOLLOUT;
+    }
+    if (c->state == CS_TLS_HANDSHAKE) {
+        if (conn_tls_handshake(c) <= 0)
+            return;
+        events |= EPOLLOUT | EPOLLIN;
     }
     if (events & EPOLLOUT) {
         c->blocked = false;
@@ -834,6 +949,7 @@ static void conn_free(bench_conn *c)
 {
     if (!c)
         return;
+    SSL_free(c->ssl);
     if (c->fd >= 0)
         close(c->fd);
     free(c->rbuf);
@@ -917,7 +1033,8 @@ static void worker_pace_connects(bench_worker *w)
             else if (c->wlen > c->woff && c->state == CS_WAIT_CONNACK)
                 conn_flush(c);
         }
-        if (c->state == CS_TCP_CONNECTING || c->state == CS_WAIT_CONNACK || c->state == CS_WAIT_SUBACK)
+        if (c->state == CS_TCP_CONNECTING || c->state == CS_TLS_HANDSHAKE || c->state == CS_WAIT_CONNACK ||
+            c->state == CS_WAIT_SUBACK)
             pending++;
     }
 }
@@ -1025,6 +1142,10 @@ void bench_worker_close_all(bench_worker *w)
             p.type = MQTT_DISCONNECT;
             if (conn_queue(c, &p) == 0)
                 conn_flush(c);
+        }
+        if (c->ssl) {
+            SSL_free(c->ssl);
+            c->ssl = NULL;
         }
         if (c->fd >= 0) {
             close(c->fd);

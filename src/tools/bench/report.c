@@ -50,8 +50,8 @@ static void report_latency_line(const char *label, const bench_hist *h)
 
 void bench_report_human(const bench_config *cfg, const bench_result *res)
 {
-    printf("rampart bench: %s, QoS %u, MQTT %s, tcp %s:%u, %u thread%s\n", bench_scenario_name(cfg->scenario),
-           cfg->qos, cfg->version == 5 ? "5.0" : "3.1.1", cfg->host, cfg->port, cfg->threads,
+    printf("rampart bench: %s, QoS %u, MQTT %s, %s %s:%u, %u thread%s\n", bench_scenario_name(cfg->scenario),
+           cfg->qos, cfg->version == 5 ? "5.0" : "3.1.1", cfg->tls ? "tls" : "tcp", cfg->host, cfg->port, cfg->threads,
            cfg->threads == 1 ? "" : "s");
     if (cfg->scenario == BENCH_STORM || cfg->scenario == BENCH_IDLE) {
         printf("  clients       %u (%u at once)\n", cfg->clients, cfg->concurrency);
@@ -70,8 +70,10 @@ void bench_report_human(const bench_config *cfg, const bench_result *res)
                res->run_s, per_s(res->published, res->run_s), (unsigned long long)res->acked);
         printf("  delivered     %llu of %llu in %.2f s = %.0f/s\n", (unsigned long long)res->delivered,
                (unsigned long long)res->expected, res->deliver_s, report_rate(cfg, res));
-        printf("  lost %llu  duplicated %llu  out-of-order %llu\n", (unsigned long long)res->lost,
-               (unsigned long long)res->duplicated, (unsigned long long)res->out_of_order);
+        printf("  lost %llu  duplicated %llu  out-of-order %llu  (stalled windows %llu, foreign %llu)\n",
+               (unsigned long long)res->lost, (unsigned long long)res->duplicated,
+               (unsigned long long)res->out_of_order, (unsigned long long)res->stalls,
+               (unsigned long long)res->foreign);
         report_latency_line("latency", &res->latency);
     }
     if (res->broker_ok) {
@@ -109,7 +111,7 @@ int bench_report_json(const bench_config *cfg, const bench_result *res)
 {
     json_t *o = json_pack(
         "{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:I, s:i}", "scenario",
-        bench_scenario_name(cfg->scenario), "qos", cfg->qos, "mqtt_version", cfg->version, "transport", "tcp",
+        bench_scenario_name(cfg->scenario), "qos", cfg->qos, "mqtt_version", cfg->version, "transport", cfg->tls ? "tls" : "tcp",
         "publishers", (int)cfg->publishers, "subscribers", (int)cfg->subscribers, "clients", (int)cfg->clients,
         "payload", (int)cfg->payload, "window", (int)cfg->window, "threads", (int)cfg->threads, "rate",
         cfg->rate, "duration_s", cfg->duration, "count", (json_int_t)cfg->count, "concurrency",
@@ -129,6 +131,8 @@ int bench_report_json(const bench_config *cfg, const bench_result *res)
     json_object_set_new(o, "lost", json_integer((json_int_t)res->lost));
     json_object_set_new(o, "duplicated", json_integer((json_int_t)res->duplicated));
     json_object_set_new(o, "out_of_order", json_integer((json_int_t)res->out_of_order));
+    json_object_set_new(o, "stalls", json_integer((json_int_t)res->stalls));
+    json_object_set_new(o, "foreign", json_integer((json_int_t)res->foreign));
     json_object_set_new(o, "rate_per_s", json_real(report_rate(cfg, res)));
     json_object_set_new(o, "published_per_s", json_real(per_s(res->published, res->run_s)));
     json_object_set_new(o, "connects", json_integer((json_int_t)res->connects));
