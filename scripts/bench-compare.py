@@ -207,6 +207,51 @@ def machine_details(rampart_bin, mosquitto_bin):
     ]
 
 
+# Issue 7's targets: (label, scenario, metric, comparison, bound). "ratio<=" / "ratio>=" bound the ratio
+# Rampart / mosquitto of the medians; "value==" bounds Rampart's own median.
+TARGETS = [
+    ("CPU per delivery, QoS 0 fan-out", "fan-out q0 1->100", "cpu us/delivery", "ratio<=", 0.5),
+    ("CPU per delivery, QoS 0 fan-in", "fan-in q0 10->1", "cpu us/delivery", "ratio<=", 0.5),
+    ("CPU per delivery, QoS 1 fan-out", "fan-out q1 1->100", "cpu us/delivery", "ratio<=", 0.5),
+    ("CPU per delivery, QoS 1 fan-in", "fan-in q1 10->1", "cpu us/delivery", "ratio<=", 0.5),
+    ("throughput, QoS 0 fan-out", "fan-out q0 1->100", "deliveries/s", "ratio>=", 3.0),
+    ("throughput, QoS 1 pairs", "pairs q1 100x", "deliveries/s", "ratio>=", 3.0),
+    ("p99 latency at 5k/s, QoS 0", "latency q0 @5k/s", "p99 us", "ratio<=", 1.0),
+    ("p99 latency at 5k/s, QoS 1", "latency q1 @5k/s", "p99 us", "ratio<=", 1.0),
+    ("memory per idle TCP connection", "idle 10000", "bytes/connection", "ratio<=", 1.0),
+    ("memory per idle TLS connection", "idle tls 2000", "bytes/connection", "ratio<=", 0.5),
+    ("TLS handshake CPU (handshakes per core-second >= 2x)", "storm tls 1000", "cpu us/connection", "ratio<=",
+     0.5),
+    ("bounded QoS 1 fan-in: lost", "bounded q1 fan-in @20k/s", "lost", "value==", 0),
+    ("bounded QoS 2 pairs: lost", "bounded q2 pairs @5k/s", "lost", "value==", 0),
+    ("bounded QoS 2 pairs: duplicated", "bounded q2 pairs @5k/s", "duplicated", "value==", 0),
+]
+
+
+def medians_of(results, name, metric):
+    per = results.get(name, {})
+    return [median([v for rep in per.get(b, []) for m, v, _ in metric_rows(rep) if m == metric])
+            for b in ("rampart", "mosquitto")]
+
+
+def render_targets(results):
+    out = ["| target (issue 7) | bound | measured | met |", "| --- | --- | ---: | --- |"]
+    for label, name, metric, how, bound in TARGETS:
+        if name not in results:
+            continue
+        a, b = medians_of(results, name, metric)
+        if how == "value==":
+            got, ok = a, a is not None and a == bound
+            shown = fmt(a)
+        else:
+            got = a / b if a is not None and b not in (None, 0) else None
+            ok = got is not None and (got <= bound if how == "ratio<=" else got >= bound)
+            shown = "%.2fx" % got if got is not None else "-"
+        out.append("| %s | %s %s | %s | %s |" % (label, how.replace("==", " ="), bound, shown,
+                                                 "yes" if ok else "**no**"))
+    return out
+
+
 def render(results, names, rounds, details, command, failures):
     """Markdown: machine details, then one table row per scenario and metric with medians and the ratio."""
     out = ["Command: `%s`" % command, ""]
@@ -229,6 +274,7 @@ def render(results, names, rounds, details, command, failures):
             a, b = vals["rampart"], vals["mosquitto"]
             ratio = "%.2f" % (a / b) if a is not None and b not in (None, 0) else "-"
             out.append("| %s | %s | %s | %s | %s |" % (name, m, fmt(a), fmt(b), ratio))
+    out += [""] + render_targets(results)
     if failures:
         out += ["", "Runs that produced no report or reported errors:", ""]
         out += ["- %s" % f for f in failures]
