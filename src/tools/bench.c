@@ -292,7 +292,7 @@ int bench_config_parse(bench_config *cfg, int argc, char **argv)
 
 /* Entry point of `rampart bench`. Exit status 0 when the run completed without errors, 1 otherwise
  * (errors, or a connect phase that did not finish), 2 for bad options. */
-int bench_main(int argc, char **argv)
+int rampart_bench_main(int argc, char **argv)
 {
     bench_config cfg;
     bench_result *res;

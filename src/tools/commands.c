@@ -4,6 +4,8 @@
 #include <stddef.h>
 
 const struct rampart_command rampart_commands[] = {
-    {"bench", "MQTT load generator: throughput, latency, loss, broker CPU and memory", bench_main},
+    {"ban", "add, remove or list bans (addresses, networks, usernames, client ids)", rampart_ban_main},
+    {"bench", "MQTT load generator: throughput, latency, loss, broker CPU and memory", rampart_bench_main},
+    {"passwd", "manage a password file (argon2id, SCRAM-SHA-256)", rampart_passwd_main},
     {NULL, NULL, NULL},
 };
