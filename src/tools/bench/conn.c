@@ -17,42 +17,7 @@
 #include <unistd.h>
 
 #include "codec/mqtt.h"
-#include "tools/bench/bench.h"
-
-enum conn_role { ROLE_PUB, ROLE_SUB, ROLE_STORM, ROLE_IDLE };
-enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_TLS_HANDSHAKE, CS_WAIT_CONNACK, CS_WAIT_SUBACK, CS_READY, CS_CLOSING, CS_DEAD };
-
-#define CONN_READ_BUDGET 8        /* reads per readiness event before yielding to other connections */
-#define CONN_MAX_BUFFER (8u << 20) /* a connection's read or write buffer never grows beyond this */
-#define CONN_BATCH 64              /* messages a publisher encodes before it writes them out */
-#define CONN_STALL_NS 200000000ull /* a full window without deliveries this long is written off */
-
-typedef struct bench_conn {
-    bench_worker *w;
-    int fd;
-    SSL *ssl; /* --tls: the client side of the TLS session over fd */
-    uint8_t role, state;
-    bool blocked;   /* the last write hit EAGAIN: wait for EPOLLOUT */
-    bool resumable; /* on the worker's resume list */
-    bool done;      /* publisher: reached its count */
-    uint32_t index; /* publisher index, subscriber index or storm slot */
-    uint8_t *rbuf, *wbuf;
-    size_t rlen, rcap, woff, wlen, wcap;
-    uint64_t t_start; /* TCP connect started */
-    struct bench_conn *resume_next;
-    /* publisher */
-    char topic[160];
-    uint16_t topic_len;
-    uint64_t seq;           /* next sequence number = messages sent */
-    uint64_t t0;            /* rate mode: when message 0 is due */
-    double interval_ns;     /* rate mode: ns between two messages; 0 = window only */
-    uint32_t inflight;      /* QoS 1/2: awaiting PUBACK / PUBCOMP */
-    uint16_t next_id;
-    uint64_t *ids;          /* QoS 1/2: bitmap of packet ids awaiting PUBACK or PUBREC */
-    uint64_t *rel;          /* QoS 2: bitmap of packet ids awaiting PUBCOMP */
-    uint64_t written_off;   /* QoS 0: messages given up on after a stall */
-    uint64_t stall_mark, stall_since;
-} bench_conn;
+#include "tools/bench/conn.h"
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
 
@@ -254,7 +219,7 @@ static ssize_t conn_io_read(bench_conn *c, uint8_t *buf, size_t len, const char 
 }
 
 /* Writes out as much of the write buffer as the socket takes. Returns 0, or -1 after conn_fail. */
-static int conn_flush(bench_conn *c)
+int bench_conn_flush(bench_conn *c)
 {
     while (c->woff < c->wlen) {
         const char *why = NULL;
@@ -278,7 +243,7 @@ static int conn_flush(bench_conn *c)
 }
 
 /* Encodes p at the end of the write buffer. Returns 0 or -1 after conn_fail. */
-static int conn_queue(bench_conn *c, const mqtt_packet *p)
+int bench_conn_queue(bench_conn *c, const mqtt_packet *p)
 {
     uint8_t version = c->w->run->cfg.version;
     size_t size = mqtt_encoded_size(p, version);
@@ -303,7 +268,7 @@ static int conn_queue_ack(bench_conn *c, uint8_t type, uint16_t id)
     p.type = type;
     p.flags = type == MQTT_PUBREL ? 2 : 0;
     p.u.ack.packet_id = id;
-    return conn_queue(c, &p);
+    return bench_conn_queue(c, &p);
 }
 
 /* Queues CONNECT with a client identifier unique to this run. */
@@ -332,7 +297,7 @@ static int conn_queue_connect(bench_conn *c)
         p.u.connect.has_password = true;
         p.u.connect.password = (mqtt_bytes){(const uint8_t *)cfg->password, (uint32_t)strlen(cfg->password)};
     }
-    return conn_queue(c, &p);
+    return bench_conn_queue(c, &p);
 }
 
 /* The topic filter subscriber `index` subscribes to in this scenario. */
@@ -386,11 +351,11 @@ static int conn_queue_subscribe(bench_conn *c)
     p.u.subscribe.packet_id = 1;
     p.u.subscribe.subs = &sub;
     p.u.subscribe.count = 1;
-    return conn_queue(c, &p);
+    return bench_conn_queue(c, &p);
 }
 
 /* Opens the TCP connection and queues CONNECT. Returns 0 or -1 (counted as a failure). */
-static int conn_start(bench_conn *c)
+int bench_conn_start(bench_conn *c)
 {
     const bench_config *cfg = &c->w->run->cfg;
     struct epoll_event ev;
@@ -541,7 +506,7 @@ static int conn_on_connack(bench_conn *c, const mqtt_connack *a)
         memset(&p, 0, sizeof p);
         p.type = MQTT_DISCONNECT;
         c->state = CS_CLOSING; /* the broker closes after DISCONNECT: the TIME_WAIT stays on its side */
-        return conn_queue(c, &p);
+        return bench_conn_queue(c, &p);
     }
     default:
         conn_ready(c);
@@ -799,7 +764,7 @@ static int pub_encode_one(bench_conn *c, uint64_t stamp)
  * Returns 1 when the publisher could send more right away, 0 when it waits (window, rate, socket, count),
  * and sets *next_due to the time the rate schedule next allows a message (0 when not rate limited).
  */
-static int pub_pump(bench_conn *c, uint64_t *next_due)
+int bench_conn_pump(bench_conn *c, uint64_t *next_due)
 {
     const bench_config *cfg = &c->w->run->cfg;
     uint64_t room = pub_window_room(c);
@@ -840,12 +805,12 @@ static int pub_pump(bench_conn *c, uint64_t *next_due)
         atomic_store_explicit(&c->w->run->pubs[c->index].sent, c->seq, memory_order_relaxed);
         atomic_fetch_add_explicit(&c->w->c.published, sent, memory_order_relaxed);
     }
-    if (c->wlen > c->woff && conn_flush(c))
+    if (c->wlen > c->woff && bench_conn_flush(c))
         return 0;
     return more && !c->blocked;
 }
 
-/* ---- the worker's side ---------------------------------------------------------------------------- */
+/* ---- events ------------------------------------------------------------------------------------- */
 
 /* Drives the TLS handshake. Returns 1 when done (the connection now waits for CONNACK), 0 while in
  * progress, -1 after conn_fail. */
@@ -876,7 +841,7 @@ static int conn_tls_handshake(bench_conn *c)
 }
 
 /* A readiness event for connection c. */
-static void conn_on_event(bench_conn *c, uint32_t events)
+void bench_conn_on_event(bench_conn *c, uint32_t events)
 {
     if (c->state == CS_DEAD || c->state == CS_FREE)
         return;
@@ -902,17 +867,17 @@ static void conn_on_event(bench_conn *c, uint32_t events)
     }
     if (events & EPOLLOUT) {
         c->blocked = false;
-        if (c->wlen > c->woff && conn_flush(c))
+        if (c->wlen > c->woff && bench_conn_flush(c))
             return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         conn_read(c);
     if (c->state != CS_DEAD && c->state != CS_FREE && c->wlen > c->woff && !c->blocked)
-        conn_flush(c);
+        bench_conn_flush(c);
 }
 
 /* Allocates a connection of the given role. Returns NULL when out of memory. */
-static bench_conn *conn_new(bench_worker *w, uint8_t role, uint32_t index)
+bench_conn *bench_conn_new(bench_worker *w, uint8_t role, uint32_t index)
 {
     const bench_config *cfg = &w->run->cfg;
     bench_conn *c = calloc(1, sizeof *c);
@@ -945,7 +910,7 @@ static bench_conn *conn_new(bench_worker *w, uint8_t role, uint32_t index)
     return c;
 }
 
-static void conn_free(bench_conn *c)
+void bench_conn_free(bench_conn *c)
 {
     if (!c)
         return;
@@ -959,208 +924,3 @@ static void conn_free(bench_conn *c)
     free(c);
 }
 
-/*
- * Creates this worker's clients: for run scenarios, subscriber indexes and publisher indexes i with
- * i % threads == worker id; for idle, every threads-th client; for storm, `concurrency / threads` reusable
- * slots. Nothing connects yet. Returns 0 or -1 (out of memory).
- */
-int bench_worker_start_clients(bench_worker *w)
-{
-    const bench_config *cfg = &w->run->cfg;
-    uint32_t t = cfg->threads, n = 0, nsub = 0, npub = 0;
-
-    if (cfg->scenario == BENCH_STORM) {
-        w->storm_limit = cfg->concurrency / t + (w->id < cfg->concurrency % t);
-        w->storm_next = 0;
-        w->storm_end = cfg->clients / t + (w->id < cfg->clients % t);
-        w->conns = calloc(w->storm_limit ? w->storm_limit : 1, sizeof *w->conns);
-        if (!w->conns)
-            return -1;
-        for (uint32_t i = 0; i < w->storm_limit; i++)
-            if (!(w->conns[w->nconns++] = conn_new(w, ROLE_STORM, i)))
-                return -1;
-        return 0;
-    }
-    if (cfg->scenario == BENCH_IDLE) {
-        n = cfg->clients / t + (w->id < cfg->clients % t);
-    } else {
-        nsub = cfg->subscribers / t + (w->id < cfg->subscribers % t);
-        npub = cfg->publishers / t + (w->id < cfg->publishers % t);
-        n = nsub + npub;
-    }
-    w->conns = calloc(n ? n : 1, sizeof *w->conns);
-    w->pubs = calloc(npub ? npub : 1, sizeof *w->pubs);
-    if (!w->conns || !w->pubs)
-        return -1;
-    for (uint32_t i = 0; i < n; i++) {
-        bench_conn *c;
-
-        if (cfg->scenario == BENCH_IDLE)
-            c = conn_new(w, ROLE_IDLE, w->id + i * t);
-        else if (i < nsub)
-            c = conn_new(w, ROLE_SUB, w->id + i * t);
-        else
-            c = conn_new(w, ROLE_PUB, w->id + (i - nsub) * t);
-        if (!c)
-            return -1;
-        w->conns[w->nconns++] = c;
-        if (c->role == ROLE_PUB)
-            w->pubs[w->npubs++] = c;
-    }
-    return 0;
-}
-
-/* Connect phase: starts clients in order (subscribers first), keeping at most `concurrency` handshakes of
- * this worker in progress. */
-static void worker_pace_connects(bench_worker *w)
-{
-    const bench_config *cfg = &w->run->cfg;
-    uint32_t limit = cfg->concurrency / cfg->threads + 1;
-    uint32_t pending = 0;
-
-    for (uint32_t i = 0; i < w->nconns; i++) {
-        bench_conn *c = w->conns[i];
-
-        if (c->state == CS_FREE) {
-            /* publishers wait until every subscriber of this worker is ready */
-            if (c->role == ROLE_PUB && pending)
-                break;
-            if (pending >= limit)
-                break;
-            atomic_fetch_add_explicit(&w->c.connects, 1, memory_order_relaxed);
-            if (conn_start(c) < 0)
-                atomic_fetch_add_explicit(&w->c.connect_failures, 1, memory_order_relaxed);
-            else if (c->wlen > c->woff && c->state == CS_WAIT_CONNACK)
-                conn_flush(c);
-        }
-        if (c->state == CS_TCP_CONNECTING || c->state == CS_TLS_HANDSHAKE || c->state == CS_WAIT_CONNACK ||
-            c->state == CS_WAIT_SUBACK)
-            pending++;
-    }
-}
-
-/* Storm: keeps up to storm_limit connections cycling until storm_end have been started. */
-static void worker_pace_storm(bench_worker *w)
-{
-    for (uint32_t i = 0; i < w->nconns && w->storm_next < w->storm_end; i++) {
-        bench_conn *c = w->conns[i];
-
-        if (c->state != CS_FREE)
-            continue;
-        w->storm_next++;
-        w->storm_active++;
-        conn_start(c);
-    }
-}
-
-/* Run phase: lets every publisher publish. Returns 1 when one could continue at once; *wake is lowered to
- * the earliest rate-schedule deadline. */
-static int worker_pump(bench_worker *w, uint64_t *wake)
-{
-    int busy = 0;
-
-    for (uint32_t i = 0; i < w->npubs; i++) {
-        bench_conn *c = w->pubs[i];
-        uint64_t due;
-
-        if (c->state != CS_READY || c->blocked || c->done)
-            continue;
-        if (c->interval_ns > 0 && !c->t0)
-            c->t0 = w->run->t_run_ns + (uint64_t)(c->interval_ns * c->index / w->run->cfg.publishers);
-        busy |= pub_pump(c, &due);
-        if (due && due < *wake)
-            *wake = due;
-    }
-    return busy;
-}
-
-/* Handles the connections whose read budget ran out last time. */
-static void worker_resume(bench_worker *w)
-{
-    bench_conn *list = w->resume;
-
-    w->resume = NULL;
-    while (list) {
-        bench_conn *c = list;
-
-        list = c->resume_next;
-        c->resumable = false;
-        if (c->state != CS_DEAD && c->state != CS_FREE)
-            conn_on_event(c, EPOLLIN);
-    }
-}
-
-/* The event loop of one worker; returns when the controller sets the close phase. */
-int bench_worker_loop(bench_worker *w)
-{
-    struct epoll_event ev[256];
-    bool qos0_window = w->run->cfg.qos == 0 && w->run->cfg.threads > 1;
-
-    w->now = bench_now_ns();
-    for (;;) {
-        int phase = atomic_load_explicit(&w->run->phase, memory_order_acquire);
-        uint64_t wake = w->now + (qos0_window ? 200000 : 5000000);
-        struct timespec ts;
-        int busy = 0, n;
-
-        if (phase == BENCH_PHASE_CLOSE)
-            break;
-        if (phase == BENCH_PHASE_CONNECT && w->run->cfg.scenario != BENCH_STORM)
-            worker_pace_connects(w);
-        if (phase == BENCH_PHASE_RUN && w->run->cfg.scenario == BENCH_STORM)
-            worker_pace_storm(w);
-        if (phase == BENCH_PHASE_RUN)
-            busy = worker_pump(w, &wake);
-        if (busy || w->resume)
-            wake = w->now;
-        ts.tv_sec = (time_t)((wake - w->now) / 1000000000ull);
-        ts.tv_nsec = (long)((wake - w->now) % 1000000000ull);
-        n = epoll_pwait2(w->ep, ev, 256, &ts, NULL);
-        if (n < 0 && errno != EINTR) {
-            worker_error(w, "epoll_pwait2: %s", strerror(errno));
-            return -1;
-        }
-        w->now = bench_now_ns();
-        for (int i = 0; i < n; i++)
-            conn_on_event(ev[i].data.ptr, ev[i].events);
-        worker_resume(w);
-    }
-    return 0;
-}
-
-/* Sends DISCONNECT on every live connection (best effort, no waiting) and closes it. */
-void bench_worker_close_all(bench_worker *w)
-{
-    for (uint32_t i = 0; i < w->nconns; i++) {
-        bench_conn *c = w->conns[i];
-        mqtt_packet p;
-
-        if (c->fd < 0)
-            continue;
-        if (c->state == CS_READY) {
-            memset(&p, 0, sizeof p);
-            p.type = MQTT_DISCONNECT;
-            if (conn_queue(c, &p) == 0)
-                conn_flush(c);
-        }
-        if (c->ssl) {
-            SSL_free(c->ssl);
-            c->ssl = NULL;
-        }
-        if (c->fd >= 0) {
-            close(c->fd);
-            c->fd = -1;
-        }
-        c->state = CS_DEAD;
-    }
-}
-
-void bench_worker_free(bench_worker *w)
-{
-    for (uint32_t i = 0; i < w->nconns; i++)
-        conn_free(w->conns[i]);
-    free(w->conns);
-    free(w->pubs);
-    w->conns = w->pubs = NULL;
-    w->nconns = w->npubs = 0;
-}
