@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "security/sandbox.h"
+#include "security/sandbox_options.h"
 #include "test.h"
 
 TEST(policy_defaults_and_tables)
@@ -230,6 +231,30 @@ TEST(seccomp_kills_exec)
     waitpid(pid, &status, 0);
     CHECK(WIFSIGNALED(status));
     CHECK_EQ(WIFSIGNALED(status) ? WTERMSIG(status) : 0, SIGSYS);
+}
+
+TEST(options_parse_and_refuse)
+{
+    sandbox_settings s;
+    char err[128];
+
+    sandbox_settings_init(&s);
+    CHECK(s.landlock && s.seccomp && !s.user);
+    CHECK(sandbox_settings_knows("sandbox_seccomp"));
+    CHECK(!sandbox_settings_knows("listener"));
+    CHECK_EQ(sandbox_settings_set(&s, "user", "rampart", err, sizeof err), 1);
+    CHECK_STR(s.user, "rampart");
+    CHECK_EQ(sandbox_settings_set(&s, "user", "a b", err, sizeof err), -1);
+    CHECK_EQ(sandbox_settings_set(&s, "user", "-x", err, sizeof err), -1);
+    CHECK_EQ(sandbox_settings_set(&s, "sandbox_landlock", "false", err, sizeof err), 1);
+    CHECK(!s.landlock);
+    CHECK_EQ(sandbox_settings_set(&s, "sandbox_seccomp", "off", err, sizeof err), -1);
+    CHECK(strstr(err, "true or false") != NULL);
+    CHECK_EQ(sandbox_settings_set(&s, "sandbox_allow_read", "relative/path", err, sizeof err), -1);
+    CHECK_EQ(sandbox_settings_set(&s, "sandbox_allow_write", "/var/lib/x", err, sizeof err), 1);
+    CHECK_EQ(s.n_allow_write, 1);
+    CHECK_EQ(sandbox_settings_set(&s, "listener", "1883", err, sizeof err), 0);
+    sandbox_settings_clear(&s);
 }
 
 TEST_MAIN()
