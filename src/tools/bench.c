@@ -51,6 +51,8 @@ static void bench_usage(FILE *out)
             "  -u, --username NAME    -P, --password SECRET   credentials for CONNECT\n"
             "      --tls              TLS over TCP (full handshakes, no session resumption)\n"
             "      --cafile FILE      with --tls: verify the broker's certificate (default: not verified)\n"
+            "      --ws               MQTT over WebSocket (subprotocol mqtt; over TLS with --tls)\n"
+            "      --ws-path PATH     the upgrade request's path (default /mqtt)\n"
             "      --json             also print the result as one JSON line\n"
             "      --quiet            no table, no progress (with --json: only the JSON line)\n",
             BENCH_PAYLOAD_HEADER);
@@ -133,6 +135,7 @@ static void config_defaults(bench_config *cfg)
     cfg->drain = 2;
     cfg->connect_timeout = 30;
     cfg->threads = 1;
+    cfg->ws_path = "/mqtt";
 }
 
 /* Fills in the per-scenario client counts the options left open and checks the totals. */
@@ -194,7 +197,7 @@ static int config_scenario(bench_config *cfg, const char *name)
 }
 
 enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET, OPT_TLS,
-       OPT_CAFILE };
+       OPT_CAFILE, OPT_WS, OPT_WS_PATH };
 
 static const struct option bench_options[] = {
     {"scenario", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
@@ -208,6 +211,7 @@ static const struct option bench_options[] = {
     {"threads", required_argument, NULL, 't'},  {"pid", required_argument, NULL, OPT_PID},
     {"username", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'P'},
     {"tls", no_argument, NULL, OPT_TLS},        {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"ws", no_argument, NULL, OPT_WS},          {"ws-path", required_argument, NULL, OPT_WS_PATH},
     {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 };
@@ -254,6 +258,14 @@ static int config_option(bench_config *cfg, int opt, const char *arg, uint64_t *
     case 'P': cfg->password = arg; return 0;
     case OPT_TLS: cfg->tls = true; return 0;
     case OPT_CAFILE: cfg->cafile = arg; return 0;
+    case OPT_WS: cfg->ws = true; return 0;
+    case OPT_WS_PATH:
+        if (arg[0] != '/' || strlen(arg) > 200 || strpbrk(arg, " \r\n")) {
+            fprintf(stderr, "bench: --ws-path: an absolute path without spaces, at most 200 bytes\n");
+            return -1;
+        }
+        cfg->ws_path = arg;
+        return 0;
     case OPT_JSON: cfg->json = true; return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
     default: bench_usage(stderr); return -1;

@@ -60,6 +60,8 @@ typedef struct bench_config {
     const char *username, *password;
     bool tls;               /* TLS over TCP */
     const char *cafile;     /* --tls: verify the broker's certificate against these CAs (else no check) */
+    bool ws;                /* MQTT over WebSocket (over TLS with --tls) */
+    const char *ws_path;    /* --ws: the HTTP path of the upgrade request */
 } bench_config;
 
 enum bench_phase { BENCH_PHASE_CONNECT, BENCH_PHASE_RUN, BENCH_PHASE_DRAIN, BENCH_PHASE_CLOSE };

@@ -121,6 +121,8 @@ static void conn_close(bench_conn *c)
         SSL_free(c->ssl);
         c->ssl = NULL;
     }
+    bench_ws_free(c->ws);
+    c->ws = NULL;
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -218,9 +220,52 @@ static ssize_t conn_io_read(bench_conn *c, uint8_t *buf, size_t len, const char 
     return IO_ERROR;
 }
 
+/* WebSocket: writes the pending frames (or the upgrade request), framing the write buffer's bytes once the
+ * upgrade is done. Returns 0, or -1 after conn_fail. */
+static int conn_flush_ws(bench_conn *c)
+{
+    bench_ws *ws = c->ws;
+
+    for (;;) {
+        const char *why = NULL;
+        ssize_t n;
+
+        if (ws->off == ws->len) {
+            ws->off = ws->len = 0;
+            if (!ws->open || c->woff == c->wlen)
+                return 0;
+            if (bench_ws_frame(ws, WS_OP_BINARY, c->wbuf + c->woff, c->wlen - c->woff)) {
+                conn_fail(c, "out of memory");
+                return -1;
+            }
+            c->woff = c->wlen = 0;
+        }
+        errno = 0;
+        n = conn_io_write(c, ws->out + ws->off, ws->len - ws->off, &why);
+        if (n > 0) {
+            ws->off += (size_t)n;
+            continue;
+        }
+        if (n == IO_AGAIN) {
+            c->blocked = true;
+            return 0;
+        }
+        conn_fail(c, why);
+        return -1;
+    }
+}
+
+/* Whether bytes wait to be written. */
+static bool conn_has_output(const bench_conn *c)
+{
+    return c->wlen > c->woff || (c->ws && c->ws->len > c->ws->off);
+}
+
 /* Writes out as much of the write buffer as the socket takes. Returns 0, or -1 after conn_fail. */
 int bench_conn_flush(bench_conn *c)
 {
+    if (c->ws)
+        return conn_flush_ws(c);
     while (c->woff < c->wlen) {
         const char *why = NULL;
         ssize_t n;
@@ -629,6 +674,41 @@ static void conn_on_eof(bench_conn *c)
     conn_fail(c, "the broker closed the connection");
 }
 
+/* WebSocket: n raw bytes arrived at rbuf[rlen..): the upgrade response first, then frames whose data is
+ * appended to the read buffer. Returns 0, or -1 once the connection was closed or failed. */
+static int conn_ws_input(bench_conn *c, size_t n)
+{
+    const char *why = NULL;
+    bool closed = false;
+    ssize_t data;
+
+    if (!c->ws->open) {
+        long head;
+
+        c->rlen += n;
+        head = bench_ws_response(c->ws, c->rbuf, c->rlen, &why);
+        if (head <= 0) {
+            if (head < 0)
+                conn_fail(c, why);
+            return head < 0 ? -1 : 0;
+        }
+        n = c->rlen - (size_t)head;
+        memmove(c->rbuf, c->rbuf + head, n);
+        c->rlen = 0;
+        c->state = CS_WAIT_CONNACK;
+    }
+    data = bench_ws_ingest(c->ws, c->rbuf + c->rlen, n, &closed, &why);
+    if (data < 0) {
+        if (closed)
+            conn_on_eof(c);
+        else
+            conn_fail(c, why);
+        return -1;
+    }
+    c->rlen += (size_t)data;
+    return 0;
+}
+
 /* Reads (at most CONN_READ_BUDGET times) and handles what arrived. Leaves the connection on the worker's
  * resume list when input may remain. */
 static void conn_read(bench_conn *c)
@@ -655,7 +735,12 @@ static void conn_read(bench_conn *c)
             conn_fail(c, why);
             return;
         }
-        c->rlen += (size_t)n;
+        if (!c->ws)
+            c->rlen += (size_t)n;
+        else if (conn_ws_input(c, (size_t)n))
+            return;
+        if (c->ws && !c->ws->open)
+            continue; /* still reading the upgrade response */
         if (conn_parse(c))
             return;
         /* a short TCP read drained the socket (edge-triggered: new data raises a new event); TLS may hold
@@ -840,6 +925,23 @@ static int conn_tls_handshake(bench_conn *c)
     return -1;
 }
 
+/* With --ws, once TCP (and TLS) is up: queues the HTTP upgrade; CONNECT waits in the write buffer until the
+ * server accepts. Returns 0, or -1 after conn_fail. */
+static int conn_ws_begin(bench_conn *c)
+{
+    const bench_config *cfg = &c->w->run->cfg;
+
+    if (!cfg->ws)
+        return 0;
+    c->ws = bench_ws_new();
+    if (!c->ws || bench_ws_request(c->ws, cfg->host, cfg->port, cfg->ws_path)) {
+        conn_fail(c, "cannot start the WebSocket upgrade");
+        return -1;
+    }
+    c->state = CS_WS_UPGRADE;
+    return 0;
+}
+
 /* A readiness event for connection c. */
 void bench_conn_on_event(bench_conn *c, uint32_t events)
 {
@@ -858,21 +960,23 @@ void bench_conn_on_event(bench_conn *c, uint32_t events)
         if (!(events & (EPOLLOUT | EPOLLIN)))
             return;
         c->state = c->w->run->tls_ctx ? CS_TLS_HANDSHAKE : CS_WAIT_CONNACK;
+        if (c->state == CS_WAIT_CONNACK && conn_ws_begin(c))
+            return;
         events |= EPOLLOUT;
     }
     if (c->state == CS_TLS_HANDSHAKE) {
-        if (conn_tls_handshake(c) <= 0)
+        if (conn_tls_handshake(c) <= 0 || conn_ws_begin(c))
             return;
         events |= EPOLLOUT | EPOLLIN;
     }
     if (events & EPOLLOUT) {
         c->blocked = false;
-        if (c->wlen > c->woff && bench_conn_flush(c))
+        if (conn_has_output(c) && bench_conn_flush(c))
             return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         conn_read(c);
-    if (c->state != CS_DEAD && c->state != CS_FREE && c->wlen > c->woff && !c->blocked)
+    if (c->state != CS_DEAD && c->state != CS_FREE && conn_has_output(c) && !c->blocked)
         bench_conn_flush(c);
 }
 
@@ -915,6 +1019,7 @@ void bench_conn_free(bench_conn *c)
     if (!c)
         return;
     SSL_free(c->ssl);
+    bench_ws_free(c->ws);
     if (c->fd >= 0)
         close(c->fd);
     free(c->rbuf);

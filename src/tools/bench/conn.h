@@ -9,9 +9,10 @@
 
 #include "codec/mqtt.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/wsclient.h"
 
 enum conn_role { ROLE_PUB, ROLE_SUB, ROLE_STORM, ROLE_IDLE };
-enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_TLS_HANDSHAKE, CS_WAIT_CONNACK, CS_WAIT_SUBACK, CS_READY, CS_CLOSING, CS_DEAD };
+enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_TLS_HANDSHAKE, CS_WS_UPGRADE, CS_WAIT_CONNACK, CS_WAIT_SUBACK, CS_READY, CS_CLOSING, CS_DEAD };
 
 #define CONN_READ_BUDGET 8        /* reads per readiness event before yielding to other connections */
 #define CONN_MAX_BUFFER (8u << 20) /* a connection's read or write buffer never grows beyond this */
@@ -21,7 +22,8 @@ enum conn_state { CS_FREE, CS_TCP_CONNECTING, CS_TLS_HANDSHAKE, CS_WAIT_CONNACK,
 typedef struct bench_conn {
     bench_worker *w;
     int fd;
-    SSL *ssl; /* --tls: the client side of the TLS session over fd */
+    SSL *ssl;     /* --tls: the client side of the TLS session over fd */
+    bench_ws *ws; /* --ws: WebSocket framing over TCP or TLS */
     uint8_t role, state;
     bool blocked;   /* the last write hit EAGAIN: wait for EPOLLOUT */
     bool resumable; /* on the worker's resume list */

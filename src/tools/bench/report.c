@@ -8,6 +8,12 @@
 
 #include "tools/bench/bench.h"
 
+/* "tcp", "tls", "ws" or "wss". */
+static const char *bench_transport_name(const bench_config *cfg)
+{
+    return cfg->ws ? (cfg->tls ? "wss" : "ws") : (cfg->tls ? "tls" : "tcp");
+}
+
 static double per_s(uint64_t n, double s)
 {
     return s > 0 ? (double)n / s : 0.0;
@@ -51,7 +57,7 @@ static void report_latency_line(const char *label, const bench_hist *h)
 void bench_report_human(const bench_config *cfg, const bench_result *res)
 {
     printf("rampart bench: %s, QoS %u, MQTT %s, %s %s:%u, %u thread%s\n", bench_scenario_name(cfg->scenario),
-           cfg->qos, cfg->version == 5 ? "5.0" : "3.1.1", cfg->tls ? "tls" : "tcp", cfg->host, cfg->port, cfg->threads,
+           cfg->qos, cfg->version == 5 ? "5.0" : "3.1.1", bench_transport_name(cfg), cfg->host, cfg->port, cfg->threads,
            cfg->threads == 1 ? "" : "s");
     if (cfg->scenario == BENCH_STORM || cfg->scenario == BENCH_IDLE) {
         printf("  clients       %u (%u at once)\n", cfg->clients, cfg->concurrency);
@@ -111,7 +117,7 @@ int bench_report_json(const bench_config *cfg, const bench_result *res)
 {
     json_t *o = json_pack(
         "{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:I, s:i}", "scenario",
-        bench_scenario_name(cfg->scenario), "qos", cfg->qos, "mqtt_version", cfg->version, "transport", cfg->tls ? "tls" : "tcp",
+        bench_scenario_name(cfg->scenario), "qos", cfg->qos, "mqtt_version", cfg->version, "transport", bench_transport_name(cfg),
         "publishers", (int)cfg->publishers, "subscribers", (int)cfg->subscribers, "clients", (int)cfg->clients,
         "payload", (int)cfg->payload, "window", (int)cfg->window, "threads", (int)cfg->threads, "rate",
         cfg->rate, "duration_s", cfg->duration, "count", (json_int_t)cfg->count, "concurrency",

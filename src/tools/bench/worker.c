@@ -85,7 +85,7 @@ static void worker_pace_connects(bench_worker *w)
             else if (c->wlen > c->woff && c->state == CS_WAIT_CONNACK)
                 bench_conn_flush(c);
         }
-        if (c->state == CS_TCP_CONNECTING || c->state == CS_TLS_HANDSHAKE || c->state == CS_WAIT_CONNACK ||
+        if (c->state == CS_TCP_CONNECTING || c->state == CS_TLS_HANDSHAKE || c->state == CS_WS_UPGRADE || c->state == CS_WAIT_CONNACK ||
             c->state == CS_WAIT_SUBACK)
             pending++;
     }
@@ -200,6 +200,8 @@ void bench_worker_close_all(bench_worker *w)
             SSL_free(c->ssl);
             c->ssl = NULL;
         }
+        bench_ws_free(c->ws);
+        c->ws = NULL;
         if (c->fd >= 0) {
             close(c->fd);
             c->fd = -1;
