@@ -539,6 +539,9 @@ static int conn_on_connack(bench_conn *c, const mqtt_connack *a)
         conn_fail(c, why);
         return -1;
     }
+    c->receive_max = 65535;
+    if (c->w->run->cfg.version == MQTT_V5 && (a->props.present & MQTT_PROP_BIT(MQTT_PROP_RECEIVE_MAXIMUM)))
+        c->receive_max = a->props.receive_maximum;
     switch (c->role) {
     case ROLE_SUB:
         c->state = CS_WAIT_SUBACK;
@@ -779,16 +782,20 @@ static uint16_t pub_take_id(bench_conn *c)
 static uint64_t pub_window_room(bench_conn *c)
 {
     bench_run *run = c->w->run;
-    uint64_t delivered, outstanding;
+    uint64_t window = run->cfg.window, proto_room = UINT64_MAX, delivered, outstanding;
 
-    if (run->cfg.qos > 0 && c->inflight >= run->cfg.window)
-        return 0;
+    if (run->cfg.qos > 0) {
+        uint64_t limit = window < c->receive_max ? window : c->receive_max;
+
+        proto_room = c->inflight < limit ? limit - c->inflight : 0;
+        if (!proto_room)
+            return 0;
+    }
     delivered = atomic_load_explicit(&run->pubs[c->index].delivered, memory_order_relaxed) / run->receivers;
     outstanding = c->seq - c->written_off > delivered ? c->seq - c->written_off - delivered : 0;
-    if (outstanding < run->cfg.window) {
+    if (outstanding < window) {
         c->stall_since = 0;
-        outstanding = outstanding > c->inflight ? outstanding : c->inflight;
-        return run->cfg.window - outstanding;
+        return window - outstanding < proto_room ? window - outstanding : proto_room;
     }
     if (!c->stall_since || delivered != c->stall_mark) {
         c->stall_since = c->w->now;
@@ -797,7 +804,7 @@ static uint64_t pub_window_room(bench_conn *c)
         c->written_off += outstanding;
         c->w->stalls++;
         c->stall_since = 0;
-        return c->inflight < run->cfg.window ? run->cfg.window - c->inflight : 0;
+        return window < proto_room ? window : proto_room;
     }
     return 0;
 }

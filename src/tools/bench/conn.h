@@ -40,6 +40,7 @@ typedef struct bench_conn {
     uint64_t t0;            /* rate mode: when message 0 is due */
     double interval_ns;     /* rate mode: ns between two messages; 0 = window only */
     uint32_t inflight;      /* QoS 1/2: awaiting PUBACK / PUBCOMP */
+    uint32_t receive_max;   /* MQTT 5: the broker's Receive Maximum (CONNACK), else 65535 */
     uint16_t next_id;
     uint64_t *ids;          /* QoS 1/2: bitmap of packet ids awaiting PUBACK or PUBREC */
     uint64_t *rel;          /* QoS 2: bitmap of packet ids awaiting PUBCOMP */
