@@ -8,6 +8,8 @@
 #include "tools/bench/hist.h"
 #include "tools/bench/proc.h"
 #include "tools/bench/track.h"
+#include "tools/bench/wsclient.h"
+#include "codec/http.h"
 
 static bench_hist *hist_new(void)
 {
@@ -266,6 +268,110 @@ TEST(config_refuses_bad_options)
     CHECK_EQ(bench_config_parse(&cfg, 3, scenario), -1);
     CHECK_EQ(bench_config_parse(&cfg, 7, pairs), -1);
     CHECK_EQ(bench_config_parse(&cfg, 5, window), -1);
+}
+
+/* The upgrade request carries our key; a 101 with the right Sec-WebSocket-Accept opens the stream, and
+ * bytes after the header are left for the frame decoder. */
+TEST(ws_upgrade_request_and_response)
+{
+    bench_ws *ws = bench_ws_new();
+    char accept[HTTP_WS_ACCEPT_LEN + 1], resp[512];
+    const char *why = NULL;
+    int n;
+
+    CHECK(ws != NULL);
+    if (!ws)
+        return;
+    CHECK_EQ(bench_ws_request(ws, "127.0.0.1", 1883, "/mqtt"), 0);
+    CHECK(ws->len > 0 && memmem(ws->out, ws->len, ws->key, strlen(ws->key)) != NULL);
+    CHECK(memmem(ws->out, ws->len, "GET /mqtt HTTP/1.1\r\n", 20) == ws->out);
+    CHECK(http_ws_accept((http_slice){ws->key, strlen(ws->key)}, accept));
+    n = snprintf(resp, sizeof resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nsec-websocket-accept: %s\r\n\r\nXY", accept);
+    CHECK_EQ(bench_ws_response(ws, (const uint8_t *)resp, 20, &why), 0); /* incomplete */
+    CHECK_EQ(bench_ws_response(ws, (const uint8_t *)resp, (size_t)n, &why), n - 2);
+    CHECK(ws->open);
+    bench_ws_free(ws);
+}
+
+TEST(ws_upgrade_refusals)
+{
+    bench_ws *ws = bench_ws_new();
+    const char *why = NULL;
+    static const char *bad_status = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    static const char *bad_accept = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: "
+                                    "AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n";
+
+    if (!ws)
+        return;
+    CHECK_EQ(bench_ws_response(ws, (const uint8_t *)bad_status, strlen(bad_status), &why), -1);
+    CHECK(why != NULL);
+    why = NULL;
+    CHECK_EQ(bench_ws_response(ws, (const uint8_t *)bad_accept, strlen(bad_accept), &why), -1);
+    CHECK(why != NULL && !ws->open);
+    bench_ws_free(ws);
+}
+
+/* Our frames are masked binary frames a server-side decoder accepts and unmasks to the original bytes. */
+TEST(ws_frames_are_masked_and_decode)
+{
+    bench_ws *ws = bench_ws_new();
+    ws_decoder dec;
+    ws_limits lim = {0, 0, true, false};
+    uint8_t payload[300];
+    size_t at = 0, got = 0;
+
+    if (!ws)
+        return;
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)i;
+    CHECK_EQ(bench_ws_frame(ws, WS_OP_BINARY, payload, 5), 0);
+    CHECK_EQ(bench_ws_frame(ws, WS_OP_BINARY, payload, sizeof payload), 0);
+    CHECK((ws->out[1] & 0x80) != 0); /* mask bit */
+    ws_decoder_init(&dec, &lim);
+    while (at < ws->len) {
+        ws_event ev;
+
+        at += ws_decoder_feed(&dec, ws->out + at, ws->len - at, &ev);
+        CHECK(ev.type != WS_EV_ERROR);
+        if (ev.type == WS_EV_DATA) {
+            CHECK(got + ev.len <= 5 + sizeof payload);
+            if (got < 5)
+                CHECK_MEM(ev.data, payload + got, ev.len);
+            got += ev.len;
+        }
+        if (ev.type == WS_EV_ERROR)
+            break;
+    }
+    CHECK_EQ(got, 5 + sizeof payload);
+    bench_ws_free(ws);
+}
+
+/* Server frames (unmasked) are unwrapped in place; a ping is answered with a pong; close ends the stream. */
+TEST(ws_ingest_data_ping_close)
+{
+    bench_ws *ws = bench_ws_new();
+    uint8_t in[64];
+    size_t n = 0;
+    const char *why = NULL;
+    bool closed = false;
+
+    if (!ws)
+        return;
+    n += ws_frame_header_encode(in + n, WS_OP_BINARY, true, 3);
+    memcpy(in + n, "abc", 3), n += 3;
+    n += ws_frame_header_encode(in + n, WS_OP_PING, true, 2);
+    memcpy(in + n, "hi", 2), n += 2;
+    n += ws_frame_header_encode(in + n, WS_OP_BINARY, true, 2);
+    memcpy(in + n, "de", 2), n += 2;
+    CHECK_EQ(bench_ws_ingest(ws, in, n, &closed, &why), 5);
+    CHECK_MEM(in, "abcde", 5);
+    CHECK(!closed);
+    CHECK(ws->len == 2 + 4 + 2 && (ws->out[0] & 0x0F) == WS_OP_PONG);
+    n = ws_close_frame_encode(in, 1000, "bye");
+    CHECK_EQ(bench_ws_ingest(ws, in, n, &closed, &why), -1);
+    CHECK(closed);
+    bench_ws_free(ws);
 }
 
 TEST_MAIN()
