@@ -300,7 +300,7 @@ def write_doc(path, section):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3, help="A/B rounds (default 3)")
-    ap.add_argument("--duration", type=float, default=3.0, help="seconds of load per run (default 3)")
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds of load per run (default 2)")
     ap.add_argument("--only", default="", help="comma-separated substrings: run only matching scenarios")
     ap.add_argument("--rampart", default=os.path.join(ROOT, "build/rampart"))
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
