@@ -33,7 +33,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 4
 PYTEST      ?= /usr/bin/python3 -m pytest
 
-.PHONY: all asan test unit unit-run integration integration-run unit-bins fuzz fuzz-build fuzz-smoke run clean check-deps format
+.PHONY: all asan test unit unit-run integration integration-run unit-bins fuzz fuzz-build fuzz-smoke run clean check-deps format tls-scan
 
 all: $(BUILD)/rampart
 
@@ -128,6 +128,10 @@ bench: all
 # ---- running -----------------------------------------------------------------------------------
 run: all
 	./$(BUILD)/rampart -v
+
+# TLS scan (slow: minutes): sslscan + testssl against a broker with TLS and secure WebSocket listeners.
+tls-scan: all
+	scripts/tls-scan.sh $(BUILD)/rampart
 
 format:
 	clang-format -i $$(find src tests -name '*.[ch]')

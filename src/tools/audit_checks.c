@@ -298,10 +298,10 @@ static void check_chain(struct audit_report *r, const char *certfile, X509 *x, c
 
     if (!store || !ctx)
         goto out;
-    if (cafile || capath)
+    /* The configured CA (often the client CA as well) and the system store (public server certificates). */
+    ok = X509_STORE_set_default_paths(store);
+    if (ok && (cafile || capath))
         ok = X509_STORE_load_locations(store, cafile, capath);
-    else
-        ok = X509_STORE_set_default_paths(store);
     if (ok && X509_STORE_CTX_init(ctx, store, x, NULL) == 1) {
         ok = X509_verify_cert(ctx) == 1;
         err = X509_STORE_CTX_get_error(ctx);
