@@ -129,10 +129,15 @@ static bool tls_validate_settings(const tls_settings *s, char *err, size_t errle
         snprintf(err, errlen, "a TLS listener needs both certfile and keyfile");
         return false;
     }
-    if ((s->require_certificate || s->use_identity_as_username || s->use_subject_as_username ||
+    if ((s->require_certificate || s->two_factor || s->use_identity_as_username || s->use_subject_as_username ||
          s->crlfile_count || s->ocsp_check_clients) && !s->cafile && !s->capath) {
         snprintf(err, errlen, "require_certificate, use_*_as_username, crlfile and ocsp_check_clients "
                               "need cafile or capath");
+        return false;
+    }
+    if (s->two_factor && (s->use_identity_as_username || s->use_subject_as_username)) {
+        snprintf(err, errlen, "tls_two_factor needs a password: it excludes use_identity_as_username and "
+                              "use_subject_as_username");
         return false;
     }
     if (s->use_identity_as_username && s->use_subject_as_username) {
@@ -572,7 +577,7 @@ static bool tls_ctx_load_ca(SSL_CTX *ctx, const tls_settings *s, char *err, size
             SSL_CTX_set_client_CA_list(ctx, names);
     }
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-    if (s->require_certificate)
+    if (s->require_certificate || s->two_factor)
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
     SSL_CTX_set_verify_depth(ctx, s->verify_depth > 0 ? s->verify_depth : 4);
@@ -1119,6 +1124,18 @@ const char *transport_tls_cipher(const transport *t)
 {
     tls_conn *c = tls_conn_of(t);
     return c ? SSL_get_cipher_name(c->ssl) : NULL;
+}
+
+const char *transport_tls_two_factor_identity(const transport *t)
+{
+    tls_conn *c = tls_conn_of(t);
+    return c && c->ctx->s.two_factor ? c->cn : NULL;
+}
+
+bool transport_tls_two_factor(const transport *t)
+{
+    tls_conn *c = tls_conn_of(t);
+    return c && c->ctx->s.two_factor;
 }
 
 const char *transport_tls_username(const transport *t)
