@@ -89,26 +89,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         close(fd);
         return;
     }
-    uint64_t cid = 0;
-    sec_conn *sec = NULL;
-    if (b->gate && !(sec = gatekeep_accept(b, ls, addr, &cid))) {
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        close(fd);
-        return;
-    }
     conn *c = calloc(1, sizeof *c);
     if (!c) {
-        if (sec)
-            sec_gate_close(b->gate, sec);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
-    c->sec = sec;
-    c->id = cid;
     c->b = b;
+    c->id = ++b->next_conn_id;
     c->listener = l;
     c->out.release = conn_msg_release;
     snprintf(c->address, sizeof c->address, "%s", addr);
@@ -117,8 +106,6 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
-        if (sec)
-            sec_gate_close(b->gate, sec);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
@@ -183,7 +170,7 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
-    if (!c->auth_wait && (!c->read_paused || c->t->want_read))
+    if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
         ev |= LOOP_WRITE;
@@ -250,10 +237,10 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
     broker *b = c->b;
     size_t pos = 0;
     *need = 0;
-    while (pos < len && c->state != CONN_CLOSING && !c->auth_wait) {
+    while (pos < len && c->state != CONN_CLOSING && !c->auth_waiting) {
         mqtt_frame f;
         mqtt_error err = {0};
-        uint8_t version = c->state == CONN_ACTIVE ? c->version : 0;
+        uint8_t version = c->state == CONN_ACTIVE || c->state == CONN_AUTH ? c->version : 0;
         int rc = mqtt_frame_parse(buf + pos, len - pos, version, conn_max_packet(c), &f, &err);
         if (rc == MQTT_NEED_MORE)
             break;
@@ -278,17 +265,15 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
         c->last_rx_ms = b->now_ms;
         b->stats.msgs_received++;
         if (rc != MQTT_OK) {
-            if (f.type == MQTT_CONNECT && c->state != CONN_ACTIVE)
+            if (f.type == MQTT_CONNECT && c->state == CONN_NEW)
                 proto_connect_failed(c, buf + pos, total, &err);
             else
                 conn_frame_error(c, &err);
             return len;
         }
-        proto_handle(c, &p);
-        if (p.type == MQTT_CONNECT) {
-            gatekeep_keep_frame(c, buf + pos, total);
+        proto_handle(c, &p, buf + pos, total);
+        if (p.type == MQTT_CONNECT)
             OPENSSL_cleanse((uint8_t *)buf + pos, total);
-        }
         pos += total;
     }
     return pos;
@@ -335,33 +320,17 @@ static void conn_ibuf_release(conn *c)
     }
 }
 
-void conn_replay(conn *c, const uint8_t *frame, size_t len, bool process_kept)
+/* Handles the whole packets in base[0..avail) and keeps the rest for the next read. */
+static void conn_consume(conn *c, uint8_t *base, size_t avail)
 {
-    broker *b = c->b;
-    mqtt_packet p;
-    mqtt_error err = {0};
-    mqtt_limits lim = {.max_packet_size = conn_max_packet(c),
-                       .max_user_props = b->set.max_user_properties,
-                       .max_subs_per_packet = 0,
-                       .max_topic_levels = b->set.max_topic_levels};
-    mqtt_alloc al = {broker_arena_alloc, b};
-    size_t need = 0, used;
-
-    broker_arena_reset(b);
-    if (mqtt_decode(frame, len, 0, &lim, &al, &p, &err) != MQTT_OK) {
-        conn_close(c, -1, "kept CONNECT no longer decodes");
-        return;
-    }
-    proto_handle(c, &p);
-    if (!process_kept || c->state == CONN_CLOSING || c->auth_wait || c->ilen == 0)
-        return;
-    used = conn_process(c, c->ibuf, c->ilen, &need);
+    size_t need = 0;
+    size_t used = conn_process(c, base, avail, &need);
     if (c->state == CONN_CLOSING)
         return;
-    if (used == c->ilen) {
+    if (used == avail) {
         c->ilen = 0;
         conn_ibuf_release(c);
-    } else if (used && !conn_keep(c, c->ibuf + used, c->ilen - used, need)) {
+    } else if (!conn_keep(c, base + used, avail - used, need)) {
         conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
     }
 }
@@ -388,23 +357,22 @@ static ssize_t conn_read_once(conn *c)
     if (n <= 0)
         return n;
     b->stats.bytes_received += (uint64_t)n;
-    size_t need = 0, avail = have + (size_t)n;
-    size_t used = conn_process(c, base, avail, &need);
-    if (c->state == CONN_CLOSING)
-        return n;
-    if (used == avail) {
-        c->ilen = 0;
-        conn_ibuf_release(c);
-    } else if (!conn_keep(c, base + used, avail - used, need)) {
-        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
-    }
+    conn_consume(c, base, have + (size_t)n);
     return n;
+}
+
+void conn_resume(conn *c)
+{
+    if (c->state != CONN_CLOSING && c->ilen > 0)
+        conn_consume(c, c->ibuf, c->ilen);
+    if (c->state != CONN_CLOSING)
+        conn_update_watch(c);
 }
 
 static void conn_do_read(conn *c)
 {
     for (int i = 0; i < CONN_READS_PER_EVENT && c->state != CONN_CLOSING; i++) {
-        if ((c->read_paused && c->state == CONN_ACTIVE) || c->auth_wait)
+        if ((c->read_paused && c->state == CONN_ACTIVE) || c->auth_waiting)
             return;
         ssize_t n = conn_read_once(c);
         if (n == 0) {
@@ -446,8 +414,9 @@ static void conn_on_event(void *ctx, uint32_t events)
             return;
         }
     }
-    if (c->auth_wait && (events & (LOOP_HANGUP | LOOP_ERROR))) {
-        conn_close(c, -1, "connection lost during authentication");
+    if ((events & (LOOP_HANGUP | LOOP_ERROR)) && (c->auth_waiting || c->read_paused)) {
+        /* Not reading now, so the read would never see the end: a hang-up must not spin the loop. */
+        conn_close(c, -1, "connection lost");
         return;
     }
     if (events & (LOOP_READ | LOOP_HANGUP | LOOP_ERROR))
@@ -490,6 +459,7 @@ void conn_destroy(conn *c)
 {
     broker *b = c->b;
     int fd = c->watch.fd;
+    proto_auth_forget(c);
     outq_free(&c->out);
     free(c->ibuf);
     for (uint16_t i = 0; i < c->out_alias_count; i++)
@@ -508,7 +478,6 @@ void conn_destroy(conn *c)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
     }
     free((char *)c->info.username);
-    gatekeep_close(b, c);
     c->t->ops->destroy(c->t);
     close(fd);
     if (c->prev)
