@@ -243,6 +243,7 @@ TEST(mtls_accepts_valid_refuses_others)
     CHECK(pair_ok(&p));
     CHECK_STR(p.server->ops->peer_cn(p.server), "good");
     CHECK_STR(transport_tls_username(p.server), "good");
+    CHECK(!transport_tls_two_factor(p.server));
     CHECK(strstr(p.server->ops->peer_subject(p.server), "CN=good") != NULL);
     pair_close(&p);
     const char *refused[] = {NULL, "bad", "old", "other/stranger"};
@@ -254,6 +255,27 @@ TEST(mtls_accepts_valid_refuses_others)
     pair_open(&p, ctx, client_ctx("bad", TLS1_2_VERSION, NULL), NULL);
     CHECK_EQ(p.server_state, -1);
     CHECK(p.client_state != 1);
+    pair_close(&p);
+    tls_context_free(ctx);
+}
+
+TEST(two_factor_requires_a_certificate_and_exposes_its_cn)
+{
+    char err[512];
+    tls_settings s = base_settings();
+    s.cafile = path_in("ca.crt");
+    s.two_factor = true;
+    tls_context *ctx = tls_context_new(&s, err, sizeof err);
+    CHECK(ctx != NULL);
+    pair p;
+    pair_open(&p, ctx, client_ctx(NULL, 0, NULL), NULL);
+    CHECK_EQ(p.server_state, -1);
+    pair_close(&p);
+    pair_open(&p, ctx, client_ctx("good", 0, NULL), NULL);
+    CHECK(pair_ok(&p));
+    CHECK(transport_tls_two_factor(p.server));
+    CHECK_STR(transport_tls_two_factor_identity(p.server), "good");
+    CHECK(transport_tls_username(p.server) == NULL);
     pair_close(&p);
     tls_context_free(ctx);
 }
@@ -367,6 +389,13 @@ TEST(settings_fail_closed)
     s = base_settings();
     s.require_certificate = true;
     CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    s = base_settings();
+    s.two_factor = true; /* needs a CA */
+    CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    s.cafile = path_in("ca.crt");
+    s.use_identity_as_username = true; /* a certificate-only login contradicts two factors */
+    CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    CHECK(strstr(err, "tls_two_factor") != NULL);
     s = base_settings();
     s.ciphers = "NO-SUCH-CIPHER";
     CHECK(tls_context_new(&s, err, sizeof err) == NULL);
