@@ -118,6 +118,13 @@ fuzz: fuzz-build
 	        tests/fuzz/corpus/$$n || exit 1; \
 	done
 
+# ---- benchmark ---------------------------------------------------------------------------------
+# Rampart (release build) against Debian's mosquitto on loopback, a few minutes; results also go to
+# docs/performance.md. More rounds or longer runs: make bench BENCH_ARGS="--rounds 5 --duration 5".
+.PHONY: bench
+bench: all
+	/usr/bin/python3 scripts/bench-compare.py $(BENCH_ARGS)
+
 # ---- running -----------------------------------------------------------------------------------
 run: all
 	./$(BUILD)/rampart -v
