@@ -678,4 +678,35 @@ TEST(enhanced_auth_continue_with_auth_packets)
     broker_free(b);
 }
 
+static void small_memory(broker_settings *s)
+{
+    s->memory_limit = 1024;
+}
+
+TEST(memory_ceiling_refuses_new_messages)
+{
+    broker *b = start(small_memory);
+    uint8_t buf[512];
+    int pub = connect_client(b, "m5", 5, true, NULL, NULL);
+    char big[1500];
+    memset(big, 'r', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    send_pkt(b, pub, publish_pkt("keep", big, 0, 0, true, 5)); /* retained: 1.5 KB stays stored */
+    CHECK(b->mem_msgs > 1024);
+    send_pkt(b, pub, publish_pkt("t", "x", 1, 3, false, 5));
+    size_t n = recv_all(pub, buf, sizeof buf);
+    CHECK_EQ(n, 5);
+    CHECK_MEM(buf, "\x40\x03\x00\x03\x97", 5); /* quota exceeded */
+    send_pkt(b, pub, publish_pkt("keep", "", 0, 0, true, 5)); /* deleting is always possible */
+    CHECK(b->mem_msgs < 1024);
+    send_pkt(b, pub, publish_pkt("t", "x", 1, 4, false, 5));
+    n = recv_all(pub, buf, sizeof buf);
+    CHECK_EQ(n, 5);
+    CHECK_EQ(buf[4], 0x10); /* accepted, no subscribers */
+    close(pub);
+    pump(b);
+    CHECK_EQ(b->mem_out, 0);
+    broker_free(b);
+}
+
 TEST_MAIN()
