@@ -169,7 +169,11 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.authenticate = gate_authenticate;
     sec.auth_step = gate_auth_step;
     broker_set_security(b, &sec);
-    broker_set_reload_hook(b, gate_reload, bg);
+    if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
+        log_error("cannot install the password file reload");
+        free(bg);
+        return NULL;
+    }
     return bg;
 }
 
