@@ -8,7 +8,7 @@ Sends MQTT 3.1.1 CONNECTs with wrong passwords as fast as the broker answers, fr
 with N connections in parallel, for S seconds (default 20, at most 120), and counts the CONNACK return
 codes: 4 (bad username or password: the guess was evaluated), 5 (not authorized: Rampart's ban or lockout),
 3 (server unavailable: Rampart's backoff or a full queue), and connections closed without an answer.
-Prints one JSON object. Bounded in time and in attempts (at most 200000); talks only to HOST:PORT.
+Prints one JSON object. Bounded in time and in attempts (at most 1000000); talks only to HOST:PORT.
 """
 import argparse
 import json
@@ -77,7 +77,7 @@ def main():
         i = 0
         while time.monotonic() < deadline:
             with lock:
-                if total[0] >= 200000:
+                if total[0] >= 1000000:
                     return
                 total[0] += 1
             r = one_attempt(a.host, a.port, a.source, a.username, k * 1000000 + i)
