@@ -107,6 +107,8 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         info.client_id = s->client_id;
         info.username = s->username;
         info.version = s->version;
+        info.listener_user = s->listener_user;
+        info.listener_port = s->listener_port;
     }
     return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
 }

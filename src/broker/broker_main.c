@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "base/notify.h"
+#include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "config/config.h"
 #include "security/hardening.h"
@@ -136,12 +137,20 @@ out:
     config_free(&cfg);
 }
 
+/* SIGHUP: re-reads the ACL files (of the configuration loaded at start-up) and drops the live subscriptions
+ * they no longer allow. */
+static void broker_main_on_reload_acl(void *ctx, broker *b)
+{
+    broker_acl_reload(ctx, b);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
     broker *b = NULL;
+    broker_acl *acl = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
@@ -157,14 +166,29 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    acl = broker_acl_new(&cfg, err, sizeof err);
+    if (!acl) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    reload.caps.acl = true;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
     b = broker_new(&set);
-    if (!b || broker_listen(b) < 0)
+    if (!b)
+        goto out;
+    if (broker_acl_active(acl)) {
+        broker_security sec;
+        broker_acl_security(acl, NULL, &sec); /* an authentication hook goes in as `inner` */
+        broker_set_security(b, &sec);
+    }
+    if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
+    if (broker_acl_active(acl))
+        broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;
@@ -176,6 +200,7 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_acl_free(acl);
     config_free(&cfg);
     return rc;
 }

@@ -57,6 +57,8 @@ struct session {
     char *username;
     uint64_t uid; /* unique per session object, for No Local */
     conn *conn;   /* NULL while offline */
+    void *listener_user;    /* the listener it last connected through (for authorization while offline) */
+    uint16_t listener_port;
     uint8_t version;
     uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
     uint64_t expire_at_ms;  /* while offline */
