@@ -16,7 +16,6 @@ struct broker_acl {
     acl **by_listener;  /* cfg->listener_count entries, NULL = no ACL on that listener */
     acl *offline;       /* the ACL every listener shares, or NULL when they differ (then offline = refused) */
     bool shared;        /* every listener has the same ACL (possibly none) */
-    broker_security inner;
 };
 
 /* The ACL loaded from path, loading it if new. NULL with err on failure. */
@@ -118,37 +117,9 @@ static bool broker_acl_authorize(void *ctx, const broker_client *client, enum br
     return allowed;
 }
 
-static int broker_acl_authenticate(void *ctx, const broker_client *client, const mqtt_connect *connect,
-                                   uint64_t cookie, broker_auth_result *out)
+void broker_acl_install(broker_acl *g, broker *b)
 {
-    broker_acl *g = ctx;
-    return g->inner.authenticate(g->inner.ctx, client, connect, cookie, out);
-}
-
-static int broker_acl_auth_step(void *ctx, const broker_client *client, const mqtt_reason_only *step,
-                                uint64_t cookie, broker_auth_result *out)
-{
-    broker_acl *g = ctx;
-    return g->inner.auth_step(g->inner.ctx, client, step, cookie, out);
-}
-
-static void broker_acl_auth_abandoned(void *ctx, uint64_t cookie)
-{
-    broker_acl *g = ctx;
-    g->inner.auth_abandoned(g->inner.ctx, cookie);
-}
-
-void broker_acl_security(broker_acl *g, const broker_security *inner, broker_security *out)
-{
-    memset(&g->inner, 0, sizeof(g->inner));
-    if (inner)
-        g->inner = *inner;
-    memset(out, 0, sizeof(*out));
-    out->ctx = g;
-    out->authenticate = g->inner.authenticate ? broker_acl_authenticate : NULL;
-    out->auth_step = g->inner.auth_step ? broker_acl_auth_step : NULL;
-    out->auth_abandoned = g->inner.auth_abandoned ? broker_acl_auth_abandoned : NULL;
-    out->authorize = broker_acl_authorize;
+    broker_set_authorizer(b, broker_acl_authorize, g);
 }
 
 void broker_acl_reload(broker_acl *g, broker *b)

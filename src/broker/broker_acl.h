@@ -24,9 +24,8 @@ void broker_acl_free(broker_acl *g);
 /* True when at least one listener has an ACL. */
 bool broker_acl_active(const broker_acl *g);
 
-/* Fills out: authorize checks the ACL; authenticate, auth_step and auth_abandoned forward to inner's (inner may
- * be NULL; its authorize is not used). g keeps a copy of inner. */
-void broker_acl_security(broker_acl *g, const broker_security *inner, broker_security *out);
+/* Installs g as b's authorization hook (broker_set_authorizer); authentication hooks are left alone. */
+void broker_acl_install(broker_acl *g, broker *b);
 
 /* SIGHUP: re-reads every ACL file (a file that fails to parse keeps its old rules; logged with file:line),
  * then removes at once the live subscriptions the new rules no longer allow. */

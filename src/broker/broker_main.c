@@ -13,6 +13,7 @@
 #include "base/notify.h"
 #include "broker/broker_acl.h"
 #include "broker/broker_config.h"
+#include "broker/broker_gate.h"
 #include "config/config.h"
 #include "security/hardening.h"
 #include "tools/commands.h"
@@ -144,8 +145,24 @@ static void broker_main_on_reload_acl(void *ctx, broker *b)
     broker_acl_reload(ctx, b);
 }
 
+/* Starts the connection-security gate from the configuration: one password file for the whole broker. */
+static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        if (l->password_file && (!cfg->auth.password_file || strcmp(l->password_file, cfg->auth.password_file))) {
+            snprintf(err, errlen, "%s:%d: a password_file per listener is not supported; use one global password_file",
+                     l->file ? l->file : "config", l->line);
+            return -1;
+        }
+    }
+    return sec_gate_new(&cfg->auth, gate, err, errlen);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
+    sec_gate *gate = NULL;
+    broker_gate *bgate = NULL;
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
@@ -172,18 +189,20 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     reload.caps.acl = true;
+    reload.caps.password_auth = true;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
-    b = broker_new(&set);
-    if (!b)
+    if (broker_main_gate(&cfg, &gate, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
         goto out;
-    if (broker_acl_active(acl)) {
-        broker_security sec;
-        broker_acl_security(acl, NULL, &sec); /* an authentication hook goes in as `inner` */
-        broker_set_security(b, &sec);
     }
+    b = broker_new(&set);
+    if (!b || !(bgate = broker_gate_install(b, gate)))
+        goto out;
+    if (broker_acl_active(acl))
+        broker_acl_install(acl, b);
     if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
@@ -201,6 +220,8 @@ out:
     broker_settings_clear(&set);
     broker_free(b);
     broker_acl_free(acl);
+    broker_gate_free(bgate);
+    sec_gate_free(gate);
     config_free(&cfg);
     return rc;
 }

@@ -163,6 +163,8 @@ typedef struct broker_stats {
 struct broker {
     broker_settings set;
     broker_security sec;
+    broker_authorize_fn authorizer; /* broker_set_authorizer: replaces sec.authorize when set */
+    void *authorizer_ctx;
     broker_listener_hook_fn listener_hook;
     void *listener_hook_ctx;
     struct {
