@@ -20,8 +20,6 @@ struct broker_gate {
     sec_gate *g;
     hmap conns; /* cookie -> gate_entry */
     uint8_t data[SCRAM_MSG_MAX]; /* Authentication Data of the answer being returned (the broker copies it) */
-    broker_gate_authorize_fn authorize; /* forwarded to; NULL: allow */
-    void *authorize_ctx;
 };
 
 static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
@@ -149,19 +147,6 @@ static void gate_reload(void *ctx, broker *b)
     sec_gate_reload(bg->g);
 }
 
-static bool gate_authorize(void *ctx, const broker_client *cl, enum broker_access access, const char *topic,
-                           size_t topic_len, uint8_t qos, bool retain)
-{
-    broker_gate *bg = ctx;
-    return bg->authorize ? bg->authorize(bg->authorize_ctx, cl, access, topic, topic_len, qos, retain) : true;
-}
-
-void broker_gate_set_authorize(broker_gate *bg, broker_gate_authorize_fn fn, void *ctx)
-{
-    bg->authorize = fn;
-    bg->authorize_ctx = ctx;
-}
-
 broker_gate *broker_gate_install(broker *b, sec_gate *g)
 {
     broker_gate *bg = calloc(1, sizeof *bg);
@@ -183,7 +168,6 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.closed = gate_closed;
     sec.authenticate = gate_authenticate;
     sec.auth_step = gate_auth_step;
-    sec.authorize = gate_authorize;
     broker_set_security(b, &sec);
     if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
         log_error("cannot install the password file reload");

@@ -17,10 +17,6 @@ typedef struct broker_gate broker_gate;
 broker_gate *broker_gate_install(broker *b, sec_gate *g);
 void broker_gate_free(broker_gate *bg);
 
-/* The broker has one security context: broker_set_security() after broker_gate_install() would remove the
- * gate. An authorizer (ACL) is added here instead; the gate's authorize hook forwards to it. NULL fn: allow. */
-typedef bool (*broker_gate_authorize_fn)(void *ctx, const broker_client *client, enum broker_access access,
-                                         const char *topic, size_t topic_len, uint8_t qos, bool retain);
-void broker_gate_set_authorize(broker_gate *bg, broker_gate_authorize_fn fn, void *ctx);
+/* The ACL installs its authorizer with broker_set_authorizer(), independently of this. */
 
 #endif
