@@ -144,6 +144,8 @@ static void listener_from_config(struct hardening_view *v, struct hardening_list
     hl->tls_version = dup_or_null(l->tls.tls_version, oom);
     hl->ciphers = dup_or_null(l->tls.ciphers, oom);
     add_tls_paths(v, &l->tls, oom);
+    for (size_t i = 0; i < l->firewall_allow_from_count && i < HARDENING_MAX_SOURCES; i++)
+        hl->sources[hl->n_sources++] = dup_or_null(l->firewall_allow_from[i], oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->password_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->acl_file, oom);
 }

@@ -145,15 +145,20 @@ static void check_listener(struct audit_report *r, const struct hardening_listen
 }
 
 /* Certificates, CRLs and secret files of one TLS listener. */
-static void check_listener_files(struct audit_report *r, const struct hardening_listener *l, uid_t owner,
-                                 time_t now)
+static void check_listener_files(struct audit_report *r, const struct hardening_view *v,
+                                 const struct hardening_listener *l, uid_t owner, time_t now)
 {
+    const char *cafile = l->cafile, *capath = l->capath;
     char name[96];
 
     if (!l->tls)
         return;
     listener_name(l, name, sizeof name);
-    audit_check_certificate(r, l->certfile, l->keyfile, l->cafile, l->capath, now);
+    /* A listener without a CA of its own (e.g. a browser-facing one) is verified against the CAs the rest of
+     * the deployment trusts, then the system store. */
+    for (size_t i = 0; i < v->n_listeners && !cafile && !capath; i++)
+        cafile = v->listeners[i].cafile, capath = v->listeners[i].capath;
+    audit_check_certificate(r, l->certfile, l->keyfile, cafile, capath, now);
     audit_check_crl(r, l->crlfile, l->require_certificate, name, now);
     if (l->keyfile)
         audit_check_secret_file(r, l->keyfile, "key file", owner);
@@ -324,7 +329,7 @@ static void audit_run(struct audit_report *r, const struct hardening_view *v)
     audit_check_openssl(r, OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), now);
     for (size_t i = 0; i < v->n_listeners; i++) {
         check_listener(r, &v->listeners[i]);
-        check_listener_files(r, &v->listeners[i], owner, now);
+        check_listener_files(r, v, &v->listeners[i], owner, now);
     }
     check_credentials(r, v, owner, now);
     check_process(r, v);
