@@ -111,6 +111,45 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
     return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
 }
 
+void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)
+{
+    conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
+    if (!c || c->state != CONN_AUTH || !c->auth_waiting)
+        return;
+    b->now_ms = loop_now_ms();
+    proto_auth_answer(c, r);
+    conn_resume(c);
+}
+
+static void broker_on_fd(void *ctx, uint32_t events)
+{
+    broker_fd_watch *w = ctx;
+    (void)events;
+    w->fn(w->ctx);
+}
+
+int broker_watch_fd(broker *b, int fd, void (*fn)(void *ctx), void *ctx)
+{
+    if (b->nfds == (int)(sizeof b->fds / sizeof b->fds[0]))
+        return -1;
+    b->fds[b->nfds].fn = fn;
+    b->fds[b->nfds].ctx = ctx;
+    if (loop_watch_add(b->loop, &b->fds[b->nfds].watch, fd, LOOP_READ, broker_on_fd, &b->fds[b->nfds]) < 0)
+        return -1;
+    b->nfds++;
+    return 0;
+}
+
+int broker_add_tick(broker *b, void (*fn)(void *ctx, uint64_t now_ms), void *ctx)
+{
+    if (b->nticks == (int)(sizeof b->ticks / sizeof b->ticks[0]))
+        return -1;
+    b->ticks[b->nticks].fn = fn;
+    b->ticks[b->nticks].ctx = ctx;
+    b->nticks++;
+    return 0;
+}
+
 static void broker_on_signal(void *ctx, uint32_t events)
 {
     broker *b = ctx;
@@ -323,6 +362,8 @@ static void broker_tick(broker *b)
     broker_tick_sessions(b);
     for (int i = 0; i < b->nlisteners; i++)
         listener_tick(b->listeners[i]);
+    for (int i = 0; i < b->nticks; i++)
+        b->ticks[i].fn(b->ticks[i].ctx, b->now_ms);
     if (b->set.sys_interval && b->now_ms >= b->next_sys_ms) {
         b->next_sys_ms = b->now_ms + (uint64_t)b->set.sys_interval * 1000u;
         broker_sys(b);
@@ -391,6 +432,9 @@ void broker_free(broker *b)
     for (uint32_t i = 0; i < b->per_ip.cap; i++)
         free(b->per_ip.slots[i].value);
     hmap_free(&b->per_ip);
+    hmap_free(&b->authenticating);
+    for (int i = 0; i < b->nfds; i++)
+        loop_watch_remove(b->loop, &b->fds[i].watch);
     if (b->sigfd >= 0) {
         loop_watch_remove(b->loop, &b->sigwatch);
         close(b->sigfd);

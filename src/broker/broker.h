@@ -2,9 +2,10 @@
  * broker.h - the MQTT broker: settings, the security hooks other modules plug in, and the run loop.
  *
  * Hook points (each a function the broker calls; NULL means the built-in default):
- *   security.authenticate  on CONNECT, before any session is touched; returns a v5 reason code (0 accepts).
- *                          Default: accept when the client gave no username/password and allow_anonymous is
- *                          set, otherwise 0x87 (Not authorized).
+ *   security.authenticate  on CONNECT, before any session is touched, possibly asynchronous
+ *                          (broker_auth_complete) and multi-step (AUTH packets through auth_step).
+ *                          Default: accept when the listener allows anonymous clients, otherwise 0x87 (Not
+ *                          authorized); 0x8C for a CONNECT with an Authentication Method.
  *   security.authorize     on SUBSCRIBE (each filter), on PUBLISH from a client (and its will), and before each
  *                          delivery (BROKER_ACCESS_READ); returns true to allow. Default: allow.
  *   transports             a listener's transport factory (listener_set_transport), set by whoever opens TLS /
@@ -83,12 +84,41 @@ typedef struct broker_client {
     uint8_t version;
 } broker_client;
 
+/* The answer of an authentication step. */
+typedef struct broker_auth_result {
+    uint8_t reason;      /* 0x00 accept; 0x18 (Continue authentication): send AUTH; anything else refuses */
+    const uint8_t *data; /* Authentication Data for the CONNACK or AUTH sent (copied at once); NULL: none */
+    size_t data_len;
+} broker_auth_result;
+
+enum { BROKER_AUTH_DONE = 0, BROKER_AUTH_PENDING = 1 };
+
 typedef struct broker_security {
     void *ctx;
-    uint8_t (*authenticate)(void *ctx, const broker_client *client, const mqtt_connect *connect);
+    /*
+     * CONNECT (client->client_id is the given or assigned identifier, client->username set). Returns
+     * BROKER_AUTH_DONE with *out filled, or BROKER_AUTH_PENDING: the answer comes later through
+     * broker_auth_complete(cookie). While pending the connection reads nothing more; the CONNECT deadline
+     * still applies. The password lives only in the packet buffer, wiped after this call: copy what you need.
+     */
+    int (*authenticate)(void *ctx, const broker_client *client, const mqtt_connect *connect, uint64_t cookie,
+                        broker_auth_result *out);
+    /* An AUTH packet during enhanced authentication (after a 0x18 answer). Same contract. NULL: AUTH is a
+     * protocol error. */
+    int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
+                     broker_auth_result *out);
+    /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
+    void (*auth_abandoned)(void *ctx, uint64_t cookie);
     bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;
+
+/* Delivers the answer to a BROKER_AUTH_PENDING step. Unknown or closed cookies are ignored. */
+void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r);
+/* Calls fn(ctx) whenever fd is readable (e.g. a worker pool's completion pipe). At most 8. Returns 0 or -1. */
+int broker_watch_fd(broker *b, int fd, void (*fn)(void *ctx), void *ctx);
+/* Calls fn(ctx, now_ms) about once a second. At most 8. Returns 0 or -1. */
+int broker_add_tick(broker *b, void (*fn)(void *ctx, uint64_t now_ms), void *ctx);
 
 /* Fills s with defaults and no listeners. */
 void broker_settings_default(broker_settings *s);

@@ -97,6 +97,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     c->b = b;
+    c->id = ++b->next_conn_id;
     c->listener = l;
     c->out.release = conn_msg_release;
     snprintf(c->address, sizeof c->address, "%s", addr);
@@ -169,7 +170,7 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
-    if (!c->read_paused || c->t->want_read)
+    if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
         ev |= LOOP_WRITE;
@@ -236,10 +237,10 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
     broker *b = c->b;
     size_t pos = 0;
     *need = 0;
-    while (pos < len && c->state != CONN_CLOSING) {
+    while (pos < len && c->state != CONN_CLOSING && !c->auth_waiting) {
         mqtt_frame f;
         mqtt_error err = {0};
-        uint8_t version = c->state == CONN_ACTIVE ? c->version : 0;
+        uint8_t version = c->state == CONN_ACTIVE || c->state == CONN_AUTH ? c->version : 0;
         int rc = mqtt_frame_parse(buf + pos, len - pos, version, conn_max_packet(c), &f, &err);
         if (rc == MQTT_NEED_MORE)
             break;
@@ -264,13 +265,13 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
         c->last_rx_ms = b->now_ms;
         b->stats.msgs_received++;
         if (rc != MQTT_OK) {
-            if (f.type == MQTT_CONNECT && c->state != CONN_ACTIVE)
+            if (f.type == MQTT_CONNECT && c->state == CONN_NEW)
                 proto_connect_failed(c, buf + pos, total, &err);
             else
                 conn_frame_error(c, &err);
             return len;
         }
-        proto_handle(c, &p);
+        proto_handle(c, &p, buf + pos, total);
         if (p.type == MQTT_CONNECT)
             OPENSSL_cleanse((uint8_t *)buf + pos, total);
         pos += total;
@@ -319,6 +320,21 @@ static void conn_ibuf_release(conn *c)
     }
 }
 
+/* Handles the whole packets in base[0..avail) and keeps the rest for the next read. */
+static void conn_consume(conn *c, uint8_t *base, size_t avail)
+{
+    size_t need = 0;
+    size_t used = conn_process(c, base, avail, &need);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (used == avail) {
+        c->ilen = 0;
+        conn_ibuf_release(c);
+    } else if (!conn_keep(c, base + used, avail - used, need)) {
+        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
+    }
+}
+
 /* One read: into the shared buffer when nothing is pending, else onto the pending bytes. Returns bytes
  * read, 0 at end of stream, -1 with errno. */
 static ssize_t conn_read_once(conn *c)
@@ -341,23 +357,22 @@ static ssize_t conn_read_once(conn *c)
     if (n <= 0)
         return n;
     b->stats.bytes_received += (uint64_t)n;
-    size_t need = 0, avail = have + (size_t)n;
-    size_t used = conn_process(c, base, avail, &need);
-    if (c->state == CONN_CLOSING)
-        return n;
-    if (used == avail) {
-        c->ilen = 0;
-        conn_ibuf_release(c);
-    } else if (!conn_keep(c, base + used, avail - used, need)) {
-        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
-    }
+    conn_consume(c, base, have + (size_t)n);
     return n;
+}
+
+void conn_resume(conn *c)
+{
+    if (c->state != CONN_CLOSING && c->ilen > 0)
+        conn_consume(c, c->ibuf, c->ilen);
+    if (c->state != CONN_CLOSING)
+        conn_update_watch(c);
 }
 
 static void conn_do_read(conn *c)
 {
     for (int i = 0; i < CONN_READS_PER_EVENT && c->state != CONN_CLOSING; i++) {
-        if (c->read_paused && c->state == CONN_ACTIVE)
+        if ((c->read_paused && c->state == CONN_ACTIVE) || c->auth_waiting)
             return;
         ssize_t n = conn_read_once(c);
         if (n == 0) {
@@ -399,6 +414,11 @@ static void conn_on_event(void *ctx, uint32_t events)
             return;
         }
     }
+    if ((events & (LOOP_HANGUP | LOOP_ERROR)) && (c->auth_waiting || c->read_paused)) {
+        /* Not reading now, so the read would never see the end: a hang-up must not spin the loop. */
+        conn_close(c, -1, "connection lost");
+        return;
+    }
     if (events & (LOOP_READ | LOOP_HANGUP | LOOP_ERROR))
         conn_do_read(c);
     if (c->state != CONN_CLOSING) {
@@ -439,6 +459,7 @@ void conn_destroy(conn *c)
 {
     broker *b = c->b;
     int fd = c->watch.fd;
+    proto_auth_forget(c);
     outq_free(&c->out);
     free(c->ibuf);
     for (uint16_t i = 0; i < c->out_alias_count; i++)

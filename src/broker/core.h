@@ -77,10 +77,11 @@ struct session {
     session *prev, *next; /* every session */
 };
 
-enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_ACTIVE, CONN_CLOSING };
+enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
 
 struct conn {
     broker *b;
+    uint64_t id;             /* unique; the cookie of authentication steps */
     loop_watch watch;
     transport *t;
     net_listener *listener;
@@ -96,6 +97,8 @@ struct conn {
     outq out;
     uint64_t last_rx_ms;
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
+    uint16_t keepalive_s;    /* negotiated keep alive */
+    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
     uint16_t out_window;     /* the client's Receive Maximum */
     uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
@@ -106,6 +109,10 @@ struct conn {
     char **in_aliases;       /* [alias-1], settings.max_topic_alias entries */
     bool request_problem_info;
     bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
+    bool auth_waiting;       /* an authentication answer is pending: read nothing */
+    char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
+    uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
+    uint32_t saved_len;
     bool read_paused;
     bool dirty;
     bool counted_ip;
@@ -133,6 +140,12 @@ typedef struct match_id {
     uint32_t id;
     int32_t next;
 } match_id;
+
+typedef struct broker_fd_watch {
+    loop_watch watch;
+    void (*fn)(void *ctx);
+    void *ctx;
+} broker_fd_watch;
 
 typedef struct broker_stats {
     uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent;
@@ -164,6 +177,15 @@ struct broker {
     conn *dirty_head;
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
+    hmap authenticating; /* conn id -> conn, while CONN_AUTH */
+    uint64_t next_conn_id;
+    broker_fd_watch fds[8];
+    int nfds;
+    struct {
+        void (*fn)(void *ctx, uint64_t now_ms);
+        void *ctx;
+    } ticks[8];
+    int nticks;
     sub_trie trie;
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
@@ -230,10 +252,16 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Processes input already buffered (after an authentication answer let the connection read again). */
+void conn_resume(conn *c);
 
 /* ---- proto.c ---- */
-/* Handles one decoded packet. */
-void proto_handle(conn *c, mqtt_packet *p);
+/* Handles one decoded packet (raw: its bytes, needed to keep a CONNECT while authentication is pending). */
+void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len);
+/* Finishes a pending authentication step with its answer. */
+void proto_auth_answer(conn *c, const broker_auth_result *r);
+/* Forgets a connection's pending authentication (it is closing). */
+void proto_auth_forget(conn *c);
 /* Handles a CONNECT that failed to decode (right CONNACK for the version, then close). */
 void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_error *err);
 void proto_disconnect(conn *c, uint8_t reason, const char *reason_string);

@@ -543,4 +543,139 @@ TEST(packet_too_large_before_connect)
     broker_free(b);
 }
 
+/* ---- authentication hooks ---- */
+
+typedef struct fake_auth {
+    int mode; /* 0: pending, 1: continue once then accept */
+    uint64_t cookie;
+    int steps, abandoned;
+    char last_user[32];
+} fake_auth;
+
+static int fake_authenticate(void *ctx, const broker_client *client, const mqtt_connect *ck, uint64_t cookie,
+                             broker_auth_result *out)
+{
+    fake_auth *fa = ctx;
+    fa->cookie = cookie;
+    snprintf(fa->last_user, sizeof fa->last_user, "%s", client->username ? client->username : "");
+    if (fa->mode == 0)
+        return BROKER_AUTH_PENDING;
+    out->reason = MQTT_RC_CONTINUE_AUTH;
+    out->data = (const uint8_t *)"challenge";
+    out->data_len = 9;
+    return BROKER_AUTH_DONE;
+}
+
+static int fake_step(void *ctx, const broker_client *client, const mqtt_reason_only *a, uint64_t cookie,
+                     broker_auth_result *out)
+{
+    fake_auth *fa = ctx;
+    fa->steps++;
+    bool good = a->props.auth_data.len == 8 && memcmp(a->props.auth_data.data, "response", 8) == 0;
+    out->reason = good ? 0 : MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+    return BROKER_AUTH_DONE;
+}
+
+static void fake_abandoned(void *ctx, uint64_t cookie)
+{
+    ((fake_auth *)ctx)->abandoned++;
+}
+
+static pkt connect_user(const char *id, const char *user, const char *pass)
+{
+    pkt b = {.n = 0};
+    putstr(&b, "MQTT");
+    put8(&b, 4);
+    put8(&b, 0x02 | 0x80 | 0x40);
+    put16(&b, 60);
+    putstr(&b, id);
+    putstr(&b, user);
+    putstr(&b, pass);
+    return frame(0x10, &b);
+}
+
+TEST(auth_pending_then_accept_keeps_pipelined_packets)
+{
+    broker *b = start(NULL);
+    fake_auth fa = {.mode = 0};
+    broker_security sec = {.ctx = &fa, .authenticate = fake_authenticate, .auth_abandoned = fake_abandoned};
+    broker_set_security(b, &sec);
+    uint8_t buf[512];
+    int fd = attach(b);
+    /* CONNECT and a PINGREQ in one write: the PINGREQ must wait for the answer, then be handled. */
+    pkt ck = connect_user("u1", "alice", "secret");
+    ck.b[ck.n++] = 0xc0;
+    ck.b[ck.n++] = 0x00;
+    send_pkt(b, fd, ck);
+    CHECK_EQ(recv_all(fd, buf, sizeof buf), 0);
+    CHECK_STR(fa.last_user, "alice");
+    broker_auth_result ok = {0};
+    broker_auth_complete(b, fa.cookie, &ok);
+    pump(b);
+    size_t n = recv_all(fd, buf, sizeof buf);
+    CHECK_EQ(n, 6);
+    CHECK_MEM(buf, "\x20\x02\x00\x00\xd0\x00", 6);
+    broker_auth_complete(b, fa.cookie, &ok); /* a late duplicate is ignored */
+    CHECK_EQ(fa.abandoned, 0);
+    close(fd);
+    broker_free(b);
+}
+
+TEST(auth_pending_refused_and_abandoned)
+{
+    broker *b = start(NULL);
+    fake_auth fa = {.mode = 0};
+    broker_security sec = {.ctx = &fa, .authenticate = fake_authenticate, .auth_abandoned = fake_abandoned};
+    broker_set_security(b, &sec);
+    uint8_t buf[512];
+    int fd = attach(b);
+    send_pkt(b, fd, connect_user("u1", "bob", "bad"));
+    broker_auth_result no = {.reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD};
+    broker_auth_complete(b, fa.cookie, &no);
+    pump(b);
+    CHECK_EQ(recv_all(fd, buf, sizeof buf), 4);
+    CHECK_MEM(buf, "\x20\x02\x00\x04", 4); /* 3.1.1: bad user name or password */
+    close(fd);
+    /* A connection that ends while its answer is pending: the hook hears of it. */
+    fd = attach(b);
+    send_pkt(b, fd, connect_user("u2", "carol", "x"));
+    CHECK_EQ(fa.abandoned, 0);
+    broker_free(b);
+    CHECK_EQ(fa.abandoned, 1);
+    close(fd);
+}
+
+TEST(enhanced_auth_continue_with_auth_packets)
+{
+    broker *b = start(NULL);
+    fake_auth fa = {.mode = 1};
+    broker_security sec = {.ctx = &fa, .authenticate = fake_authenticate, .auth_step = fake_step};
+    broker_set_security(b, &sec);
+    uint8_t buf[512];
+    int fd = attach(b);
+    const uint8_t method[] = {0x15, 0x00, 0x04, 'T', 'E', 'S', 'T'};
+    send_pkt(b, fd, connect_pkt("e1", 5, true, 60, NULL, method, sizeof method));
+    size_t n = recv_all(fd, buf, sizeof buf);
+    /* AUTH 0x18: f0 len 18 props(len) 15 0004 TEST 16 0009 challenge */
+    CHECK(n > 4);
+    CHECK_EQ(buf[0], 0xf0);
+    CHECK_EQ(buf[2], 0x18);
+    CHECK(n >= 9 && memmem(buf, n, "challenge", 9) != NULL);
+    pkt body = {.n = 0};
+    put8(&body, 0x18);
+    put8(&body, 7 + 11);
+    put(&body, method, sizeof method);
+    put8(&body, 0x16);
+    putstr(&body, "response");
+    send_pkt(b, fd, frame(0xf0, &body));
+    n = recv_all(fd, buf, sizeof buf);
+    CHECK(n > 4);
+    CHECK_EQ(buf[0], 0x20);
+    CHECK_EQ(buf[3], 0x00); /* accepted */
+    CHECK(memmem(buf, n, "TEST", 4) != NULL); /* CONNACK carries the method */
+    CHECK_EQ(fa.steps, 1);
+    close(fd);
+    broker_free(b);
+}
+
 TEST_MAIN()
