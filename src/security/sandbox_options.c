@@ -99,7 +99,7 @@ static int set_cluster_node_name(sandbox_settings *s, const char *value, char *e
     }
     for (p = at; p > value && p[-1] >= '0' && p[-1] <= '9'; p--)
         ;
-    if (at - p > 5 || (n = at - p ? strtol(p, NULL, 10) : 0) > 65535 - 5370) {
+    if (at - p > 5 || (n = (at - p) ? strtol(p, NULL, 10) : 0) > 65535 - 5370) {
         snprintf(err, errlen, "'%s': the number ending the node name must be at most %d", value, 65535 - 5370);
         return -1;
     }
