@@ -266,6 +266,7 @@ static void broker_tick_conns(broker *b)
     for (conn *c = b->conns_head; c; c = c->next) {
         if (c->state == CONN_CLOSING)
             continue;
+        outq_trim(&c->out); /* an empty queue's buffers go back once a second (idle connections) */
         if (c->state != CONN_ACTIVE && b->now_ms >= c->deadline_ms)
             conn_close(c, -1, "no CONNECT in time");
         else if (c->state == CONN_ACTIVE && c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms)

@@ -9,6 +9,7 @@
 
 #define OUTQ_IOV_MAX 64
 #define OUTQ_AREA_KEEP 16384 /* an idle queue keeps at most this much byte area */
+#define OUTQ_EAGER_TRIMS 4   /* the first emptyings that give the buffers back at once */
 
 static outq_seg *outq_seg_at(const outq *q, uint32_t i)
 {
@@ -142,14 +143,32 @@ static void outq_consume(outq *q, size_t n)
     }
 }
 
+/* The first few times a queue empties (CONNACK, SUBACK: a connection that may stay idle) its buffers go back
+ * at once, so the next connection reuses them; a busy queue keeps them (no allocation per write) until
+ * outq_trim() or until they grew beyond OUTQ_AREA_KEEP. */
 static void outq_idle_shrink(outq *q)
 {
     q->area_head = q->area_tail = 0;
-    if (q->area_cap > OUTQ_AREA_KEEP) {
+    if (q->empties < OUTQ_EAGER_TRIMS) {
+        q->empties++;
+        outq_trim(q);
+    } else if (q->area_cap > OUTQ_AREA_KEEP) {
         free(q->area);
         q->area = NULL;
         q->area_cap = 0;
     }
+}
+
+void outq_trim(outq *q)
+{
+    if (q->seg_count > 0)
+        return;
+    free(q->area);
+    q->area = NULL;
+    q->area_cap = q->area_head = q->area_tail = 0;
+    free(q->segs);
+    q->segs = NULL;
+    q->seg_cap = q->seg_first = 0;
 }
 
 ssize_t outq_flush(outq *q, transport *t)
