@@ -200,17 +200,20 @@ static void check_ports(struct audit_report *r, const struct hardening_view *v)
     static struct audit_socket socks[AUDIT_MAX_SOCKETS];
     uint16_t accounted[HARDENING_MAX_LISTENERS + 2];
     size_t n_acc = 0, n = 0;
-    char *text;
 
     for (size_t i = 0; i < v->n_listeners; i++)
         accounted[n_acc++] = v->listeners[i].port;
     if (v->cluster_node_name && fw_cluster_ports(v->cluster_node_name, &accounted[n_acc], &accounted[n_acc + 1]) == 0)
         n_acc += 2;
+    /* Line by line: on a busy host the tables hold many thousands of connections, listeners are few. */
     for (int v6 = 0; v6 <= 1; v6++) {
-        text = read_small_file(v6 ? "/proc/net/tcp6" : "/proc/net/tcp");
-        if (text)
-            audit_parse_proc_net_tcp(text, v6, socks, &n, AUDIT_MAX_SOCKETS);
-        free(text);
+        FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+        char line[512];
+
+        while (f && fgets(line, sizeof line, f))
+            audit_parse_proc_net_tcp(line, v6, socks, &n, AUDIT_MAX_SOCKETS);
+        if (f)
+            fclose(f);
     }
     audit_check_sockets(r, socks, n, accounted, n_acc);
 }
