@@ -158,6 +158,8 @@ static const struct directive directives[] = {
     D("cluster_node_name", GLOBAL, false, I8, true, "none", V_SANDBOX, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("connect_timeout", GLOBAL, false, I5, true, "10", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     REFUSE("connection", GLOBAL, NONE, "-"),
+    D("connection_limits_loopback", GLOBAL, false, I5, true, "false", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
+      false),
     REFUSE("connection_messages", GLOBAL, I3, "true"),
     D("connection_rate_per_address", GLOBAL, false, I5, true, "20", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
       false),
