@@ -280,3 +280,35 @@ def test_user_blocks_and_username_patterns_like_mosquitto(make_broker, tmp_path)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=helpers.WAIT)
         log.close()
+
+
+def test_acl_denials_reach_the_json_audit_log_without_secrets(make_broker, tmp_path):
+    import json
+    os.chmod(tmp_path, 0o755)
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "alice", "alice-pw"], check=True, timeout=30)
+    subprocess.run(["mosquitto_passwd", "-b", str(pw), "bob", "bob-pw"], check=True, timeout=30)
+    acl = tmp_path / "users.acl"
+    acl.write_text(USER_ACL)
+    audit = tmp_path / "audit.log"
+    b = make_broker(options=["user root", "password_file %s" % pw, "acl_file %s" % acl,
+                             "audit_dest file %s" % audit], anonymous=False)
+    run_user_scenario(b.host, b.port)
+    raw = helpers.Raw(b, version=V5)
+    raw.connect("alice-3", username="alice", password="alice-pw")
+    assert raw.subscribe([("bob/#", 1)]) == [0x87]
+    raw.close()
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    denied = [(e["username"], e["reason"], e["topic"]) for e in events if e["event"] == "acl_denied"]
+    assert ("bob", "publish", "home/alice/z") in denied
+    assert ("bob", "publish", "alice/evil") in denied
+    assert ("alice", "subscribe", "bob/#") in denied
+    one = [e for e in events if e["event"] == "acl_denied"][0]
+    assert one["outcome"] == "denied" and one["address"] == "127.0.0.1" and one["port"] > 0
+    assert one["listener"] == "127.0.0.1:%d" % b.port and one["time"].endswith("Z")
+    # SIGHUP: the rules are reloaded and the outcome audited
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: "acl_reloaded" in audit.read_text(), "the reload to be audited")
+    for secret in ("alice-pw", "bob-pw"):
+        assert secret not in audit.read_text()
+        assert secret not in b.log()
