@@ -51,6 +51,8 @@ void config_listener_init(struct config_listener *l, uint16_t port)
 /* Frees what a listener owns (including the const strings of tls/ws, owned by the configuration). */
 void config_listener_clear(struct config_listener *l)
 {
+    for (size_t i = 0; i < l->firewall_allow_from_count; i++)
+        free(l->firewall_allow_from[i]);
     free(l->bind_address);
     free(l->bind_interface);
     free(l->file);

@@ -43,6 +43,7 @@
 #define CONFIG_MAX_FILE_SIZE (4u << 20)
 #define CONFIG_MAX_PROXIES 16        /* websocket_trusted_proxy, proxy_protocol_from per listener */
 #define CONFIG_MAX_ORIGINS 16        /* websocket_origin per listener */
+#define CONFIG_MAX_FIREWALL_SOURCES 16 /* firewall_allow_from per listener */
 #define CONFIG_MAX_AUDIT_FILES 4
 #define CONFIG_DEFAULT_PORT 1883
 
@@ -115,6 +116,11 @@ struct config_listener {
     ws_transport_settings ws;            /* path, origins, trusted proxies, sizes, name; owned */
     ws_cidr proxy_protocol_from[CONFIG_MAX_PROXIES]; /* proxy_protocol_from ADDR[/BITS] (PROXY v1/v2) */
     size_t proxy_protocol_from_count;    /* 0 = PROXY protocol off on this listener */
+
+    /* --- hardening (issue 8, docs/hardening.md): firewall_allow_from NETWORK, repeatable: the source networks
+     *     `rampart firewall` admits to this listener (none = anywhere); the broker itself does not filter --- */
+    char *firewall_allow_from[CONFIG_MAX_FIREWALL_SOURCES]; /* "ADDR" or "ADDR/BITS", validated; owned */
+    size_t firewall_allow_from_count;
 };
 
 typedef struct rampart_config {

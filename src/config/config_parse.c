@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -99,6 +100,7 @@ static int h_expiration(struct parse_state *, const struct directive *, char *, 
 static int h_max_connections(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_crlfile(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_audit_dest(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_firewall_allow_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_tls_version(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_protocol(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_origin(struct parse_state *, const struct directive *, char *, char *, size_t);
@@ -157,6 +159,7 @@ static const struct directive directives[] = {
     TLS_STR("ciphers_tls1.3", ciphers_tls13, "OpenSSL's TLS 1.3 suites"),
     REFUSE("cleansession", GLOBAL, NONE, "-"),
     REFUSE("clientid_prefixes", GLOBAL, NONE, "-"),
+    D("cluster_node_name", GLOBAL, false, I8, true, "none", V_SANDBOX, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("connect_timeout", GLOBAL, false, I5, true, "10", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     REFUSE("connection", GLOBAL, NONE, "-"),
     D("connection_limits_loopback", GLOBAL, false, I5, true, "false", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
@@ -169,6 +172,8 @@ static const struct directive directives[] = {
     TLS_BOOL("crl_allow_expired", crl_allow_expired, "false"),
     SPECIAL("crlfile", true, "none", h_crlfile, true),
     REFUSE("dhparamfile", LISTENER, NONE, "-"),
+    D("firewall_allow_from", LISTENER, false, I8, true, "anywhere", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
+      h_firewall_allow_from, true),
     REFUSE("http_dir", LISTENER, NONE, "-"),
     REFUSE("idle_timeout", GLOBAL, NONE, "-"),
     D("include_dir", GLOBAL, false, CFG, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, h_include_dir,
@@ -877,6 +882,41 @@ static int h_crlfile(struct parse_state *ps, const struct directive *d, char *va
         return -1;
     }
     l->tls.crlfiles[l->tls.crlfile_count++] = copy;
+    return 0;
+}
+
+/* firewall_allow_from ADDR[/BITS]: an IPv4 or IPv6 network, appended to the current listener's list. */
+static int h_firewall_allow_from(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                 size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    char host[INET6_ADDRSTRLEN];
+    unsigned char addr[16];
+    const char *slash = strchr(value, '/');
+    size_t hlen = slash ? (size_t)(slash - value) : strlen(value);
+    long long bits = -1;
+    int family = 0;
+
+    if (hlen < sizeof host) {
+        memcpy(host, value, hlen);
+        host[hlen] = '\0';
+        family = inet_pton(AF_INET, host, addr) == 1 ? 4 : inet_pton(AF_INET6, host, addr) == 1 ? 6 : 0;
+    }
+    if (!family || (slash && (parse_integer(slash + 1, &bits) < 0 || bits < 0 || bits > (family == 4 ? 32 : 128)))) {
+        snprintf(msg, len, "'%s' is not a network: ADDRESS or ADDRESS/BITS (IPv4 or IPv6)", value);
+        return -1;
+    }
+    if (l->firewall_allow_from_count >= CONFIG_MAX_FIREWALL_SOURCES) {
+        snprintf(msg, len, "too many firewall_allow_from lines on this listener (at most %d)",
+                 CONFIG_MAX_FIREWALL_SOURCES);
+        return -1;
+    }
+    l->firewall_allow_from[l->firewall_allow_from_count] = strdup(value);
+    if (!l->firewall_allow_from[l->firewall_allow_from_count]) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    l->firewall_allow_from_count++;
     return 0;
 }
 
