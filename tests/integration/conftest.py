@@ -2,7 +2,8 @@
 conftest.py - shared fixtures of the integration tests.
 
   broker            a broker on a free loopback port with the default test configuration
-  make_broker       factory: make_broker(options=[...config lines...], anonymous=True) -> started Broker
+  make_broker       factory: make_broker(options=[...config lines...], anonymous=True, env={...}) -> started
+                    Broker (env: extra environment; *_OPTIONS values are appended to the inherited ones)
   client            factory: client(broker, client_id="", version=5, clean=True) -> helpers.Client (closed
                     at teardown)
   raw               factory: raw(broker, version=5) -> helpers.Raw socket (closed at teardown)
@@ -27,11 +28,11 @@ import helpers  # noqa: E402
 def make_broker(tmp_path):
     started = []
 
-    def factory(options=(), anonymous=True, listener_options=(), extra_listeners=()):
+    def factory(options=(), anonymous=True, listener_options=(), extra_listeners=(), env=None):
         workdir = str(tmp_path / ("broker%d" % len(started)))
         os.makedirs(workdir, exist_ok=True)
         b = helpers.Broker(workdir, options=options, anonymous=anonymous, listener_options=listener_options,
-                           extra_listeners=extra_listeners)
+                           extra_listeners=extra_listeners, env=env)
         started.append(b)
         return b.start()
 

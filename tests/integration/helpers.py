@@ -76,8 +76,9 @@ class Broker:
     a list of problems (non-zero exit, sanitizer output) that the fixture turns into a test failure.
     """
 
-    def __init__(self, workdir, options=(), anonymous=True, listener_options=(), extra_listeners=()):
+    def __init__(self, workdir, options=(), anonymous=True, listener_options=(), extra_listeners=(), env=None):
         self.workdir = workdir
+        self.env = dict(env or {})
         self.host = "127.0.0.1"
         self.port = free_port()
         self.options = list(options)
@@ -115,6 +116,8 @@ class Broker:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        for k, v in self.env.items():
+            env[k] = (env[k] + ":" + v) if k.endswith("_OPTIONS") and env.get(k) else v
         self.proc = subprocess.Popen(self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
         self.pid = self.proc.pid
