@@ -15,4 +15,8 @@ extern const struct rampart_command rampart_commands[];
 /* Runs the broker (`rampart [-c FILE] [-p PORT] [-v]`). */
 int rampart_broker_main(int argc, char **argv);
 
+/* `rampart passwd` (src/tools/passwd.c) and `rampart ban` (src/tools/ban.c). */
+int rampart_passwd_main(int argc, char **argv);
+int rampart_ban_main(int argc, char **argv);
+
 #endif

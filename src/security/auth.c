@@ -1,0 +1,531 @@
+/* auth.c - see auth.h. */
+#include "security/auth.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "codec/mqtt.h"
+#include "security/auth_pool.h"
+#include "security/ban.h"
+
+#define ESC_MAX 520 /* 128 input bytes escaped as \xHH, plus "..." */
+
+struct auth {
+    auth_config cfg;
+    char *password_file, *ban_file;
+    passwd_db *db;
+    passwd_hash dummy;
+    ban_list *bans;
+    struct stat ban_stat; /* of the ban file when last read; st_ino 0 = absent */
+    limiter *lim;
+    auth_pool *pool;
+    auth_stats stats;
+};
+
+/* What a pending verification needs to be finished on the loop. */
+typedef struct pending {
+    sec_addr addr;
+    char listener[64];
+    char user[ESC_MAX], client[ESC_MAX]; /* escaped for the log */
+    uint8_t *username;                   /* raw, for the limiter */
+    size_t username_len;
+    bool known;
+    int64_t expires_at; /* unix seconds; 0 = never */
+} pending;
+
+auth_config auth_config_default(void)
+{
+    auth_config c = {
+        .limiter = limiter_config_default(),
+        .workers = 2,
+        .queue_max = 64,
+        .password_warn_before = 14 * 86400,
+    };
+    return c;
+}
+
+static int64_t wall_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+char *auth_log_escape(const uint8_t *s, size_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, n = len > 128 ? 128 : len;
+
+    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    if (n < len && o + 4 < cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* ---- password file ------------------------------------------------------------------------------------- */
+
+static int64_t entry_expiry(const auth *a, const passwd_entry *e)
+{
+    int64_t age = e->max_age ? e->max_age : a->cfg.password_max_age;
+
+    if (!age)
+        return 0;
+    return e->set_time ? e->set_time + age : 1; /* no set date but a maximum age: treat as expired */
+}
+
+/* The dummy hash mirrors the most common scheme and cost in the file, so unknown users cost the same. */
+static int make_dummy(const passwd_db *db, passwd_hash *out)
+{
+    size_t counts[5] = {0}, best = PASSWD_SCHEME_ARGON2ID;
+    const passwd_entry *model = NULL;
+    passwd_argon2_params p = passwd_argon2_default();
+
+    for (size_t i = 0; i < passwd_db_count(db); i++)
+        counts[passwd_db_at(db, i)->hash.scheme]++;
+    for (size_t s = 1; s < 5; s++)
+        if (counts[s] > counts[best])
+            best = s;
+    for (size_t i = 0; i < passwd_db_count(db) && !model; i++)
+        if (passwd_db_at(db, i)->hash.scheme == best)
+            model = passwd_db_at(db, i);
+    if (!model)
+        return passwd_hash_make_dummy(&p, out);
+    *out = model->hash;
+    if (RAND_bytes(out->salt, (int)out->salt_len) != 1 || RAND_bytes(out->hash, (int)out->hash_len) != 1)
+        return -1;
+    return 0;
+}
+
+/* Logs weak schemes and expired / soon-expiring passwords of a freshly loaded file. */
+static void report_db(const auth *a, const passwd_db *db)
+{
+    int64_t now = wall_now();
+    char u[ESC_MAX];
+
+    for (size_t i = 0; i < passwd_db_count(db); i++) {
+        const passwd_entry *e = passwd_db_at(db, i);
+        int64_t exp = entry_expiry(a, e);
+        auth_log_escape((const uint8_t *)e->username, strlen(e->username), u, sizeof u);
+        if (passwd_scheme_is_weak(e->hash.scheme))
+            log_warning("auth: weak_hash username=\"%s\" scheme=%s file=%s:%u: rehash with `rampart passwd`", u,
+                        passwd_scheme_name(e->hash.scheme), a->password_file, e->line);
+        if (exp && exp <= now)
+            log_warning("auth: password_expired username=\"%s\" file=%s:%u", u, a->password_file, e->line);
+        else if (exp && exp - now <= a->cfg.password_warn_before)
+            log_warning("auth: password_expires_soon username=\"%s\" in_days=%" PRId64, u, (exp - now) / 86400);
+    }
+}
+
+static int load_db(auth *a, char *err, size_t errlen)
+{
+    passwd_db *db = NULL;
+    passwd_hash dummy;
+
+    if (!a->password_file) {
+        passwd_argon2_params p = passwd_argon2_default();
+        return passwd_hash_make_dummy(&p, &a->dummy);
+    }
+    if (passwd_db_load(a->password_file, &db, err, errlen) < 0)
+        return -1;
+    if (make_dummy(db, &dummy) < 0) {
+        snprintf(err, errlen, "%s: no randomness for the dummy hash", a->password_file);
+        passwd_db_free(db);
+        return -1;
+    }
+    report_db(a, db);
+    passwd_db_free(a->db);
+    a->db = db;
+    a->dummy = dummy;
+    log_notice("auth: loaded %zu users from %s", passwd_db_count(db), a->password_file);
+    return 0;
+}
+
+/* ---- bans --------------------------------------------------------------------------------------------- */
+
+static bool stat_same(const struct stat *x, const struct stat *y)
+{
+    return x->st_ino == y->st_ino && x->st_dev == y->st_dev && x->st_size == y->st_size &&
+           x->st_mtim.tv_sec == y->st_mtim.tv_sec && x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
+}
+
+static int load_bans(auth *a, char *err, size_t errlen)
+{
+    ban_list *b = NULL;
+    struct stat st;
+
+    if (!a->ban_file) {
+        if (!a->bans)
+            a->bans = ban_list_new();
+        return a->bans ? 0 : -1;
+    }
+    memset(&st, 0, sizeof st);
+    if (stat(a->ban_file, &st) < 0 && errno != ENOENT) {
+        snprintf(err, errlen, "%s: %s", a->ban_file, strerror(errno));
+        return -1;
+    }
+    if (ban_list_load(a->ban_file, &b, err, errlen) < 0)
+        return -1;
+    ban_list_free(a->bans);
+    a->bans = b;
+    a->ban_stat = st;
+    return 0;
+}
+
+static void log_ban_expired(const ban_entry *e, void *ctx)
+{
+    char v[ESC_MAX];
+    (void)ctx;
+    log_notice("auth: ban_expired kind=%s value=\"%s\"", ban_kind_name(e->kind),
+               auth_log_escape(e->value, e->value_len, v, sizeof v));
+}
+
+typedef struct ban_add_ctx {
+    enum ban_kind kind;
+    const char *value;
+    int64_t expires, now;
+    const char *reason;
+} ban_add_ctx;
+
+static int ban_add_fn(ban_list *b, void *ctx)
+{
+    ban_add_ctx *c = ctx;
+    const char *why = NULL;
+
+    ban_list_expire(b, c->now, NULL, NULL);
+    return ban_list_add(b, c->kind, (const uint8_t *)c->value, strlen(c->value), c->expires, c->now, c->reason,
+                        &why);
+}
+
+int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const char *reason)
+{
+    ban_add_ctx c = {(enum ban_kind)kind, value, 0, wall_now(), reason};
+    ban_list *result = NULL;
+    char err[512];
+
+    c.expires = duration_s > 0 ? c.now + duration_s : 0;
+    if (!a->ban_file)
+        return ban_add_fn(a->bans, &c);
+    if (ban_file_update(a->ban_file, ban_add_fn, &c, &result, err, sizeof err) < 0) {
+        log_error("auth: cannot persist ban: %s; keeping it in memory", err);
+        return ban_add_fn(a->bans, &c);
+    }
+    ban_list_free(a->bans);
+    a->bans = result;
+    if (stat(a->ban_file, &a->ban_stat) < 0)
+        memset(&a->ban_stat, 0, sizeof a->ban_stat);
+    return 0;
+}
+
+void auth_tick(auth *a)
+{
+    struct stat st;
+    char err[512];
+
+    if (a->ban_file) {
+        memset(&st, 0, sizeof st);
+        if ((stat(a->ban_file, &st) == 0 || errno == ENOENT) && !stat_same(&st, &a->ban_stat)) {
+            if (load_bans(a, err, sizeof err) < 0) {
+                log_error("auth: ban file not reloaded: %s", err);
+                a->ban_stat = st; /* do not retry until it changes again */
+            } else {
+                log_notice("auth: ban list reloaded (%zu bans)", ban_list_count(a->bans));
+            }
+        }
+    }
+    ban_list_expire(a->bans, wall_now(), log_ban_expired, NULL);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------------------- */
+
+int auth_new(const auth_config *cfg, auth **out, char *err, size_t errlen)
+{
+    auth *a = calloc(1, sizeof *a);
+
+    *out = NULL;
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->cfg = *cfg;
+    a->password_file = cfg->password_file ? strdup(cfg->password_file) : NULL;
+    a->ban_file = cfg->ban_file ? strdup(cfg->ban_file) : NULL;
+    a->cfg.password_file = a->password_file;
+    a->cfg.ban_file = a->ban_file;
+    if ((cfg->password_file && !a->password_file) || (cfg->ban_file && !a->ban_file)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (load_db(a, err, errlen) < 0 || load_bans(a, err, errlen) < 0)
+        goto fail;
+    a->lim = limiter_new(&cfg->limiter);
+    a->pool = auth_pool_new(cfg->workers ? cfg->workers : 2, cfg->queue_max ? cfg->queue_max : 64);
+    if (!a->lim || !a->pool) {
+        snprintf(err, errlen, "cannot start the authentication workers");
+        goto fail;
+    }
+    *out = a;
+    return 0;
+fail:
+    auth_free(a);
+    return -1;
+}
+
+static void pending_free(void *ctx)
+{
+    pending *p = ctx;
+
+    if (!p)
+        return;
+    free(p->username);
+    free(p);
+}
+
+void auth_free(auth *a)
+{
+    if (!a)
+        return;
+    auth_pool_free(a->pool, pending_free);
+    limiter_free(a->lim);
+    ban_list_free(a->bans);
+    passwd_db_free(a->db);
+    OPENSSL_cleanse(&a->dummy, sizeof a->dummy);
+    free(a->password_file);
+    free(a->ban_file);
+    free(a);
+}
+
+int auth_reload(auth *a, char *err, size_t errlen)
+{
+    int rc = 0;
+    char err2[512];
+
+    if (load_db(a, err, errlen) < 0) {
+        log_error("auth: password file not reloaded, keeping the old one: %s", err);
+        rc = -1;
+    }
+    if (load_bans(a, err2, sizeof err2) < 0) {
+        log_error("auth: ban file not reloaded, keeping the old one: %s", err2);
+        if (rc == 0)
+            snprintf(err, errlen, "%s", err2);
+        rc = -1;
+    }
+    return rc;
+}
+
+int auth_fd(const auth *a)
+{
+    return auth_pool_fd(a->pool);
+}
+
+auth_stats auth_get_stats(const auth *a)
+{
+    return a->stats;
+}
+
+/* ---- deciding --------------------------------------------------------------------------------------------- */
+
+/* Logs one decision. */
+static void log_decision(enum log_level level, const char *event, const sec_addr *addr, const char *user,
+                         const char *client, const char *listener, const char *detail)
+{
+    log_msg(level, "auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s%s%s", event, addr->text, user,
+            client, listener ? listener : "-", detail && *detail ? " " : "", detail ? detail : "");
+}
+
+static uint8_t refuse(auth *a, uint8_t reason)
+{
+    a->stats.refused++;
+    return reason;
+}
+
+/* Applies a lockout reported by the limiter: bans the address and/or network. */
+static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *addr, const char *user,
+                          const char *client, const char *listener)
+{
+    char detail[128];
+
+    snprintf(detail, sizeof detail, "duration_s=%u failures=%u", a->cfg.limiter.lockout_s, d->failures);
+    if (d->locked_scopes & (1u << LIMITER_SCOPE_ADDRESS)) {
+        auth_ban_add(a, BAN_ADDRESS, addr->text, a->cfg.limiter.lockout_s, "lockout: failed logins from address");
+        log_decision(LOG_LEVEL_WARNING, "lockout scope=address ban_added", addr, user, client, listener, detail);
+    }
+    if (d->locked_scopes & (1u << LIMITER_SCOPE_NETWORK)) {
+        auth_ban_add(a, BAN_NETWORK, addr->network, a->cfg.limiter.lockout_s, "lockout: failed logins from network");
+        log_decision(LOG_LEVEL_WARNING, "lockout scope=network ban_added", addr, user, client, listener, detail);
+    }
+    if (d->locked_scopes & (1u << LIMITER_SCOPE_USERNAME))
+        log_decision(LOG_LEVEL_WARNING, "lockout scope=username", addr, user, client, listener, detail);
+}
+
+/* Checks that come before any password work. Returns 0 to go on, else the refusal reason. */
+static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const char *client)
+{
+    const ban_entry *ban;
+    limiter_decision d;
+    char detail[160], v[ESC_MAX];
+
+    ban = ban_list_match(a->bans, at->addr, at->has_username ? at->username : NULL, at->username_len,
+                         at->client_id, at->client_id_len, wall_now());
+    if (ban) {
+        snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
+                 auth_log_escape(ban->value, ban->value_len, v, 64));
+        log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
+        return MQTT_RC_BANNED;
+    }
+    if (!at->has_username) {
+        if (at->allow_anonymous)
+            return 0;
+        log_decision(LOG_LEVEL_NOTICE, "refused reason=anonymous_not_allowed", at->addr, user, client,
+                     at->listener, NULL);
+        return MQTT_RC_NOT_AUTHORIZED;
+    }
+    if (!a->db) {
+        if (at->allow_anonymous)
+            return 0;
+        log_decision(LOG_LEVEL_NOTICE, "refused reason=no_password_file", at->addr, user, client, at->listener,
+                     NULL);
+        return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+    }
+    d = limiter_check(a->lim, at->addr, at->username, at->username_len, mono_ms());
+    if (d.verdict != LIMITER_ALLOW) {
+        snprintf(detail, sizeof detail, "scope=%s retry_after_ms=%" PRIu64, limiter_scope_name(d.scope),
+                 d.retry_after_ms);
+        log_decision(LOG_LEVEL_NOTICE, d.verdict == LIMITER_BACKOFF ? "refused reason=backoff" : "refused reason=locked_out",
+                     at->addr, user, client, at->listener, detail);
+        return d.verdict == LIMITER_BACKOFF ? MQTT_RC_CONNECTION_RATE_EXCEEDED : MQTT_RC_BANNED;
+    }
+    return 0;
+}
+
+int auth_begin(auth *a, const auth_attempt *at, uint64_t cookie, uint8_t *reason)
+{
+    char user[ESC_MAX], client[ESC_MAX];
+    const passwd_entry *e = NULL;
+    pending *p = NULL;
+    auth_job *j = NULL;
+    uint8_t rc;
+
+    auth_log_escape(at->username, at->has_username ? at->username_len : 0, user, sizeof user);
+    auth_log_escape(at->client_id, at->client_id_len, client, sizeof client);
+    rc = precheck(a, at, user, client);
+    if (rc != 0 || !at->has_username || !a->db) {
+        if (rc == 0) {
+            a->stats.accepted++;
+            log_decision(LOG_LEVEL_INFO, "success method=anonymous", at->addr, user, client, at->listener, NULL);
+        } else {
+            a->stats.refused++;
+        }
+        *reason = rc;
+        return AUTH_DONE;
+    }
+    e = passwd_db_find(a->db, at->username, at->username_len);
+    p = calloc(1, sizeof *p);
+    if (p)
+        p->username = malloc(at->username_len ? at->username_len : 1);
+    j = p && p->username ? auth_job_new(cookie, e ? &e->hash : &a->dummy, at->has_password ? at->password : NULL,
+                                        at->has_password ? at->password_len : 0)
+                         : NULL;
+    if (!j)
+        goto busy;
+    memcpy(p->username, at->username, at->username_len);
+    p->username_len = at->username_len;
+    p->addr = *at->addr;
+    snprintf(p->listener, sizeof p->listener, "%s", at->listener ? at->listener : "-");
+    memcpy(p->user, user, sizeof user);
+    memcpy(p->client, client, sizeof client);
+    p->known = e != NULL;
+    p->expires_at = e ? entry_expiry(a, e) : 0;
+    j->ctx = p;
+    if (auth_pool_submit(a->pool, j) < 0)
+        goto busy;
+    return AUTH_PENDING;
+busy:
+    a->stats.busy++;
+    log_decision(LOG_LEVEL_WARNING, "refused reason=server_busy", at->addr, user, client, at->listener,
+                 "detail=verification_queue_full");
+    if (j)
+        auth_job_free(j);
+    pending_free(p);
+    *reason = refuse(a, MQTT_RC_SERVER_BUSY);
+    return AUTH_DONE;
+}
+
+/* Turns a finished verification into the answer, updating the limiter and logging. */
+static uint8_t finish(auth *a, auth_job *j, pending *p)
+{
+    int64_t now = wall_now();
+    uint64_t now_ms = mono_ms();
+    char detail[96];
+    limiter_decision d;
+
+    a->stats.evaluated++;
+    if (j->result == 1 && p->known && p->expires_at && p->expires_at <= now) {
+        log_decision(LOG_LEVEL_WARNING, "failure reason=password_expired", &p->addr, p->user, p->client,
+                     p->listener, NULL);
+        return refuse(a, MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+    }
+    if (j->result == 1 && p->known) {
+        limiter_record_success(a->lim, &p->addr, p->username, p->username_len, now_ms);
+        a->stats.accepted++;
+        log_decision(LOG_LEVEL_INFO, "success method=password", &p->addr, p->user, p->client, p->listener, NULL);
+        if (p->expires_at && p->expires_at - now <= a->cfg.password_warn_before) {
+            snprintf(detail, sizeof detail, "expires_in_s=%" PRId64, p->expires_at - now);
+            log_decision(LOG_LEVEL_WARNING, "password_expires_soon", &p->addr, p->user, p->client, p->listener,
+                         detail);
+        }
+        return 0;
+    }
+    if (j->result < 0)
+        log_error("auth: verification failed internally for username=\"%s\"", p->user);
+    d = limiter_record_failure(a->lim, &p->addr, p->username, p->username_len, now_ms);
+    snprintf(detail, sizeof detail, "state=%s", d.verdict == LIMITER_BACKOFF   ? "backoff"
+                                                : d.verdict == LIMITER_LOCKOUT ? "lockout"
+                                                                               : "counting");
+    /* unknown user and wrong password log differently (for the operator) but answer the same */
+    log_decision(LOG_LEVEL_NOTICE, p->known ? "failure reason=bad_password" : "failure reason=unknown_user",
+                 &p->addr, p->user, p->client, p->listener, detail);
+    if (d.locked_scopes)
+        apply_lockout(a, &d, &p->addr, p->user, p->client, p->listener);
+    return refuse(a, MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+}
+
+bool auth_take_result(auth *a, uint64_t *cookie, uint8_t *reason)
+{
+    auth_job *j = auth_pool_take_done(a->pool);
+    pending *p;
+
+    if (!j)
+        return false;
+    p = j->ctx;
+    *cookie = j->cookie;
+    *reason = finish(a, j, p);
+    pending_free(p);
+    auth_job_free(j);
+    return true;
+}
