@@ -1,6 +1,8 @@
 """01 CONNECT: protocol versions, client identifiers, clean start, session present, takeover, keep alive."""
 import time
 
+import pytest
+
 import helpers as h
 from helpers import V311, V5
 
@@ -26,6 +28,11 @@ def test_raw_v5_connack_is_v5(broker, raw):
     assert p.raw[0] == 0x20
     assert p.reason == 0
     assert not p.session_present
+    assert p.prop(h.P_RESPONSE_INFO) is None          # not requested [MQTT-3.1.2-28]
+    assert p.prop(h.P_AUTH_METHOD) is None            # no enhanced auth asked for [MQTT-4.12.0-6]
+    assert p.prop(h.P_MAX_QOS) in (None, 2)            # QoS 2 is supported
+    assert p.prop(h.P_SERVER_KEEP_ALIVE) in (None, 60)
+    assert p.prop(h.P_ASSIGNED_ID) is None
 
 
 def test_unsupported_level_in_v311_form_gets_0x01_and_close(broker, raw):
@@ -117,6 +124,7 @@ def test_zero_length_id_refused_when_disallowed(make_broker, raw):
     r.send(h.connect(""))
     packets = r.until_closed()
     assert len(packets) == 1 and packets[0].type == h.CONNACK and packets[0].reason == 0x85
+    assert not packets[0].session_present
     r3 = raw(b, V311)
     r3.send(h.connect("", version=V311))
     assert [p.raw for p in r3.until_closed()] == [b"\x20\x02\x00\x02"]
@@ -201,11 +209,12 @@ def test_takeover_keeps_session_subscriptions(broker, raw, topic):
     assert m.topic == topic and m.payload == b"after-takeover"
 
 
-def test_keepalive_silent_client_is_disconnected_and_will_sent(broker, raw, client, topic):
+@pytest.mark.parametrize("version", [V311, V5])
+def test_keepalive_silent_client_is_disconnected_and_will_sent(broker, raw, client, topic, version):
     watcher = client(broker, "ka-watch")
     watcher.connect()
     watcher.subscribe(topic + "/will", qos=1)
-    r = raw(broker, V5)
+    r = raw(broker, version)
     r.connect("ka-silent", keepalive=1, will={"topic": topic + "/will", "payload": b"gone", "qos": 1})
     packets = r.until_closed(timeout=h.WAIT)
     discs = [p for p in packets if p.type == h.DISCONNECT]
@@ -258,3 +267,30 @@ def test_ping_and_normal_disconnect(broker, raw):
     assert r.expect(h.PINGRESP).raw == b"\xd0\x00"
     r.send(h.disconnect())
     assert r.until_closed() == []
+
+
+def test_client_id_23_alphanumerics_accepted(broker, raw):
+    for version in (V311, V5):
+        r = raw(broker, version)
+        r.connect("0123456789abcdefghijXYZ")
+        r.send(h.pingreq())
+        r.expect(h.PINGRESP)
+        r.send(h.disconnect())
+
+
+def test_long_client_id_accepted(broker, raw):
+    r = raw(broker, V5)
+    r.connect("x" * 200)
+
+
+def test_rejected_connect_following_data_ignored(broker, raw, topic):
+    # A refused CONNECT (level 2) followed in the same write by a retained PUBLISH: the PUBLISH is never processed.
+    r = raw(broker, V311)
+    bad = h.packet(h.CONNECT, 0, h.mstr("MQTT") + bytes([2, 2]) + b"\x00\x3c" + h.mstr("refused"))
+    r.send(bad + h.publish(topic, b"smuggled", qos=0, retain=True, version=V311))
+    r.until_closed()
+    sub = raw(broker, V5)
+    sub.connect("smuggle-check")
+    sub.subscribe([(topic, 0), (topic + "/m", 0)])
+    sub.pub(topic + "/m", b"m", qos=1)
+    assert [p.topic for p in sub.publishes_until(topic + "/m")] == [topic + "/m"]

@@ -215,13 +215,14 @@ def test_retain_handling(broker, raw, topic, handling):
     pub.pub(topic, b"", qos=1, retain=True)
 
 
-def test_unsubscribe_stops_delivery(broker, raw, topic):
-    sub = raw(broker, V5)
+@pytest.mark.parametrize("version", [V311, V5])
+def test_unsubscribe_stops_delivery(broker, raw, topic, version):
+    sub = raw(broker, version)
     sub.connect("unsub")
     sub.subscribe([(topic, 1), (topic + "/marker", 1)])
-    sub.send(h.unsubscribe(5, [topic, topic + "/none"]))
+    sub.send(h.unsubscribe(5, [topic, topic + "/none"], version=version))
     ua = sub.wait_for(h.UNSUBACK, 5)
-    assert ua.codes == [0x00, 0x11]
+    assert ua.codes == ([0x00, 0x11] if version == V5 else [])
     pub = raw(broker, V5)
     pub.connect("unsub-pub")
     pub.pub(topic, b"gone", qos=1)
@@ -229,10 +230,11 @@ def test_unsubscribe_stops_delivery(broker, raw, topic):
     assert [p.topic for p in sub.publishes_until(topic + "/marker")] == [topic + "/marker"]
 
 
-def test_suback_codes_v311(broker, raw, topic):
-    r = raw(broker, V311)
-    r.connect("suback311")
-    assert r.subscribe([(topic + "/0", 0), (topic + "/1", 1), (topic + "/2", 2)]) == [0, 1, 2]
+@pytest.mark.parametrize("version", [V311, V5])
+def test_suback_codes(broker, raw, topic, version):
+    r = raw(broker, version)
+    r.connect("suback")
+    assert r.subscribe([(topic + "/2", 2), (topic + "/0", 0), (topic + "/1", 1)]) == [2, 0, 1]
 
 
 def test_resubscribe_replaces_qos(broker, raw, topic):
@@ -280,3 +282,63 @@ def test_message_order_per_publisher(broker, client, topic):
         pub.publish(topic, b"%d" % i, qos=1, wait=False)
     got = [sub.get().payload for _ in range(50)]
     assert got == [b"%d" % i for i in range(50)]
+
+
+def test_unsubscribe_completes_inflight_qos2(broker, raw, topic):
+    sub = raw(broker, V5)
+    sub.connect("unsub-inflight")
+    sub.subscribe([(topic, 2)])
+    sub.auto_ack = False
+    pub = raw(broker, V5)
+    pub.connect("unsub-inflight-pub")
+    pub.pub(topic, b"in-flight", qos=2)
+    m = sub.next_publish()
+    sub.send(h.unsubscribe(3, [topic]))
+    sub.wait_for(h.UNSUBACK, 3)
+    sub.send(h.ack(h.PUBREC, m.pid))
+    rel = sub.wait_for(h.PUBREL, m.pid)
+    sub.send(h.ack(h.PUBCOMP, rel.pid))
+    sub.send(h.pingreq())
+    sub.expect(h.PINGRESP)
+
+
+def test_outgoing_dup_independent_of_incoming(broker, raw, topic):
+    sub = raw(broker, V5)
+    sub.connect("dup-indep")
+    sub.subscribe([(topic, 1)])
+    pub = raw(broker, V5)
+    pub.connect("dup-indep-pub")
+    pub.send(h.publish(topic, b"resent", qos=1, pid=5, dup=True))
+    pub.wait_for(h.PUBACK, 5)
+    m = sub.next_publish()
+    assert m.payload == b"resent" and not m.dup
+
+
+def test_topic_bytes_not_normalised(broker, raw):
+    # a BOM (U+FEFF) and a precomposed/decomposed pair are distinct topics; the BOM is kept, not stripped
+    sub = raw(broker, V5)
+    sub.connect("bom")
+    bom_topic = "\ufeffbom/x"
+    sub.subscribe([(bom_topic, 0), ("caf\u00e9", 0), ("bom/end", 0)])
+    pub = raw(broker, V5)
+    pub.connect("bom-pub")
+    pub.pub(bom_topic, b"1", qos=1)
+    pub.pub("bom/x", b"2", qos=1)
+    pub.pub("cafe\u0301", b"3", qos=1)
+    pub.pub("caf\u00e9", b"4", qos=1)
+    pub.pub("bom/end", b"", qos=1)
+    got = [(p.topic, p.payload) for p in sub.publishes_until("bom/end")]
+    assert got == [(bom_topic, b"1"), ("caf\u00e9", b"4"), ("bom/end", b"")]
+
+
+def test_qos1_same_packet_id_after_puback_is_new(broker, raw, topic):
+    sub = raw(broker, V5)
+    sub.connect("pid-reuse")
+    sub.subscribe([(topic, 1)])
+    pub = raw(broker, V5)
+    pub.connect("pid-reuse-pub")
+    pub.pub(topic, b"first", qos=1, pid=9)
+    pub.pub(topic, b"second", qos=1, pid=9)
+    pub.pub(topic, b"third", qos=2, pid=9)
+    pub.pub(topic, b"fourth", qos=2, pid=9)
+    assert [sub.next_publish().payload for _ in range(4)] == [b"first", b"second", b"third", b"fourth"]

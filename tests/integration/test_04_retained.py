@@ -107,6 +107,10 @@ def test_retain_not_available(make_broker, raw, topic):
     assert c.prop(h.P_RETAIN_AVAILABLE) == 0
     r.send(h.publish(topic, b"x", qos=1, pid=3, retain=True))
     r.expect_disconnect(0x9A)
+    w = raw(b, V5)
+    w.send(h.connect("retained-will", will={"topic": topic, "payload": b"w", "retain": True}))
+    packets = w.until_closed()
+    assert [(p.type, p.reason) for p in packets] == [(h.CONNACK, 0x9A)]
 
 
 def test_mosquitto_clients_retained(broker, topic):
@@ -114,3 +118,24 @@ def test_mosquitto_clients_retained(broker, topic):
     sub = h.MosquittoSub(broker, topic, "-v", count=1)
     assert sub.output().strip() == topic + " from-pub"
     h.mosquitto_pub(broker, topic, None, "-r", "-q", "1")
+
+
+def test_retained_qos0_replaces(broker, raw, topic):
+    pub = raw(broker, V5)
+    pub.connect("ret-q0")
+    pub.pub(topic, b"one", qos=1, retain=True)
+    pub.pub(topic, b"zero", qos=0, retain=True)
+    got = _retained(broker, raw, topic, topic + "-marker")
+    assert [(p.payload, p.qos) for p in got] == [(b"zero", 0)]
+    pub.pub(topic, b"", qos=1, retain=True)
+
+
+def test_non_retained_publish_keeps_retained(broker, raw, topic):
+    pub = raw(broker, V5)
+    pub.connect("ret-keep")
+    pub.pub(topic, b"kept", qos=1, retain=True)
+    pub.pub(topic, b"live-only", qos=1, retain=False)
+    pub.pub(topic, b"", qos=1, retain=False)
+    got = _retained(broker, raw, topic, topic + "-marker")
+    assert [p.payload for p in got] == [b"kept"]
+    pub.pub(topic, b"", qos=1, retain=True)

@@ -20,6 +20,12 @@ def test_will_sent_on_abnormal_close(broker, raw, topic, version):
     r.close()
     m = w.next_publish()
     assert (m.topic, m.payload, m.qos) == (topic, b"bye", 1)
+    # Will Retain 0: the will is not stored as a retained message
+    late = raw(broker, V5)
+    late.connect("late-%d" % version)
+    late.subscribe([(topic, 1), (topic + "/m", 0)])
+    late.pub(topic + "/m", b"", qos=1)
+    assert [p.topic for p in late.publishes_until(topic + "/m")] == [topic + "/m"]
 
 
 @pytest.mark.parametrize("version", [V311, V5])
@@ -159,3 +165,15 @@ def test_will_invalid_topic_refused(broker, raw):
     assert len(packets) <= 1
     if packets:
         assert packets[0].type == h.CONNACK and packets[0].reason >= 0x80
+
+
+def test_no_will_flag_nothing_published(broker, raw, topic):
+    w = _watch(broker, raw, "#", cid="no-will-watch")
+    r = raw(broker, V5)
+    r.connect("no-will")
+    r.close()
+    p = raw(broker, V5)
+    p.connect("no-will-marker")
+    # the abrupt close is processed before this later connection's publish is routed
+    p.pub(topic + "/marker", b"m", qos=1)
+    assert [x.topic for x in w.publishes_until(topic + "/marker")] == [topic + "/marker"]

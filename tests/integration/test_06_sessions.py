@@ -210,3 +210,39 @@ def test_clean_session_v311_drops_subscriptions(broker, raw, topic):
     pub.pub(topic, b"x", qos=1)
     pub.pub(topic + "/m", b"m", qos=1)
     assert [p.topic for p in r.publishes_until(topic + "/m")] == [topic + "/m"]
+
+
+def test_inflight_message_not_expired(broker, raw, topic):
+    # Once a QoS 2 PUBLISH has been sent, message expiry no longer applies [MQTT-4.3.3-7]: it is redelivered
+    # after the reconnect even though its expiry interval has passed.
+    sub = raw(broker, V5)
+    sub.connect("inflight-exp", props=EXP)
+    sub.subscribe([(topic, 2)])
+    sub.auto_ack = False
+    pub = raw(broker, V5)
+    pub.connect("inflight-exp-pub")
+    pub.pub(topic, b"keep", qos=2, props=[(h.P_MESSAGE_EXPIRY, 1)])
+    first = sub.next_publish()
+    sub.close()
+    time.sleep(2.5)
+    r = _resume(broker, raw, "inflight-exp", V5)
+    again = r.next_publish()
+    assert again.payload == b"keep" and again.dup and again.pid == first.pid
+
+
+def test_puback_error_not_retransmitted(broker, raw, topic):
+    sub = raw(broker, V5)
+    sub.connect("puback-err", props=EXP)
+    sub.subscribe([(topic, 1)])
+    sub.auto_ack = False
+    pub = raw(broker, V5)
+    pub.connect("puback-err-pub")
+    pub.pub(topic, b"refused", qos=1)
+    m = sub.next_publish()
+    sub.send(h.ack(h.PUBACK, m.pid, reason=0x80, props=[]))
+    sub.send(h.pingreq())
+    sub.expect(h.PINGRESP)
+    sub.close()
+    r = _resume(broker, raw, "puback-err", V5)
+    pub.pub(topic, b"next", qos=1)
+    assert r.next_publish().payload == b"next"

@@ -1,4 +1,6 @@
 """07 Shared subscriptions: $share/group/filter, one delivery per group, fair spread, requeue on disconnect."""
+import pytest
+
 import helpers as h
 from helpers import V311, V5
 
@@ -89,11 +91,12 @@ def test_shared_no_retained_on_subscribe(broker, raw, topic):
     pub.pub(topic, b"", qos=1, retain=True)
 
 
-def test_shared_invalid_filters(broker, raw, topic):
+@pytest.mark.parametrize("filt", ["$share/g+x/t", "$share/g#/t", "$share//t", "$share/g/"])
+def test_shared_invalid_filters(broker, raw, filt):
     r = raw(broker, V5)
     r.connect("sh-bad")
-    # A ShareName with a wildcard: either SUBACK 0x8F (Topic Filter invalid) or DISCONNECT 0x81/0x82.
-    r.send(h.subscribe(1, [("$share/g+x/" + topic, 1)]))
+    # A bad ShareName or a missing filter: either SUBACK 0x8F (Topic Filter invalid) or DISCONNECT 0x81/0x82.
+    r.send(h.subscribe(1, [(filt, 1)]))
     p = r.recv()
     if p.type == h.SUBACK:
         assert p.codes == [0x8F]
@@ -121,3 +124,48 @@ def test_unsubscribe_shared(broker, raw, topic):
     pub.pub(topic, b"x", qos=1)
     pub.pub(topic + "-m", b"", qos=1)
     assert [p.topic for p in a.publishes_until(topic + "-m")] == [topic + "-m"]
+
+
+def test_shared_qos2_completes_with_same_member(broker, raw, topic):
+    # A QoS 2 delivery in progress is completed with the same member when it reconnects [MQTT-4.8.2-4].
+    exp = [(h.P_SESSION_EXPIRY, 300)]
+    a = raw(broker, V5)
+    a.connect("sh2-a", props=exp)
+    a.subscribe([("$share/q2/" + topic, 2)])
+    a.auto_ack = False
+    pub = raw(broker, V5)
+    pub.connect("sh2-pub")
+    pub.pub(topic, b"exactly-here", qos=2)
+    first = a.next_publish()
+    b = raw(broker, V5)
+    b.connect("sh2-b")
+    b.subscribe([("$share/q2/" + topic, 2), (topic + "-m", 0)])
+    a.close()
+    a2 = raw(broker, V5)
+    assert a2.connect("sh2-a", clean=False, props=exp).session_present
+    a2.auto_ack = False
+    again = a2.next_publish()
+    assert again.payload == b"exactly-here" and again.dup and again.pid == first.pid
+    pub.pub(topic + "-m", b"", qos=1)
+    assert [p.topic for p in b.publishes_until(topic + "-m")] == [topic + "-m"]
+
+
+def test_shared_puback_error_discards(broker, raw, topic):
+    # A member answering PUBACK 0x80 makes the server drop the message, not pass it on [MQTT-4.8.2-6].
+    a = raw(broker, V5)
+    a.connect("sh-err-a")
+    a.subscribe([("$share/e/" + topic, 1)])
+    a.auto_ack = False
+    pub = raw(broker, V5)
+    pub.connect("sh-err-pub")
+    pub.pub(topic, b"refused", qos=1)
+    m = a.next_publish()
+    b = raw(broker, V5)
+    b.connect("sh-err-b")
+    b.subscribe([("$share/e/" + topic, 1), (topic + "-m", 0)])
+    a.send(h.ack(h.PUBACK, m.pid, reason=0x80, props=[]))
+    a.send(h.pingreq())
+    a.expect(h.PINGRESP)
+    a.close()
+    pub.pub(topic + "-m", b"", qos=1)
+    assert [p.topic for p in b.publishes_until(topic + "-m")] == [topic + "-m"]

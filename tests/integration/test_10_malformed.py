@@ -47,7 +47,7 @@ AFTER_CONNECT = {
     "topic_nul": (lambda v: _publish_raw_topic(b"a\x00b", v), {MAL}, True),
     "topic_wildcard_plus": (lambda v: _publish_raw_topic(b"a/+", v), {MAL, PROTO, 0x90}, True),
     "topic_wildcard_hash": (lambda v: _publish_raw_topic(b"a/#", v), {MAL, PROTO, 0x90}, True),
-    "publish_empty_topic_no_alias": (lambda v: _publish_raw_topic(b"", v), {PROTO, MAL}, "v5only"),
+    "publish_empty_topic_no_alias": (lambda v: _publish_raw_topic(b"", v), {PROTO, MAL}, True),
     "publish_qos1_packet_id_0": (lambda v: h.packet(h.PUBLISH, 0x02, h.mstr("a") + b"\x00\x00" +
                                                     (b"\x00" if v == V5 else b"")), {MAL, PROTO}, True),
     "subscribe_no_filters": (lambda v: h.packet(h.SUBSCRIBE, 2, b"\x00\x01" + (b"\x00" if v == V5 else b"")),
@@ -64,6 +64,8 @@ AFTER_CONNECT = {
     "subscribe_filter_plus_inside_level": (lambda v: h.subscribe(1, [("a/b+/c", 0)], version=v),
                                            {MAL, PROTO, 0x8F}, True),
     "subscribe_filter_empty": (lambda v: h.subscribe(1, [("", 0)], version=v), {MAL, PROTO, 0x8F}, True),
+    "subscribe_filter_bad_utf8": (lambda v: h.subscribe(1, [(b"a/\xff", 0)], version=v), {MAL}, True),
+    "unsubscribe_filter_bad_utf8": (lambda v: h.unsubscribe(1, [b"a/\xc3"], version=v), {MAL}, True),
     "duplicate_payload_format": (lambda v: h.publish("a", b"x", props=[(1, 1), (1, 1)]), {PROTO}, "v5only"),
     "duplicate_message_expiry": (lambda v: h.publish("a", b"x", props=[(2, 1), (2, 5)]), {PROTO}, "v5only"),
     "property_wrong_packet": (lambda v: h.publish("a", b"x", props=[(h.P_SESSION_EXPIRY, 5)]), {MAL, PROTO},
@@ -79,6 +81,13 @@ AFTER_CONNECT = {
     "user_property_bad_utf8": (lambda v: _publish_raw_topic(
         b"a", v, props=_props_raw(b"\x26\x00\x01\xff\x00\x01v")), {MAL}, "v5only"),
     "auth_without_method": (lambda v: b"\xf0\x02\x18\x00", {PROTO}, "v5only"),
+    "auth_flags": (lambda v: b"\xf1\x02\x18\x00", {MAL, PROTO}, "v5only"),
+    "response_topic_bad_utf8": (lambda v: _publish_raw_topic(b"a", v, props=_props_raw(b"\x08\x00\x02r\xff")),
+                                {MAL}, "v5only"),
+    "response_topic_wildcard": (lambda v: h.publish("a", b"x", props=[(h.P_RESPONSE_TOPIC, "r/#")]), {MAL, PROTO},
+                                "v5only"),
+    "content_type_bad_utf8": (lambda v: _publish_raw_topic(b"a", v, props=_props_raw(b"\x03\x00\x01\xc0")),
+                              {MAL}, "v5only"),
     "client_sends_connack": (lambda v: b"\x20\x03\x00\x00\x00" if v == V5 else b"\x20\x02\x00\x00",
                              {MAL, PROTO}, True),
     "client_sends_suback": (lambda v: b"\x90\x04\x00\x01\x00\x00" if v == V5 else b"\x90\x03\x00\x01\x00",
@@ -125,7 +134,8 @@ def _check_rejected(r, version, codes):
         assert discs, "closed without DISCONNECT; got %r" % packets
         assert discs[-1].reason in codes, "DISCONNECT 0x%02x not in %s" % (
             discs[-1].reason, ["0x%02x" % c for c in sorted(codes)])
-        assert all(p.type != h.DISCONNECT or p is discs[-1] for p in packets)
+        assert packets[-1] is discs[-1], "packets after DISCONNECT: %r" % packets
+        assert not [p for p in packets if p.type == h.CONNACK], "a second CONNACK: %r" % packets
     else:
         assert not [p for p in packets if p.type in (h.DISCONNECT, h.SUBACK, h.PINGRESP)], packets
 
@@ -154,6 +164,12 @@ CONNECT_CASES = {
     "connect_will_qos_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x08), {MAL}),
     "connect_will_retain_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x20), {MAL}),
     "connect_client_id_bad_utf8": (lambda v: h.connect(b"\xff\xfe", version=v), {MAL, 0x85}),
+    "connect_will_flag_without_will_fields": (lambda v: h.connect("c", version=v, flags_extra=0x04), {MAL}),
+    "connect_username_flag_without_username": (lambda v: h.connect("c", version=v, flags_extra=0x80), {MAL}),
+    "connect_password_flag_without_password_v5": (lambda v: h.connect("c", version=v, flags_extra=0x40), {MAL}),
+    "connect_will_topic_bad_utf8": (lambda v: h.connect("c", version=v, will={"topic": b"w\xff", "payload": b""}),
+                                    {MAL}),
+    "connect_username_bad_utf8": (lambda v: h.connect("c", version=v, username=b"u\xed\xa0\x80"), {MAL}),
     "connect_truncated_payload": (lambda v: _truncated_connect(v), {MAL}),
     "connect_receive_maximum_0": (lambda v: h.connect("c", version=v, props=[(h.P_RECEIVE_MAX, 0)]),
                                   {MAL, PROTO}),
@@ -176,7 +192,8 @@ CONNECT_PARAMS = [(n, v) for n in CONNECT_CASES for v in (V311, V5)
                   if not (n.startswith("connect_receive") or n.startswith("connect_maximum")
                           or n.startswith("connect_duplicate") or n.startswith("connect_request")
                           or n.startswith("connect_auth") or n.startswith("connect_topic_alias")) or v == V5]
-CONNECT_PARAMS = [(n, v) for n, v in CONNECT_PARAMS if not (n.endswith("_311") and v == V5)]
+CONNECT_PARAMS = [(n, v) for n, v in CONNECT_PARAMS if not (n.endswith("_311") and v == V5)
+                  and not (n.endswith("_v5") and v == V311)]
 
 
 @pytest.mark.parametrize("name,version", CONNECT_PARAMS, ids=["%s-v%d" % c for c in CONNECT_PARAMS])
