@@ -72,7 +72,7 @@ class Broker:
     """
     One broker process on a free loopback port with a generated mosquitto-syntax configuration:
     `listener PORT 127.0.0.1`, `allow_anonymous true` unless the test says otherwise, then the test's
-    option lines. start() waits until it accepts TCP connections; stop() sends SIGTERM, waits, and returns
+    option lines (see uses_builtin_config for the one case started with `-p PORT` instead). start() waits until it accepts TCP connections; stop() sends SIGTERM, waits, and returns
     a list of problems (non-zero exit, sanitizer output) that the fixture turns into a test failure.
     """
 
@@ -104,9 +104,20 @@ class Broker:
             lines += list(opts)
         return "\n".join(lines) + "\n"
 
+    def uses_builtin_config(self):
+        """
+        A Rampart broker the test gives no options is started as `rampart -p PORT`: its built-in configuration
+        is exactly the default test configuration (127.0.0.1 only, anonymous clients), so the command-line
+        start path is exercised too. Any option, listener setting or second listener means `-c FILE`.
+        """
+        return (not is_mosquitto() and not self.options and not self.listener_options
+                and not self.extra_listeners and self.anonymous is True)
+
     def command(self):
         if is_mosquitto():
             return [MOSQUITTO_BIN, "-c", self.config_path]
+        if self.uses_builtin_config():
+            return [RAMPART_BIN, "-p", str(self.port)]
         return [RAMPART_BIN, "-c", self.config_path]
 
     def start(self):

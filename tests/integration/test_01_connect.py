@@ -294,3 +294,17 @@ def test_rejected_connect_following_data_ignored(broker, raw, topic):
     sub.subscribe([(topic, 0), (topic + "/m", 0)])
     sub.pub(topic + "/m", b"m", qos=1)
     assert [p.topic for p in sub.publishes_until(topic + "/m")] == [topic + "/m"]
+
+
+def test_connect_deadline_closes_silent_socket(broker, raw):
+    # A TCP connection that never sends CONNECT is closed by the broker's CONNECT deadline.
+    r = raw(broker, V5)
+    assert r.until_closed(timeout=h.WAIT * 6) == []
+    assert h.ping_ok(broker)
+
+
+def test_connect_deadline_closes_partial_connect(broker, raw):
+    # Half a CONNECT (a slowloris) does not hold the connection open past the deadline either.
+    r = raw(broker, V5)
+    r.send(h.connect("partial")[:6])
+    assert r.until_closed(timeout=h.WAIT * 6) == []

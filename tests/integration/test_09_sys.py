@@ -35,7 +35,7 @@ def test_sys_topics_published(make_broker, raw):
     sub.connect("sys-watch")
     sub.subscribe([("$SYS/#", 0)])
     seen = _collect(sub, REQUIRED, time.monotonic() + h.WAIT * 2)
-    assert ("rampart" in seen["$SYS/broker/version"]) or ("mosquitto" in seen["$SYS/broker/version"])
+    assert "rampart" in seen["$SYS/broker/version"].lower() or "mosquitto" in seen["$SYS/broker/version"]
     assert seen["$SYS/broker/uptime"].endswith(" seconds")
     assert int(seen["$SYS/broker/clients/connected"]) >= 1
     assert int(seen["$SYS/broker/bytes/received"]) > 0
