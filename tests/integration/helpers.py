@@ -137,6 +137,9 @@ class Broker:
         while True:
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
+                self.proc = None          # reported here; nothing left for stop() to check
+                self._log_file.close()
+                self._log_file = None
                 raise AssertionError("broker exited with %d during startup:\n%s" % (self.returncode, self.log()))
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):

@@ -161,8 +161,9 @@ CONNECT_CASES = {
     "connect_reserved_flag": (lambda v: h.connect("c", version=v, flags_extra=0x01), {MAL}),
     "connect_will_qos_3": (lambda v: h.connect("c", version=v, will={"topic": "w", "payload": b"x", "qos": 3}),
                            {MAL}),
-    "connect_will_qos_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x08), {MAL}),
-    "connect_will_retain_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x20), {MAL}),
+    # the standard names no error class for these two (3.1.2-11, 3.1.2-13): either is a fair answer
+    "connect_will_qos_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x08), {MAL, PROTO}),
+    "connect_will_retain_without_will": (lambda v: h.connect("c", version=v, flags_extra=0x20), {MAL, PROTO}),
     "connect_client_id_bad_utf8": (lambda v: h.connect(b"\xff\xfe", version=v), {MAL, 0x85}),
     "connect_will_flag_without_will_fields": (lambda v: h.connect("c", version=v, flags_extra=0x04), {MAL}),
     "connect_username_flag_without_username": (lambda v: h.connect("c", version=v, flags_extra=0x80), {MAL}),
