@@ -477,23 +477,26 @@ busy:
 }
 
 /* Turns a finished verification into the answer, updating the limiter and logging. */
-static uint8_t finish(auth *a, auth_job *j, pending *p)
+static uint8_t finish(auth *a, int result, pending *p, const char *method)
 {
     int64_t now = wall_now();
     uint64_t now_ms = mono_ms();
     char detail[96];
     limiter_decision d;
 
-    a->stats.evaluated++;
-    if (j->result == 1 && p->known && p->expires_at && p->expires_at <= now) {
+    if (strcmp(method, "password") == 0)
+        a->stats.evaluated++;
+    if (result == 1 && p->known && p->expires_at && p->expires_at <= now) {
         log_decision(LOG_LEVEL_WARNING, "failure reason=password_expired", &p->addr, p->user, p->client,
                      p->listener, NULL);
         return refuse(a, MQTT_RC_BAD_USERNAME_OR_PASSWORD);
     }
-    if (j->result == 1 && p->known) {
+    if (result == 1 && p->known) {
+        char event[64];
         limiter_record_success(a->lim, &p->addr, p->username, p->username_len, now_ms);
         a->stats.accepted++;
-        log_decision(LOG_LEVEL_INFO, "success method=password", &p->addr, p->user, p->client, p->listener, NULL);
+        snprintf(event, sizeof event, "success method=%s", method);
+        log_decision(LOG_LEVEL_INFO, event, &p->addr, p->user, p->client, p->listener, NULL);
         if (p->expires_at && p->expires_at - now <= a->cfg.password_warn_before) {
             snprintf(detail, sizeof detail, "expires_in_s=%" PRId64, p->expires_at - now);
             log_decision(LOG_LEVEL_WARNING, "password_expires_soon", &p->addr, p->user, p->client, p->listener,
@@ -501,7 +504,7 @@ static uint8_t finish(auth *a, auth_job *j, pending *p)
         }
         return 0;
     }
-    if (j->result < 0)
+    if (result < 0)
         log_error("auth: verification failed internally for username=\"%s\"", p->user);
     d = limiter_record_failure(a->lim, &p->addr, p->username, p->username_len, now_ms);
     snprintf(detail, sizeof detail, "state=%s", d.verdict == LIMITER_BACKOFF   ? "backoff"
@@ -524,8 +527,50 @@ bool auth_take_result(auth *a, uint64_t *cookie, uint8_t *reason)
         return false;
     p = j->ctx;
     *cookie = j->cookie;
-    *reason = finish(a, j, p);
+    *reason = finish(a, j->result, p, "password");
     pending_free(p);
     auth_job_free(j);
     return true;
+}
+
+/* Fills a pending record (on the stack) from an attempt, for authentications finished on the loop. */
+static void pending_fill(auth *a, const auth_attempt *at, pending *p, bool scram_only)
+{
+    const passwd_entry *e = a->db ? passwd_db_find(a->db, at->username, at->username_len) : NULL;
+
+    memset(p, 0, sizeof *p);
+    p->addr = *at->addr;
+    snprintf(p->listener, sizeof p->listener, "%s", at->listener ? at->listener : "-");
+    auth_log_escape(at->username, at->username_len, p->user, sizeof p->user);
+    auth_log_escape(at->client_id, at->client_id_len, p->client, sizeof p->client);
+    p->username = (uint8_t *)at->username;
+    p->username_len = at->username_len;
+    p->known = e && (!scram_only || e->hash.scheme == PASSWD_SCHEME_SCRAM_SHA256);
+    p->expires_at = p->known ? entry_expiry(a, e) : 0;
+}
+
+uint8_t auth_check(auth *a, const auth_attempt *at)
+{
+    char user[ESC_MAX], client[ESC_MAX];
+    uint8_t rc;
+
+    auth_log_escape(at->username, at->has_username ? at->username_len : 0, user, sizeof user);
+    auth_log_escape(at->client_id, at->client_id_len, client, sizeof client);
+    rc = precheck(a, at, user, client);
+    if (rc)
+        a->stats.refused++;
+    return rc;
+}
+
+uint8_t auth_record(auth *a, const auth_attempt *at, bool success, const char *method)
+{
+    pending p;
+
+    pending_fill(a, at, &p, true);
+    return finish(a, success ? 1 : 0, &p, method);
+}
+
+const passwd_db *auth_db(const auth *a)
+{
+    return a->db;
 }

@@ -75,6 +75,17 @@ int auth_begin(auth *a, const auth_attempt *attempt, uint64_t cookie, uint8_t *r
 /* The next finished verification: its cookie and reason code (0x00 accepted). False when none is waiting. */
 bool auth_take_result(auth *a, uint64_t *cookie, uint8_t *reason);
 
+/*
+ * For authentication methods that run on the loop (SCRAM): auth_check() does the checks that come before any
+ * work (bans, anonymous, limiter) and returns 0 or the refusal reason; auth_record() records the outcome
+ * (limiter, counters, the log line with `method`, password expiry on success) and returns the final reason
+ * (0 or 0x86). Unknown users and users without a SCRAM entry count as failures.
+ */
+uint8_t auth_check(auth *a, const auth_attempt *attempt);
+uint8_t auth_record(auth *a, const auth_attempt *attempt, bool success, const char *method);
+/* The password file in service (NULL when none); valid until the next auth_reload(). */
+const passwd_db *auth_db(const auth *a);
+
 /* Adds a ban (and persists it when a ban file is configured). Used by the limiter's lockouts. */
 int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const char *reason);
 

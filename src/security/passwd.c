@@ -304,11 +304,28 @@ int passwd_hash_make_argon2id(const uint8_t *pw, size_t len, const passwd_argon2
     return rc == ARGON2_OK ? 0 : -1;
 }
 
+int passwd_scram_derive(const uint8_t *pw, size_t len, passwd_hash *h)
+{
+    uint8_t salted[32];
+    unsigned int klen = 0;
+    int rc = -1;
+
+    if (len > INT32_MAX || h->iterations == 0)
+        return -1;
+    h->scheme = PASSWD_SCHEME_SCRAM_SHA256;
+    h->hash_len = 32;
+    if (derive_scram_stored(h, pw, len, h->hash) == 0 &&
+        PKCS5_PBKDF2_HMAC((const char *)pw, (int)len, h->salt, (int)h->salt_len, (int)h->iterations, EVP_sha256(),
+                          32, salted) == 1 &&
+        HMAC(EVP_sha256(), salted, 32, (const uint8_t *)"Server Key", 10, h->server_key, &klen) && klen == 32)
+        rc = 0;
+    OPENSSL_cleanse(salted, sizeof salted);
+    return rc;
+}
+
 int passwd_hash_make_scram(const uint8_t *pw, size_t len, uint32_t iterations, char *out, size_t cap)
 {
     passwd_hash h;
-    uint8_t salted[32];
-    unsigned int klen = 0;
     char salt64[32], stored64[48], server64[48];
     int rc = -1;
 
@@ -317,9 +334,7 @@ int passwd_hash_make_scram(const uint8_t *pw, size_t len, uint32_t iterations, c
     h.iterations = iterations;
     if (iterations < 4096 || RAND_bytes(h.salt, (int)h.salt_len) != 1)
         return -1;
-    if (derive_scram_stored(&h, pw, len, h.hash) < 0 ||
-        PKCS5_PBKDF2_HMAC((const char *)pw, (int)len, h.salt, 16, (int)iterations, EVP_sha256(), 32, salted) != 1 ||
-        !HMAC(EVP_sha256(), salted, 32, (const uint8_t *)"Server Key", 10, h.server_key, &klen))
+    if (passwd_scram_derive(pw, len, &h) < 0)
         goto done;
     passwd_b64_encode(h.salt, 16, salt64, sizeof salt64);
     passwd_b64_encode(h.hash, 32, stored64, sizeof stored64);
@@ -328,7 +343,6 @@ int passwd_hash_make_scram(const uint8_t *pw, size_t len, uint32_t iterations, c
         (int)cap)
         rc = 0;
 done:
-    OPENSSL_cleanse(salted, sizeof salted);
     OPENSSL_cleanse(&h, sizeof h);
     return rc;
 }

@@ -101,6 +101,12 @@ int passwd_hash_make_argon2id(const uint8_t *pw, size_t len, const passwd_argon2
 int passwd_hash_make_scram(const uint8_t *pw, size_t len, uint32_t iterations, char *out, size_t cap);
 
 /*
+ * Fills h->hash (StoredKey, 32 bytes) and h->server_key from password pw and the salt and iterations already
+ * in *h; sets scheme and hash_len. Returns 0 or -1.
+ */
+int passwd_scram_derive(const uint8_t *pw, size_t len, passwd_hash *h);
+
+/*
  * Fills *h with an argon2id hash of the given cost whose hash bytes are random: it matches no password, and
  * verifying against it costs what verifying a real default entry costs (used for unknown users).
  */

@@ -18,5 +18,7 @@ int rampart_broker_main(int argc, char **argv);
 /* `rampart passwd` (src/tools/passwd.c) and `rampart ban` (src/tools/ban.c). */
 int rampart_passwd_main(int argc, char **argv);
 int rampart_ban_main(int argc, char **argv);
+int rampart_audit_main(int argc, char **argv);
+int rampart_firewall_main(int argc, char **argv);
 
 #endif

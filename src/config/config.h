@@ -1,0 +1,195 @@
+/*
+ * config.h - Rampart's configuration: mosquitto 2.x `mosquitto.conf` syntax and meaning, parsed into one
+ * rampart_config that the broker reads. docs/configuration.md documents every option.
+ *
+ * Syntax: one `option value...` per line; `#` at the start of a line (after blanks) is a comment; blank lines
+ * are ignored. `listener PORT [ADDRESS]` starts a listener block: the options that follow and that apply to a
+ * listener (always: bind_interface, protocol, max_connections, max_qos, max_topic_alias, mount_point, TLS,
+ * WebSocket; with `per_listener_settings true` also allow_anonymous, password_file, acl_file, ...) apply to
+ * it. Listener options before the first `listener` line configure mosquitto's deprecated "default listener"
+ * (`port`, `bind_address`). `include_dir DIR` reads the files DIR/NAME.conf in sorted order at that point.
+ *
+ * Fail closed: an unknown option, an option mosquitto has but Rampart does not (yet) implement, a value out
+ * of range, a duplicate listener: each is an error "file:line: what is wrong". config_load() collects ALL
+ * errors (up to CONFIG_MAX_ERRORS) rather than stopping at the first, and a configuration with errors must
+ * never be used.
+ *
+ * The directive table (name, type, range, default, scope, reloadable, owning issue/module, supported) is in
+ * config.c; when a module starts implementing an option it flips that option's `supported` flag there.
+ *
+ * Ownership: every string and array reachable from a rampart_config is owned by it and freed by
+ * config_free(). The tls/ws/auth/sandbox sub-structures use the types of the modules that consume them, so
+ * the broker passes &listener->tls to tls_context_new() etc.; their `const char *` members point at strings
+ * owned by the configuration.
+ */
+#ifndef RAMPART_CONFIG_CONFIG_H
+#define RAMPART_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/tls.h"
+#include "net/ws.h"
+#include "security/auth_options.h"
+#include "security/sandbox_options.h"
+
+#define CONFIG_MAX_ERRORS 64         /* further errors are counted, not stored */
+#define CONFIG_MAX_LISTENERS 64
+#define CONFIG_MAX_INCLUDE_DEPTH 4   /* include_dir inside included files */
+#define CONFIG_MAX_LINE 4096         /* longer lines are an error */
+#define CONFIG_MAX_FILE_SIZE (4u << 20)
+#define CONFIG_MAX_PROXIES 16        /* websocket_trusted_proxy, proxy_protocol_from per listener */
+#define CONFIG_MAX_ORIGINS 16        /* websocket_origin per listener */
+#define CONFIG_DEFAULT_PORT 1883
+
+/* The errors of one load, each "file:line: message" (or "file: message" when no line applies). */
+typedef struct config_errors {
+    char *messages[CONFIG_MAX_ERRORS]; /* owned */
+    size_t count;                      /* stored messages */
+    size_t dropped;                    /* errors beyond CONFIG_MAX_ERRORS */
+} config_errors;
+
+void config_errors_init(config_errors *e);
+void config_errors_free(config_errors *e);
+/* Writes every message, one per line, then "N more errors" if any were dropped. */
+void config_errors_print(const config_errors *e, void *stdio_file);
+
+enum config_protocol { CONFIG_PROTOCOL_MQTT = 0, CONFIG_PROTOCOL_WEBSOCKETS = 1 };
+enum config_socket_domain { CONFIG_DOMAIN_ANY = 0, CONFIG_DOMAIN_IPV4 = 4, CONFIG_DOMAIN_IPV6 = 6 };
+
+/* log_dest flags (repeatable option; `none` clears). */
+enum {
+    CONFIG_LOG_DEST_STDERR = 1u << 0,
+    CONFIG_LOG_DEST_SYSLOG = 1u << 1,
+    CONFIG_LOG_DEST_FILE = 1u << 2,
+};
+/* log_type flags (repeatable option; `none` clears, `all` sets all). */
+enum {
+    CONFIG_LOG_TYPE_ERROR = 1u << 0,
+    CONFIG_LOG_TYPE_WARNING = 1u << 1,
+    CONFIG_LOG_TYPE_NOTICE = 1u << 2,
+    CONFIG_LOG_TYPE_INFORMATION = 1u << 3,
+    CONFIG_LOG_TYPE_DEBUG = 1u << 4,
+    CONFIG_LOG_TYPE_SUBSCRIBE = 1u << 5,
+    CONFIG_LOG_TYPE_UNSUBSCRIBE = 1u << 6,
+    CONFIG_LOG_TYPE_WEBSOCKETS = 1u << 7,
+    CONFIG_LOG_TYPE_ALL = 0xffu,
+};
+
+/* One `listener PORT [ADDRESS]` block (or the default listener). */
+struct config_listener {
+    /* --- identity --- */
+    uint16_t port;                       /* listener PORT (1..65535); port 0 / unix sockets are refused */
+    char *bind_address;                  /* listener's ADDRESS; NULL = all addresses */
+    char *bind_interface;                /* bind_interface DEVICE (SO_BINDTODEVICE); NULL = none */
+    enum config_socket_domain socket_domain; /* socket_domain ipv4|ipv6; default ANY */
+    enum config_protocol protocol;       /* protocol mqtt|websockets; default mqtt */
+    char *file;                          /* where the listener line was (for messages); owned */
+    int line;
+    bool is_builtin_default;             /* the built-in 127.0.0.1:1883 listener of config_defaults() */
+
+    /* --- security (per listener when per_listener_settings is true, else copied from the globals) --- */
+    bool allow_anonymous;                /* default false; true only on the built-in default listener */
+    bool allow_zero_length_clientid;     /* default true (mosquitto) */
+    char *password_file;                 /* NULL = none; see also rampart_config.auth */
+    char *acl_file;                      /* NULL = no ACL (everything allowed to authenticated clients) */
+
+    /* --- limits (always per listener) --- */
+    int32_t max_connections;             /* max_connections N; -1 = no per-listener limit (default) */
+    uint8_t max_qos;                     /* max_qos 0..2; default 2 */
+    uint16_t max_topic_alias;            /* max_topic_alias 0..65535; default 10 */
+    char *mount_point;                   /* mount_point PREFIX; NULL = none */
+    bool use_username_as_clientid;       /* default false */
+
+    /* --- TLS (issue 4, src/net/tls.c): TLS is on when tls.certfile != NULL --- */
+    tls_settings tls;                    /* strings owned by the configuration; tls.name = "ADDR:PORT" */
+
+    /* --- WebSocket (issue 4, src/net/ws.c), when protocol == CONFIG_PROTOCOL_WEBSOCKETS --- */
+    ws_transport_settings ws;            /* path, origins, trusted proxies, sizes; owned */
+    ws_cidr proxy_protocol_from[CONFIG_MAX_PROXIES]; /* proxy_protocol_from ADDR[/BITS] (PROXY v1/v2) */
+    size_t proxy_protocol_from_count;    /* 0 = PROXY protocol off on this listener */
+};
+
+typedef struct rampart_config {
+    char *config_file;                   /* the file given to config_load(), or NULL for the built-in config */
+
+    /* --- listeners --- */
+    struct config_listener *listeners;   /* owned array */
+    size_t listener_count;               /* >= 1 after a successful load */
+    bool per_listener_settings;          /* default false */
+    bool listeners_from_file;            /* the file defined listeners (then -p is refused) */
+    unsigned cmdline_ports;              /* -p options applied so far */
+
+    /* --- global security defaults (copied into each listener unless per_listener_settings) --- */
+    bool allow_anonymous;                /* default false (the built-in default listener alone allows) */
+    bool allow_zero_length_clientid;     /* default true */
+    char *acl_file;                      /* NULL = none */
+
+    /* --- protocol and session limits (issue 3, src/broker) --- */
+    uint32_t max_packet_size;            /* bytes, both directions; default 16 MiB; max 268435460 */
+    uint32_t max_packet_size_unauthenticated; /* CONNECT and anything before auth completes; default 64 KiB */
+    uint32_t message_size_limit;         /* payload bytes; 0 = only max_packet_size applies (default) */
+    uint16_t max_inflight_messages;      /* outgoing QoS 1/2 window per client and our Receive Maximum;
+                                            default 20; mosquitto's 0 (= unlimited) maps to 65535 */
+    uint32_t max_queued_messages;        /* per offline/slow client; default 1000; >= 1 (always bounded) */
+    uint64_t max_queued_bytes;           /* per client; default 8 MiB; 0 = count limit only */
+    bool queue_qos0_messages;            /* queue QoS 0 for offline persistent clients; default false */
+    uint16_t max_keepalive;              /* seconds, 10..65535; default 65535 (Server Keep Alive if lower) */
+    bool retain_available;               /* default true */
+    bool upgrade_outgoing_qos;           /* default false */
+    bool set_tcp_nodelay;                /* default true (mosquitto: false) */
+    uint32_t max_subscriptions_per_client; /* default 1000 */
+    uint32_t max_topic_levels;           /* levels in a topic name or filter; default 32 */
+    uint64_t memory_limit;               /* global memory ceiling, bytes; default 1 GiB; 0 = none */
+    int64_t persistent_client_expiration; /* seconds; 0 = never (default) */
+    uint32_t sys_interval;               /* seconds between $SYS updates; 0 = off; default 10 */
+
+    /* --- process --- */
+    char *pid_file;                      /* NULL = none */
+    uint32_t log_dest;                   /* CONFIG_LOG_DEST_*; default STDERR */
+    char *log_file;                      /* log_dest file PATH */
+    uint32_t log_type;                   /* CONFIG_LOG_TYPE_*; default ERROR|WARNING|NOTICE|INFORMATION */
+
+    /* --- modules with their own option parsers (routed by the table) --- */
+    auth_settings auth;                  /* password_file (global), ban_file, login limiting, connect_timeout,
+                                            max_connections_per_address, ... (security/auth_options.h) */
+    sandbox_settings sandbox;            /* user, sandbox_* (security/sandbox_options.h) */
+} rampart_config;
+
+/*
+ * Fills cfg with the built-in safe configuration: one listener 127.0.0.1:1883 (is_builtin_default, the only
+ * listener ever to allow anonymous clients by default) and every default above. cfg needs no prior init;
+ * release with config_free().
+ */
+void config_defaults(rampart_config *cfg);
+
+/*
+ * Loads the configuration file at path into cfg (which must not be initialised: config_load calls
+ * config_defaults first). Every error found is appended to errs as "file:line: message". Returns 0 when the
+ * file is valid, -1 otherwise; in both cases cfg holds allocated memory that config_free() releases, but after
+ * -1 it must not be used. A file that defines no listener gets the built-in default listener.
+ */
+int config_load(rampart_config *cfg, const char *path, config_errors *errs);
+
+/* As config_load, but parses len bytes of text (not NUL-terminated) named `name` in messages. include_dir
+ * in the buffer is honoured. For tests and the fuzz target. */
+int config_load_buffer(rampart_config *cfg, const char *name, const char *text, size_t len,
+                       config_errors *errs);
+
+/*
+ * Applies one `-p PORT` of the broker's command line (mosquitto 2.x meaning: loopback-only listeners). The
+ * first call replaces the port of the built-in 127.0.0.1 listener; each later call adds another 127.0.0.1
+ * listener (mosquitto allows -p up to 10 times). When the configuration file defined listeners, mosquitto
+ * silently ignores -p; Rampart refuses instead: returns -1 and err says so. Also -1 for a port outside
+ * 1..65535 or a port given twice. Returns 0 on success.
+ */
+int config_set_port(rampart_config *cfg, long port, char *err, size_t errlen);
+
+/* Releases everything cfg owns; cfg may then be reused with config_defaults/config_load. */
+void config_free(rampart_config *cfg);
+
+/* The `rampart check -c FILE` subcommand (src/config/check.c). */
+int config_check_main(int argc, char **argv);
+
+#endif

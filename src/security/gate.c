@@ -1,0 +1,293 @@
+/* gate.c - see gate.h. */
+#include "security/gate.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "security/auth.h"
+#include "security/connlimit.h"
+
+struct sec_gate {
+    auth *auth;
+    connlimit *conn;
+    uint8_t scram_secret[32];
+};
+
+struct sec_conn {
+    sec_addr addr;
+    char listener[64];
+    bool allow_anonymous;
+    bool authenticated;
+    scram_server *scram;   /* enhanced authentication in progress */
+    uint8_t *client_id;    /* copy for the SCRAM log line */
+    size_t client_id_len;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int sec_gate_new(const auth_settings *s, sec_gate **out, char *err, size_t errlen)
+{
+    sec_gate *g = calloc(1, sizeof *g);
+
+    *out = NULL;
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (RAND_bytes(g->scram_secret, sizeof g->scram_secret) != 1) {
+        snprintf(err, errlen, "no randomness");
+        goto fail;
+    }
+    if (auth_new(&s->auth, &g->auth, err, errlen) < 0)
+        goto fail;
+    g->conn = connlimit_new(&s->conn);
+    if (!g->conn) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    *out = g;
+    return 0;
+fail:
+    sec_gate_free(g);
+    return -1;
+}
+
+void sec_gate_free(sec_gate *g)
+{
+    if (!g)
+        return;
+    auth_free(g->auth);
+    connlimit_free(g->conn);
+    OPENSSL_cleanse(g, sizeof *g);
+    free(g);
+}
+
+int sec_gate_fd(const sec_gate *g)
+{
+    return auth_fd(g->auth);
+}
+
+void sec_gate_tick(sec_gate *g)
+{
+    auth_tick(g->auth);
+}
+
+int sec_gate_reload(sec_gate *g)
+{
+    char err[512];
+    int rc = auth_reload(g->auth, err, sizeof err);
+
+    if (rc == 0)
+        log_notice("auth: reloaded password and ban files");
+    return rc;
+}
+
+uint32_t sec_gate_connect_timeout_ms(const sec_gate *g)
+{
+    return connlimit_get_config(g->conn)->connect_timeout_s * 1000u;
+}
+
+sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
+                          const struct sockaddr *peer, socklen_t peer_len)
+{
+    sec_conn *c = calloc(1, sizeof *c);
+    enum connlimit_verdict v;
+    uint64_t now = now_ms();
+
+    if (!c)
+        return NULL;
+    sec_addr_from_sockaddr(peer, peer_len, &c->addr);
+    snprintf(c->listener, sizeof c->listener, "%s", name ? name : "-");
+    c->allow_anonymous = allow_anonymous;
+    v = connlimit_accept(g->conn, index, &c->addr, now);
+    if (v != CONNLIMIT_OK) {
+        connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_drop_scram(sec_conn *c)
+{
+    scram_server_free(c->scram);
+    c->scram = NULL;
+    free(c->client_id);
+    c->client_id = NULL;
+    c->client_id_len = 0;
+}
+
+void sec_gate_close(sec_gate *g, sec_conn *c)
+{
+    if (!c)
+        return;
+    connlimit_closed(g->conn, &c->addr, c->authenticated);
+    conn_drop_scram(c);
+    free(c);
+}
+
+void sec_gate_authenticated(sec_gate *g, sec_conn *c)
+{
+    if (c->authenticated)
+        return;
+    c->authenticated = true;
+    connlimit_authenticated(g->conn, &c->addr);
+    conn_drop_scram(c);
+}
+
+const sec_addr *sec_conn_addr(const sec_conn *c)
+{
+    return &c->addr;
+}
+
+static void reply_connack(sec_reply *r, uint8_t reason)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = SEC_REPLY_CONNACK;
+    r->reason = reason;
+}
+
+static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect *pkt)
+{
+    memset(at, 0, sizeof *at);
+    at->addr = &c->addr;
+    at->listener = c->listener;
+    at->allow_anonymous = c->allow_anonymous;
+    at->has_username = pkt->has_username;
+    at->username = pkt->username.data;
+    at->username_len = pkt->username.len;
+    at->has_password = pkt->has_password;
+    at->password = pkt->password.data;
+    at->password_len = pkt->password.len;
+    at->client_id = pkt->client_id.data;
+    at->client_id_len = pkt->client_id.len;
+}
+
+static void log_scram(const sec_conn *c, const char *event, const char *user, size_t ulen)
+{
+    char u[600], id[600];
+
+    log_notice("auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s", event, c->addr.text,
+               auth_log_escape((const uint8_t *)user, ulen, u, sizeof u),
+               auth_log_escape(c->client_id, c->client_id_len, id, sizeof id), c->listener);
+}
+
+/* CONNECT with Authentication Method SCRAM-SHA-256: answers server-first in an AUTH packet. */
+static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec_reply *r)
+{
+    auth_attempt at;
+    const char *user;
+    uint8_t reason;
+    size_t n = 0;
+
+    c->client_id = malloc(pkt->client_id.len ? pkt->client_id.len : 1);
+    c->scram = scram_server_new(g->scram_secret);
+    if (!c->client_id || !c->scram) {
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_SERVER_BUSY);
+    }
+    if (pkt->client_id.len)
+        memcpy(c->client_id, pkt->client_id.data, pkt->client_id.len);
+    c->client_id_len = pkt->client_id.len;
+    memset(r, 0, sizeof *r);
+    if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
+        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+                           r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
+        log_scram(c, "refused reason=scram_malformed", "", 0);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
+    user = scram_server_username(c->scram);
+    attempt_fill(&at, c, pkt);
+    at.has_username = true;
+    at.username = (const uint8_t *)user;
+    at.username_len = strlen(user);
+    reason = auth_check(g->auth, &at);
+    if (reason) {
+        conn_drop_scram(c);
+        return reply_connack(r, reason);
+    }
+    r->kind = SEC_REPLY_AUTH;
+    r->reason = MQTT_RC_CONTINUE_AUTH;
+    r->has_auth = true;
+    r->auth_data_len = n;
+}
+
+void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r)
+{
+    auth_attempt at;
+
+    if (pkt->version == MQTT_V5 && (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
+        const mqtt_bytes *m = &pkt->props.auth_method;
+        if (m->len != strlen(SEC_AUTH_METHOD) || memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
+            c->client_id_len = 0;
+            log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", c->addr.text, c->listener);
+            return reply_connack(r, MQTT_RC_BAD_AUTH_METHOD);
+        }
+        conn_drop_scram(c);
+        return connect_scram(g, c, pkt, r);
+    }
+    attempt_fill(&at, c, pkt);
+    memset(r, 0, sizeof *r);
+    if (auth_begin(g->auth, &at, cookie, &r->reason) == AUTH_PENDING)
+        r->kind = SEC_REPLY_PENDING;
+}
+
+void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
+{
+    auth_attempt at;
+    const char *user;
+    uint8_t final[SCRAM_MSG_MAX], reason;
+    size_t n = 0;
+    int rc;
+    const mqtt_bytes *m = &pkt->props.auth_method;
+
+    if (!c->scram || pkt->reason != MQTT_RC_CONTINUE_AUTH ||
+        !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
+        memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
+        log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", c->addr.text, c->listener);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
+    }
+    rc = (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA))
+             ? scram_server_final(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, final,
+                                  sizeof final, &n)
+             : SCRAM_MALFORMED;
+    user = scram_server_username(c->scram);
+    memset(&at, 0, sizeof at);
+    at.addr = &c->addr;
+    at.listener = c->listener;
+    at.has_username = true;
+    at.username = (const uint8_t *)user;
+    at.username_len = strlen(user);
+    at.client_id = c->client_id;
+    at.client_id_len = c->client_id_len;
+    reason = auth_record(g->auth, &at, rc == SCRAM_OK, "scram-sha-256");
+    reply_connack(r, reason);
+    if (reason == 0) {
+        r->has_auth = true;
+        memcpy(r->auth_data, final, n);
+        r->auth_data_len = n;
+    }
+    conn_drop_scram(c);
+}
+
+bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r)
+{
+    uint8_t reason;
+
+    if (!auth_take_result(g->auth, cookie, &reason))
+        return false;
+    reply_connack(r, reason);
+    return true;
+}

@@ -1,0 +1,73 @@
+/*
+ * gate.h - the one interface the broker calls for connection security: connection limits at accept, the
+ * CONNECT decision (password through the worker pool, or SCRAM-SHA-256 through AUTH packets), bans, the
+ * login limiter, reloads. It wraps src/security/auth.h, connlimit.h and scram.h so the broker needs a
+ * handful of calls and one pointer per connection.
+ *
+ * Broker protocol (event loop thread only):
+ *   accept:   c = sec_gate_accept(...)          NULL: close the socket now (refusal already logged)
+ *   CONNECT:  sec_gate_connect(g, c, cookie, &connect, &reply), then act on reply.kind:
+ *               SEC_REPLY_CONNACK  send CONNACK with reply.reason (and, when reply.has_auth, the properties
+ *                                  Authentication Method SEC_AUTH_METHOD and Authentication Data); success
+ *                                  (reason 0): call sec_gate_authenticated(g, c); else close after CONNACK
+ *               SEC_REPLY_AUTH     send AUTH reason 0x18 with method and data; wait for the client's AUTH
+ *               SEC_REPLY_PENDING  stop reading from the client; the answer comes through sec_gate_fd()
+ *   AUTH:     sec_gate_auth(g, c, &auth_packet, &reply) while enhanced authentication is in progress
+ *   fd readable: while (sec_gate_take_result(g, &cookie, &reply)) answer the connection with that cookie
+ *                (if it still exists) as for SEC_REPLY_CONNACK
+ *   close:    sec_gate_close(g, c) for every connection that got a sec_conn (frees it)
+ *   every second: sec_gate_tick(g); SIGHUP: sec_gate_reload(g)
+ *   deadline: a connection not authenticated sec_gate_connect_timeout_ms() after accept is closed by the
+ *             broker (v5: DISCONNECT is not allowed before CONNACK, so just close)
+ * Reason codes are MQTT 5; for 3.1.1 clients the broker maps them with mqtt_connack_code_v311().
+ */
+#ifndef RAMPART_SECURITY_GATE_H
+#define RAMPART_SECURITY_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "codec/mqtt.h"
+#include "security/addr.h"
+#include "security/auth_options.h"
+#include "security/scram.h"
+
+#define SEC_AUTH_METHOD SCRAM_METHOD
+
+typedef struct sec_gate sec_gate;
+typedef struct sec_conn sec_conn;
+
+enum sec_reply_kind { SEC_REPLY_CONNACK = 0, SEC_REPLY_AUTH, SEC_REPLY_PENDING };
+
+typedef struct sec_reply {
+    enum sec_reply_kind kind;
+    uint8_t reason;   /* CONNACK reason (v5), 0 = accepted */
+    bool has_auth;    /* carry Authentication Method + Data */
+    uint8_t auth_data[SCRAM_MSG_MAX];
+    size_t auth_data_len;
+} sec_reply;
+
+/* Starts the gate from parsed settings (copied). Returns 0 or -1 with err ("file:line: ..." for files). */
+int sec_gate_new(const auth_settings *s, sec_gate **out, char *err, size_t errlen);
+void sec_gate_free(sec_gate *g);
+
+int sec_gate_fd(const sec_gate *g);
+void sec_gate_tick(sec_gate *g);
+/* Re-reads the password and ban files; on a parse error the old contents stay (logged). Returns 0 or -1. */
+int sec_gate_reload(sec_gate *g);
+uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
+
+/* A connection was accepted on listener `index` (0..255) named `name` (for the log). NULL: refuse it. */
+sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
+                          const struct sockaddr *peer, socklen_t peer_len);
+void sec_gate_close(sec_gate *g, sec_conn *c);
+void sec_gate_authenticated(sec_gate *g, sec_conn *c);
+const sec_addr *sec_conn_addr(const sec_conn *c);
+
+void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r);
+void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r);
+bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r);
+
+#endif

@@ -1,0 +1,95 @@
+/* check_files.c - see check_files.h. */
+#include "tools/check_files.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "security/sandbox.h"
+#include "tools/audit_checks.h"
+
+struct check_ctx {
+    FILE *out;
+    const char *config;
+    uid_t uid;
+    gid_t gid;
+    char user[64];
+    int problems;
+};
+
+/* Reports a problem with `path` playing role `what` in `where`. */
+static void problem(struct check_ctx *c, const char *where, const char *what, const char *path, const char *msg)
+{
+    fprintf(c->out, "%s: %s%s%s %s: %s\n", c->config, where, *where ? ": " : "", what, path, msg);
+    c->problems++;
+}
+
+/* The file exists and the broker's account can read it. */
+static void check_readable(struct check_ctx *c, const char *where, const char *what, const char *path)
+{
+    char why[512], msg[600];
+    int r;
+
+    if (!path)
+        return;
+    r = audit_readable_by(path, c->uid, c->gid, why, sizeof why);
+    if (r < 0) {
+        problem(c, where, what, path, strerror(ENOENT));
+    } else if (r == 0) {
+        snprintf(msg, sizeof msg, "not readable by user '%s': %s", c->user, why);
+        problem(c, where, what, path, msg);
+    }
+}
+
+/* Certificate and key of one listener parse and match. */
+static void check_pair(struct check_ctx *c, const char *where, const tls_settings *t)
+{
+    char why[512];
+
+    if (!t->certfile || !t->keyfile || t->keyfile_passphrase_file || t->keyfile_passphrase_env ||
+        t->keyfile_passphrase_credential)
+        return; /* an encrypted key is unlocked and matched by the TLS module at start-up */
+    if (audit_cert_matches_key(t->certfile, t->keyfile, why, sizeof why) != 1)
+        problem(c, where, "certfile", t->certfile, why);
+}
+
+/* Every file of one listener. */
+static void check_listener(struct check_ctx *c, const struct config_listener *l)
+{
+    char where[64];
+    const tls_settings *t = &l->tls;
+
+    snprintf(where, sizeof where, "listener %u", (unsigned)l->port);
+    check_readable(c, where, "certfile", t->certfile);
+    check_readable(c, where, "keyfile", t->keyfile);
+    check_readable(c, where, "cafile", t->cafile);
+    check_readable(c, where, "capath", t->capath);
+    for (size_t i = 0; i < t->crlfile_count; i++)
+        check_readable(c, where, "crlfile", t->crlfiles[i]);
+    check_readable(c, where, "ocsp_response_file", t->ocsp_response_file);
+    check_readable(c, where, "keyfile_passphrase_file", t->keyfile_passphrase_file);
+    check_readable(c, where, "password_file", l->password_file);
+    check_readable(c, where, "acl_file", l->acl_file);
+    check_pair(c, where, t);
+}
+
+int check_files_run(const struct rampart_config *cfg, FILE *out)
+{
+    struct check_ctx c = {out, cfg->config_file ? cfg->config_file : "(built-in)", 0, 0, "", 0};
+    struct sandbox_policy p;
+    char err[256];
+
+    sandbox_policy_init(&p);
+    p.user_mode = cfg->sandbox.user ? SANDBOX_USER_NAMED : SANDBOX_USER_DEFAULT;
+    p.user = cfg->sandbox.user;
+    if (sandbox_resolve_user(&p, &c.uid, &c.gid, c.user, sizeof c.user, err, sizeof err) != 0) {
+        fprintf(out, "%s: %s\n", c.config, err);
+        return 1;
+    }
+    check_readable(&c, "", "password_file", cfg->auth.password_file);
+    check_readable(&c, "", "acl_file", cfg->acl_file);
+    for (size_t i = 0; i < cfg->listener_count; i++)
+        check_listener(&c, &cfg->listeners[i]);
+    return c.problems;
+}
