@@ -33,7 +33,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 4
 PYTEST      ?= /usr/bin/python3 -m pytest
 
-.PHONY: all asan test unit unit-run integration integration-run unit-bins fuzz fuzz-build fuzz-smoke run clean check-deps format
+.PHONY: all asan test unit unit-run integration integration-run unit-bins fuzz fuzz-build fuzz-smoke run clean check-deps format tls-scan
 
 all: $(BUILD)/rampart
 
@@ -118,9 +118,20 @@ fuzz: fuzz-build
 	        tests/fuzz/corpus/$$n || exit 1; \
 	done
 
+# ---- benchmark ---------------------------------------------------------------------------------
+# Rampart (release build) against Debian's mosquitto on loopback, a few minutes; results also go to
+# docs/performance.md. More rounds or longer runs: make bench BENCH_ARGS="--rounds 5 --duration 5".
+.PHONY: bench
+bench: all
+	/usr/bin/python3 scripts/bench-compare.py $(BENCH_ARGS)
+
 # ---- running -----------------------------------------------------------------------------------
 run: all
 	./$(BUILD)/rampart -v
+
+# TLS scan (slow: minutes): sslscan + testssl against a broker with TLS and secure WebSocket listeners.
+tls-scan: all
+	scripts/tls-scan.sh $(BUILD)/rampart
 
 format:
 	clang-format -i $$(find src tests -name '*.[ch]')

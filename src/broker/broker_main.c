@@ -1,12 +1,138 @@
-/* broker_main.c - placeholder until the broker lands: refuses to run rather than pretend. */
+/*
+ * broker_main.c - `rampart [-c FILE] [-p PORT] [-v]`: mosquitto's flags. Without -c the broker runs on the
+ * built-in configuration: 127.0.0.1 port 1883 (or -p) only, anonymous clients allowed there.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "base/log.h"
+#include "broker/broker.h"
+#include "broker/broker_config.h"
+#include "config/config.h"
+#include "security/hardening.h"
 #include "tools/commands.h"
+
+#define BROKER_MAIN_MAX_PORTS 10
+
+typedef struct broker_main_args {
+    const char *config;
+    long ports[BROKER_MAIN_MAX_PORTS];
+    int nports;
+    bool verbose;
+} broker_main_args;
+
+static void broker_main_usage(void)
+{
+    fprintf(stderr, "usage: rampart [-c FILE] [-p PORT] [-v]\n");
+}
+
+/* Parses the command line. Returns 0, or the exit status to stop with. */
+static int broker_main_parse(int argc, char **argv, broker_main_args *a)
+{
+    int opt;
+    optind = 1;
+    while ((opt = getopt(argc, argv, "c:p:vd")) != -1) {
+        char *end;
+        switch (opt) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'p':
+            if (a->nports == BROKER_MAIN_MAX_PORTS) {
+                fprintf(stderr, "rampart: -p may be given at most %d times\n", BROKER_MAIN_MAX_PORTS);
+                return 2;
+            }
+            a->ports[a->nports] = strtol(optarg, &end, 10);
+            if (!*optarg || *end) {
+                fprintf(stderr, "rampart: invalid port '%s'\n", optarg);
+                return 2;
+            }
+            a->nports++;
+            break;
+        case 'v':
+            a->verbose = true;
+            break;
+        case 'd':
+            fprintf(stderr, "rampart: -d (daemonize) is not supported: run under a service manager\n");
+            return 2;
+        default:
+            broker_main_usage();
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        broker_main_usage();
+        return 2;
+    }
+    return 0;
+}
+
+/* Loads the configuration (file or built-in) and applies -p. Returns 0 or 1 (errors printed). */
+static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
+{
+    char err[512];
+    if (a->config) {
+        config_errors errs;
+        config_errors_init(&errs);
+        int rc = config_load(cfg, a->config, &errs);
+        if (rc != 0) {
+            config_errors_print(&errs, stderr);
+            config_errors_free(&errs);
+            return 1;
+        }
+        config_errors_free(&errs);
+    } else {
+        config_defaults(cfg);
+    }
+    for (int i = 0; i < a->nports; i++)
+        if (config_set_port(cfg, a->ports[i], err, sizeof err) < 0) {
+            fprintf(stderr, "rampart: -p %ld: %s\n", a->ports[i], err);
+            return 1;
+        }
+    return 0;
+}
 
 int rampart_broker_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "rampart: the broker is not built yet\n");
-    return 1;
+    broker_main_args args = {0};
+    rampart_config cfg;
+    broker_settings set;
+    broker *b = NULL;
+    char err[512];
+    int rc = broker_main_parse(argc, argv, &args);
+    if (rc)
+        return rc;
+    rc = 1;
+    memset(&set, 0, sizeof set);
+    if (broker_main_config(&args, &cfg) != 0)
+        goto out;
+    if (broker_config_logging(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    if (args.verbose)
+        log_set_level(LOG_LEVEL_DEBUG);
+    broker_capabilities caps = {0};
+    if (broker_settings_from_config(&cfg, &caps, &set, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    b = broker_new(&set);
+    if (!b || broker_listen(b) < 0)
+        goto out;
+    if (hardening_enter(&cfg, err, sizeof err) < 0) {
+        log_error("sandbox: %s", err);
+        goto out;
+    }
+    log_notice("rampart %s running", RAMPART_VERSION);
+    rc = broker_run(b);
+    log_notice("rampart stopped");
+out:
+    broker_settings_clear(&set);
+    broker_free(b);
+    config_free(&cfg);
+    return rc;
 }

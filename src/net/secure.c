@@ -11,46 +11,72 @@
 #include "base/log.h"
 #include "net/proxy_transport.h"
 
+#define SECURE_MAX_LIST 16
+
 struct secure_listener {
-    secure_options o;
     char name[96];
     tls_context *tls;
-    ws_transport_settings ws;
-    const char *origins[SECURE_MAX_LIST];
+    bool websocket;
+    ws_transport_settings ws; /* points into the copies below */
+    char *ws_path;
+    char *origins[SECURE_MAX_LIST];
+    ws_cidr ws_proxies[SECURE_MAX_LIST];
+    ws_cidr proxy_from[SECURE_MAX_LIST];
+    size_t proxy_from_count;
 };
 
-secure_listener *secure_listener_new(secure_options *o, const char *name, char *err, size_t errlen)
+/* Deep-copies the WebSocket settings (transports borrow them for the listener's lifetime). */
+static bool secure_copy_ws(secure_listener *s, const ws_transport_settings *ws, char *err, size_t errlen)
+{
+    if (ws->origin_count > SECURE_MAX_LIST || ws->trusted_proxy_count > SECURE_MAX_LIST) {
+        snprintf(err, errlen, "listener %s: at most %d websocket_origin and websocket_trusted_proxy lines",
+                 s->name, SECURE_MAX_LIST);
+        return false;
+    }
+    s->ws = *ws;
+    s->ws.name = s->name;
+    s->ws_path = ws->path ? strdup(ws->path) : NULL;
+    s->ws.path = s->ws_path;
+    for (size_t i = 0; i < ws->origin_count; i++)
+        if (!(s->origins[i] = strdup(ws->origins[i])))
+            goto oom;
+    s->ws.origins = (const char *const *)s->origins;
+    memcpy(s->ws_proxies, ws->trusted_proxies, ws->trusted_proxy_count * sizeof *s->ws_proxies);
+    s->ws.trusted_proxies = s->ws_proxies;
+    if (ws->path && !s->ws_path)
+        goto oom;
+    s->websocket = true;
+    return true;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return false;
+}
+
+secure_listener *secure_listener_new(const tls_settings *tls, const ws_transport_settings *ws,
+                                     const ws_cidr *proxy_from, size_t proxy_from_count, const char *name,
+                                     char *err, size_t errlen)
 {
     secure_listener *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
-        secure_options_clear(o);
         return NULL;
     }
-    s->o = *o;
-    memset(o, 0, sizeof *o);
     snprintf(s->name, sizeof s->name, "%s", name ? name : "listener");
-    if (s->o.tls_two_factor)
-        s->o.tls.require_certificate = true;
-    bool tls_only = s->o.tls.cafile || s->o.tls.capath || s->o.tls.crlfile_count || s->o.tls.require_certificate ||
-                    s->o.tls.ocsp_response_file || s->o.tls.ocsp_check_clients;
-    if (tls_only && !secure_options_tls(&s->o)) {
-        snprintf(err, errlen, "TLS options on listener %s need certfile and keyfile", s->name);
+    if (proxy_from_count > SECURE_MAX_LIST) {
+        snprintf(err, errlen, "listener %s: at most %d proxy_protocol_from lines", s->name, SECURE_MAX_LIST);
         goto fail;
     }
-    if (secure_options_tls(&s->o)) {
-        s->o.tls.name = s->name;
-        s->o.tls.websocket = s->o.websocket;
-        if (!(s->tls = tls_context_new(&s->o.tls, err, errlen)))
+    memcpy(s->proxy_from, proxy_from, proxy_from_count * sizeof *s->proxy_from);
+    s->proxy_from_count = proxy_from_count;
+    if (ws && !secure_copy_ws(s, ws, err, errlen))
+        goto fail;
+    if (tls) {
+        tls_settings t = *tls;
+        t.name = s->name;
+        t.websocket = ws != NULL;
+        if (!(s->tls = tls_context_new(&t, err, errlen)))
             goto fail;
     }
-    for (size_t i = 0; i < s->o.ws_origin_count; i++)
-        s->origins[i] = s->o.ws_origins[i];
-    s->ws = (ws_transport_settings){
-        .path = s->o.ws_path, .origins = s->origins, .origin_count = s->o.ws_origin_count,
-        .trusted_proxies = s->o.ws_proxies, .trusted_proxy_count = s->o.ws_proxy_count,
-        .max_frame = s->o.ws_max_frame, .max_message = s->o.ws_max_message,
-        .handshake_timeout_ms = s->o.ws_handshake_timeout * 1000, .name = s->name};
     return s;
 fail:
     secure_listener_free(s);
@@ -62,8 +88,9 @@ void secure_listener_free(secure_listener *s)
     if (!s)
         return;
     tls_context_free(s->tls);
-    s->o.tls.name = NULL;
-    secure_options_clear(&s->o);
+    free(s->ws_path);
+    for (size_t i = 0; i < SECURE_MAX_LIST; i++)
+        free(s->origins[i]);
     free(s);
 }
 
@@ -72,33 +99,44 @@ static transport *secure_inner(void *ctx, int fd, const char *client)
 {
     secure_listener *s = ctx;
     transport *t = s->tls ? transport_tls_new(s->tls, fd, client) : transport_tcp_new(fd);
-    if (t && s->o.websocket)
+    if (t && s->websocket)
         t = transport_ws_new(t, &s->ws, client);
     return t;
 }
 
-/* The socket peer's address without port ("?" if unknown). */
-static void secure_peer_text(int fd, char *out, size_t cap)
+/* The socket peer as "ADDR:PORT" (for logs) and ADDR alone (for policy). */
+static void secure_peer_text(int fd, char *addr, size_t addr_cap, char *full, size_t full_cap)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    snprintf(out, cap, "?");
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)cap);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
+    unsigned port = 0;
+    snprintf(addr, addr_cap, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, (socklen_t)addr_cap);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, (socklen_t)addr_cap);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    snprintf(full, full_cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
 }
 
 transport *secure_make_transport(void *ctx, int fd)
 {
     secure_listener *s = ctx;
-    char peer[INET6_ADDRSTRLEN + 8];
-    secure_peer_text(fd, peer, sizeof peer);
-    if (s->o.proxy_protocol)
-        return transport_proxy_new(fd, peer, s->o.proxy_from, s->o.proxy_from_count, secure_inner, s);
-    return secure_inner(s, fd, peer);
+    char addr[INET6_ADDRSTRLEN], full[INET6_ADDRSTRLEN + 10];
+    secure_peer_text(fd, addr, sizeof addr, full, sizeof full);
+    if (s->proxy_from_count)
+        return transport_proxy_new(fd, addr, s->proxy_from, s->proxy_from_count, secure_inner, s);
+    if (s->tls) {
+        transport *t = transport_tls_new(s->tls, fd, full);
+        if (t && s->websocket)
+            t = transport_ws_new(t, &s->ws, addr);
+        return t;
+    }
+    return secure_inner(s, fd, addr);
 }
 
 int secure_listener_reload(secure_listener *s)
@@ -119,16 +157,6 @@ const char *secure_client_address(const transport *t)
     const char *proxied = transport_proxy_client_address(t);
     if (proxied)
         t = t->inner;
-    const char *forwarded = transport_ws_client_address(t);
+    const char *forwarded = t ? transport_ws_client_address(t) : NULL;
     return forwarded ? forwarded : proxied;
-}
-
-const char *secure_cert_username(const secure_listener *s, const transport *t, const char **must_match)
-{
-    *must_match = NULL;
-    if (!s || !s->tls)
-        return NULL;
-    if (s->o.tls_two_factor) /* peer_cn delegates through ws and proxy layers down to tls */
-        *must_match = t->ops->peer_cn ? t->ops->peer_cn(t) : NULL;
-    return transport_tls_username(t);
 }

@@ -53,7 +53,7 @@ struct tls_context {
     unsigned char *ocsp_der; /* stapled response, or NULL */
     size_t ocsp_len;
     EVP_PKEY *key; /* the unlocked key, reused on reload while the key file is unchanged */
-    unsigned char key_digest[32];
+    struct stat key_stat; /* identity of the key file it came from (device, inode, size, times) */
     tls_ocsp_entry ocsp_cache[TLS_OCSP_CACHE_SIZE];
 };
 
@@ -129,10 +129,15 @@ static bool tls_validate_settings(const tls_settings *s, char *err, size_t errle
         snprintf(err, errlen, "a TLS listener needs both certfile and keyfile");
         return false;
     }
-    if ((s->require_certificate || s->use_identity_as_username || s->use_subject_as_username ||
+    if ((s->require_certificate || s->two_factor || s->use_identity_as_username || s->use_subject_as_username ||
          s->crlfile_count || s->ocsp_check_clients) && !s->cafile && !s->capath) {
         snprintf(err, errlen, "require_certificate, use_*_as_username, crlfile and ocsp_check_clients "
                               "need cafile or capath");
+        return false;
+    }
+    if (s->two_factor && (s->use_identity_as_username || s->use_subject_as_username)) {
+        snprintf(err, errlen, "tls_two_factor needs a password: it excludes use_identity_as_username and "
+                              "use_subject_as_username");
         return false;
     }
     if (s->use_identity_as_username && s->use_subject_as_username) {
@@ -252,45 +257,34 @@ static int tls_pem_password_cb(char *out, int size, int rwflag, void *arg)
     return pw->len;
 }
 
-/* SHA-256 of a whole file, to tell whether a key file changed since it was unlocked. */
-static bool tls_file_digest(const char *path, unsigned char out[32])
+/* True if two stats describe the same, unmodified file. Stat needs no read permission, so an unchanged key
+ * is recognised after the broker dropped its privileges and can no longer read the file. */
+static bool tls_same_file(const struct stat *a, const struct stat *b)
 {
-    unsigned char buf[4096];
-    bool ok = false;
-    FILE *f = fopen(path, "rbe");
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!f || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-        goto done;
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (EVP_DigestUpdate(md, buf, n) != 1)
-            goto done;
-    ok = !ferror(f) && EVP_DigestFinal_ex(md, out, NULL) == 1;
-done:
-    OPENSSL_cleanse(buf, sizeof buf);
-    EVP_MD_CTX_free(md);
-    if (f)
-        fclose(f);
-    return ok;
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /* Loads (and unlocks) the private key, or reuses the already unlocked one if the file is unchanged. */
 static EVP_PKEY *tls_load_key(tls_context *c, const tls_settings *s, char *err, size_t errlen)
 {
     char pass[TLS_PASSPHRASE_MAX];
-    unsigned char digest[32];
+    struct stat st;
     EVP_PKEY *key = NULL;
     BIO *bio = NULL;
     int plen = 0;
-    if (!tls_check_private_file(s->keyfile, "keyfile", err, errlen))
+    if (!tls_check_private_file(s->keyfile, "keyfile", err, errlen) || stat(s->keyfile, &st) != 0)
         return NULL;
-    if (!tls_file_digest(s->keyfile, digest)) {
-        snprintf(err, errlen, "keyfile %s: cannot read: %s", s->keyfile, strerror(errno));
-        return NULL;
-    }
-    if (c->key && CRYPTO_memcmp(digest, c->key_digest, 32) == 0) {
+    if (c->key && tls_same_file(&st, &c->key_stat)) {
         EVP_PKEY_up_ref(c->key);
         return c->key;
+    }
+    if (access(s->keyfile, R_OK) != 0) {
+        snprintf(err, errlen, "keyfile %s: cannot read it (%s); after start-up the broker runs unprivileged, "
+                              "so a changed key must be readable by its user, or restart the broker",
+                 s->keyfile, strerror(errno));
+        return NULL;
     }
     plen = tls_passphrase_load(s, pass, sizeof pass, err, errlen);
     if (plen < 0)
@@ -310,7 +304,7 @@ static EVP_PKEY *tls_load_key(tls_context *c, const tls_settings *s, char *err, 
         EVP_PKEY_free(c->key);
         EVP_PKEY_up_ref(key);
         c->key = key;
-        memcpy(c->key_digest, digest, 32);
+        c->key_stat = st;
     }
 done:
     ERR_clear_error();
@@ -572,7 +566,7 @@ static bool tls_ctx_load_ca(SSL_CTX *ctx, const tls_settings *s, char *err, size
             SSL_CTX_set_client_CA_list(ctx, names);
     }
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-    if (s->require_certificate)
+    if (s->require_certificate || s->two_factor)
         mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
     SSL_CTX_set_verify_depth(ctx, s->verify_depth > 0 ? s->verify_depth : 4);
@@ -1119,6 +1113,18 @@ const char *transport_tls_cipher(const transport *t)
 {
     tls_conn *c = tls_conn_of(t);
     return c ? SSL_get_cipher_name(c->ssl) : NULL;
+}
+
+const char *transport_tls_two_factor_identity(const transport *t)
+{
+    tls_conn *c = tls_conn_of(t);
+    return c && c->ctx->s.two_factor ? c->cn : NULL;
+}
+
+bool transport_tls_two_factor(const transport *t)
+{
+    tls_conn *c = tls_conn_of(t);
+    return c && c->ctx->s.two_factor;
 }
 
 const char *transport_tls_username(const transport *t)

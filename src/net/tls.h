@@ -51,6 +51,8 @@ typedef struct tls_settings {
     const char *keyfile_passphrase_env;        /* environment variable holding it (removed after reading) */
     const char *keyfile_passphrase_credential; /* systemd credential name under $CREDENTIALS_DIRECTORY */
     int ticket_key_lifetime;       /* seconds between ticket key rotations, default 3600 */
+    bool two_factor;               /* tls_two_factor: certificate AND password, username = certificate CN;
+                                      implies require_certificate */
     bool websocket;                /* the listener speaks WebSocket: ALPN "http/1.1" also accepted */
     const char *name;              /* for log lines, e.g. "0.0.0.0:8883" */
 } tls_settings;
@@ -100,5 +102,10 @@ const char *transport_tls_cipher(const transport *t);
 /* The username the certificate provides under use_identity_as_username / use_subject_as_username (CN or
  * subject), or NULL if the listener maps none or the client presented no certificate. */
 const char *transport_tls_username(const transport *t);
+
+/* True if t runs over a tls_two_factor listener; then the CONNECT must carry a valid password AND a
+ * username equal to transport_tls_two_factor_identity(t) (the certificate CN; NULL if it has none). */
+bool transport_tls_two_factor(const transport *t);
+const char *transport_tls_two_factor_identity(const transport *t);
 
 #endif

@@ -18,7 +18,7 @@ struct auth_pool {
     size_t queued, queue_max;
     bool stopping;
     int efd;
-    unsigned nthreads;
+    unsigned nthreads, workers; /* started so far, wanted */
     pthread_t *threads;
 };
 
@@ -115,11 +115,9 @@ auth_pool *auth_pool_new(unsigned workers, unsigned queue_max)
     p->threads = calloc(workers, sizeof *p->threads);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
+    p->workers = workers;
     if (p->efd < 0 || !p->threads)
         goto fail;
-    for (; p->nthreads < workers; p->nthreads++)
-        if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0)
-            goto fail;
     return p;
 fail:
     auth_pool_free(p, NULL);
@@ -156,12 +154,22 @@ int auth_pool_fd(const auth_pool *p)
     return p->efd;
 }
 
+/* Starts the workers not yet running. They start with the first job rather than in auth_pool_new() so that
+ * they begin life inside the process sandbox (Landlock binds only threads started after it is entered; see
+ * security/sandbox.h). Called with the lock held. Returns 0 when at least one worker runs. */
+static int start_workers(auth_pool *p)
+{
+    while (p->nthreads < p->workers && pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) == 0)
+        p->nthreads++;
+    return p->nthreads > 0 ? 0 : -1;
+}
+
 int auth_pool_submit(auth_pool *p, auth_job *j)
 {
     int rc = -1;
 
     pthread_mutex_lock(&p->lock);
-    if (!p->stopping && p->queued < p->queue_max) {
+    if (!p->stopping && p->queued < p->queue_max && start_workers(p) == 0) {
         list_append(&p->queue_head, &p->queue_tail, j);
         p->queued++;
         pthread_cond_signal(&p->wake);

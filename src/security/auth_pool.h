@@ -28,7 +28,9 @@ typedef struct auth_job {
 
 typedef struct auth_pool auth_pool;
 
-/* Starts `workers` threads (1..64) with room for `queue_max` waiting jobs. NULL on failure. */
+/* A pool of `workers` threads (1..64) with room for `queue_max` waiting jobs. NULL on failure. The threads
+ * start with the first auth_pool_submit(), so a pool made before the process enters its sandbox still runs
+ * every worker inside it. */
 auth_pool *auth_pool_new(unsigned workers, unsigned queue_max);
 /* Stops and joins the workers; frees (wiping) every job still queued or done, calling free_ctx (may be NULL)
  * on each job's ctx first. */

@@ -215,13 +215,36 @@ static int lock_process(struct sandbox_state *state, char *err, size_t errlen)
     return 0;
 }
 
+/* Number of threads of this process (from /proc/self/status), or -1 when unknown. */
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    int n = -1;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
 int sandbox_enter(const struct sandbox_policy *p, struct sandbox_state *state, char *err, size_t errlen)
 {
     struct sandbox_state local;
+    int threads = thread_count();
 
     if (!state)
         state = &local;
     memset(state, 0, sizeof *state);
+    /* Landlock and no_new_privs apply to the calling thread and the threads it starts later: a thread started
+     * before would escape them. */
+    if (threads != 1) {
+        snprintf(err, errlen, "sandbox: must be entered before any thread starts (%d threads running)", threads);
+        return -1;
+    }
     if (harden_process(err, errlen) != 0 || sandbox_drop_privileges(p, state, err, errlen) != 0 ||
         lock_process(state, err, errlen) != 0)
         return -1;

@@ -79,9 +79,9 @@ int sandbox_policy_add_read(struct sandbox_policy *p, const char *path);
 int sandbox_policy_add_write(struct sandbox_policy *p, const char *path);
 int sandbox_policy_add_port(struct sandbox_policy *p, uint16_t port);
 
-/* Applies the whole policy, in the order listed at the top of this file, to the calling process (all threads
- * must be started after this call or be the only thread: seccomp and Landlock use TSYNC semantics only for
- * seccomp). On failure returns -1 with a reason in err; the process must then exit, as it may be partly
+/* Applies the whole policy, in the order listed at the top of this file, to the calling process, which must
+ * have a single thread (Landlock and no_new_privs bind the calling thread and its future threads only; a
+ * second thread is refused as an error). Worker threads are started after this call. On failure returns -1 with a reason in err; the process must then exit, as it may be partly
  * restricted. `state` (may be NULL) receives what is in force. */
 int sandbox_enter(const struct sandbox_policy *p, struct sandbox_state *state, char *err, size_t errlen);
 

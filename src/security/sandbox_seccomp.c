@@ -17,22 +17,26 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <termios.h>
 
 #include "base/log.h"
 #include "security/sandbox.h"
 
 static const char *const allowed_calls[] = {
     /* memory */
-    "brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
+    "brk", "munmap", "mremap", "madvise",
     /* files: Landlock decides which paths */
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "openat", "open", "close", "fstat",
     "newfstatat", "stat", "lstat", "statx", "fsync", "fdatasync", "ftruncate", "rename", "renameat",
     "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "getdents64", "fcntl", "flock", "access",
     "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd", "dup", "dup2", "dup3", "pipe2", "umask",
-    "fchmod", "ioctl",
+    "fchmod",
     /* sockets: Landlock decides which ports can be bound */
-    "socket", "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
+    "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
     "getsockopt", "setsockopt", "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg",
     "socketpair",
     /* waiting */
@@ -46,7 +50,7 @@ static const char *const allowed_calls[] = {
     /* threads and signals */
     "futex", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "rt_sigaction",
     "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "tgkill", "kill", "restart_syscall",
-    "membarrier", "exit", "exit_group", "prctl",
+    "membarrier", "exit", "exit_group",
 };
 
 #ifdef SANDBOX_SANITIZER
@@ -67,10 +71,11 @@ static const char *const fatal_calls[] = {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define ARG_FILTERED_CALLS 5 /* mmap, mprotect, socket, ioctl, prctl: see add_arg_rules() */
 
 size_t sandbox_seccomp_allowlist_size(void)
 {
-    size_t n = COUNT(allowed_calls) + 1; /* + clone */
+    size_t n = COUNT(allowed_calls) + 1 + ARG_FILTERED_CALLS; /* + clone */
 #ifdef SANDBOX_SANITIZER
     n += COUNT(sanitizer_calls);
 #endif
@@ -91,6 +96,47 @@ static int add_calls(scmp_filter_ctx ctx, uint32_t action, const char *const *na
             return rc;
     }
     return 0;
+}
+
+/* Calls allowed only with some arguments (each also counted in sandbox_seccomp_allowlist_size):
+ * mmap/mprotect without PROT_EXEC (no new executable memory after start-up), socket for unix, IPv4 and IPv6
+ * only, ioctl for the requests stdio and sockets use, prctl for thread names and reading state (sanitizer
+ * builds: any, LeakSanitizer toggles dumpability). */
+
+static const unsigned long allowed_ioctls[] = {FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ, TIOCOUTQ};
+static const int allowed_domains[] = {AF_UNIX, AF_INET, AF_INET6};
+#ifndef SANDBOX_SANITIZER
+static const int allowed_prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS,
+                                     PR_CAPBSET_READ, PR_GET_SECCOMP};
+#endif
+
+/* Allows call `nr` when argument `arg` equals `value`. Returns 0 or a negative errno. */
+static int allow_when_equal(scmp_filter_ctx ctx, int nr, unsigned arg, scmp_datum_t value)
+{
+    struct scmp_arg_cmp cmp = {.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+
+    return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
+static int add_arg_rules(scmp_filter_ctx ctx)
+{
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    for (size_t i = 0; rc == 0 && i < COUNT(allowed_domains); i++)
+        rc = allow_when_equal(ctx, SCMP_SYS(socket), 0, (scmp_datum_t)allowed_domains[i]);
+    for (size_t i = 0; rc == 0 && i < COUNT(allowed_ioctls); i++)
+        rc = allow_when_equal(ctx, SCMP_SYS(ioctl), 1, (scmp_datum_t)allowed_ioctls[i]);
+#ifdef SANDBOX_SANITIZER
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 0);
+#else
+    for (size_t i = 0; rc == 0 && i < COUNT(allowed_prctls); i++)
+        rc = allow_when_equal(ctx, SCMP_SYS(prctl), 0, (scmp_datum_t)allowed_prctls[i]);
+#endif
+    return rc;
 }
 
 /* clone for threads only (any flags in sanitizer builds), clone3 answers ENOSYS. */
@@ -122,6 +168,8 @@ static int build_filter(scmp_filter_ctx ctx)
         rc = add_calls(ctx, SCMP_ACT_KILL_PROCESS, fatal_calls, COUNT(fatal_calls));
     if (rc == 0)
         rc = add_clone_rules(ctx);
+    if (rc == 0)
+        rc = add_arg_rules(ctx);
     if (rc == 0)
         rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     return rc;

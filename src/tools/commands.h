@@ -21,4 +21,7 @@ int rampart_ban_main(int argc, char **argv);
 int rampart_audit_main(int argc, char **argv);
 int rampart_firewall_main(int argc, char **argv);
 
+/* `rampart bench`: the MQTT load generator (src/tools/bench.c). */
+int rampart_bench_main(int argc, char **argv);
+
 #endif

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -101,6 +103,31 @@ static int try_read(const char *path)
     return 0;
 }
 
+static void *thread_main(void *arg)
+{
+    return arg;
+}
+
+/* Starts and joins a thread (glibc tries clone3, which answers ENOSYS, then clone). Returns 0 or an errno. */
+static int try_thread(void)
+{
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, thread_main, NULL);
+
+    return rc ? rc : pthread_join(t, NULL);
+}
+
+/* Maps executable memory. Returns 0 or the errno. */
+static int try_exec_mapping(void)
+{
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return errno;
+    munmap(p, 4096);
+    return 0;
+}
+
 static char dir_allowed[64], dir_denied[64], file_allowed[96], file_denied[96];
 
 /* Makes two directories with one file each, readable by everyone (the child runs as nobody). */
@@ -148,6 +175,9 @@ static int child_checks(uint16_t port_ok, uint16_t port_no, int report_fd)
     bad |= (try_bind(port_ok) != 0) << 5;
     bad |= (!st.landlock_net || try_bind(port_no) != EACCES) << 6;
     bad |= (!st.seccomp) << 7;
+    bad |= (try_thread() != 0) << 8;
+    bad |= (try_exec_mapping() != EPERM) << 9;
+    bad |= (socket(AF_NETLINK, SOCK_RAW, 0) >= 0 || errno != EPERM) << 10;
     if (write(report_fd, &bad, sizeof bad) != (ssize_t)sizeof bad)
         return 0x7e;
     setuid(0); /* seccomp kills the process here */

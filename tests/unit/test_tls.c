@@ -9,7 +9,12 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -17,13 +22,15 @@
 
 static char ca_dir[64];
 
+/* DIR/name; the string stays valid for the whole run (settings keep pointers to it). */
 static const char *path_in(const char *name)
 {
-    static char buf[8][256];
-    static int slot;
-    slot = (slot + 1) % 8;
-    snprintf(buf[slot], sizeof buf[slot], "%s/%s", ca_dir, name);
-    return buf[slot];
+    static char buf[256][160];
+    static int used;
+    if (used == 256)
+        abort();
+    snprintf(buf[used], sizeof buf[used], "%s/%s", ca_dir, name);
+    return buf[used++];
 }
 
 /* Runs a shell command with $D set to the test CA directory. */
@@ -236,6 +243,7 @@ TEST(mtls_accepts_valid_refuses_others)
     CHECK(pair_ok(&p));
     CHECK_STR(p.server->ops->peer_cn(p.server), "good");
     CHECK_STR(transport_tls_username(p.server), "good");
+    CHECK(!transport_tls_two_factor(p.server));
     CHECK(strstr(p.server->ops->peer_subject(p.server), "CN=good") != NULL);
     pair_close(&p);
     const char *refused[] = {NULL, "bad", "old", "other/stranger"};
@@ -247,6 +255,27 @@ TEST(mtls_accepts_valid_refuses_others)
     pair_open(&p, ctx, client_ctx("bad", TLS1_2_VERSION, NULL), NULL);
     CHECK_EQ(p.server_state, -1);
     CHECK(p.client_state != 1);
+    pair_close(&p);
+    tls_context_free(ctx);
+}
+
+TEST(two_factor_requires_a_certificate_and_exposes_its_cn)
+{
+    char err[512];
+    tls_settings s = base_settings();
+    s.cafile = path_in("ca.crt");
+    s.two_factor = true;
+    tls_context *ctx = tls_context_new(&s, err, sizeof err);
+    CHECK(ctx != NULL);
+    pair p;
+    pair_open(&p, ctx, client_ctx(NULL, 0, NULL), NULL);
+    CHECK_EQ(p.server_state, -1);
+    pair_close(&p);
+    pair_open(&p, ctx, client_ctx("good", 0, NULL), NULL);
+    CHECK(pair_ok(&p));
+    CHECK(transport_tls_two_factor(p.server));
+    CHECK_STR(transport_tls_two_factor_identity(p.server), "good");
+    CHECK(transport_tls_username(p.server) == NULL);
     pair_close(&p);
     tls_context_free(ctx);
 }
@@ -361,6 +390,13 @@ TEST(settings_fail_closed)
     s.require_certificate = true;
     CHECK(tls_context_new(&s, err, sizeof err) == NULL);
     s = base_settings();
+    s.two_factor = true; /* needs a CA */
+    CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    s.cafile = path_in("ca.crt");
+    s.use_identity_as_username = true; /* a certificate-only login contradicts two factors */
+    CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    CHECK(strstr(err, "tls_two_factor") != NULL);
+    s = base_settings();
     s.ciphers = "NO-SUCH-CIPHER";
     CHECK(tls_context_new(&s, err, sizeof err) == NULL);
     s = base_settings();
@@ -392,6 +428,137 @@ TEST(session_tickets_resume)
     pair_close(&p);
     SSL_SESSION_free(sess);
     tls_context_free(ctx);
+}
+
+/* A free loopback port (bound and released). */
+static int free_port(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bind(fd, (struct sockaddr *)&sin, sizeof sin);
+    getsockname(fd, (struct sockaddr *)&sin, &len);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+/* Waits (bounded) until the responder says it listens: a probing connection would wedge `openssl ocsp`. */
+static bool wait_for_line(int fd, const char *what)
+{
+    char buf[4096];
+    size_t have = 0;
+    for (int i = 0; i < 200 && have < sizeof buf - 1; i++) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            return false;
+        have += (size_t)n;
+        buf[have] = '\0';
+        if (strstr(buf, what))
+            return true;
+    }
+    return false;
+}
+
+TEST(ocsp_responder_refuses_revoked_client_and_caches)
+{
+    char err[512], url[64], portarg[16];
+    setup_ca();
+    int port = free_port();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    snprintf(portarg, sizeof portarg, "%d", port); /* openssl 3.0 ocsp binds every interface */
+    int out[2];
+    if (pipe(out) != 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        close(out[0]);
+        execlp("openssl", "openssl", "ocsp", "-index", path_in("index.txt"), "-port", portarg, "-rsigner",
+               path_in("ca.crt"), "-rkey", path_in("ca.key"), "-CA", path_in("ca.crt"), "-nmin", "5",
+               "-ignore_err", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    CHECK(wait_for_line(out[0], "waiting for OCSP client connections"));
+    tls_settings s = mtls_settings();
+    s.crlfile_count = 0; /* only OCSP knows "bad" is revoked */
+    s.ocsp_check_clients = true;
+    s.ocsp_responder = url;
+    s.ocsp_timeout_seconds = 1;
+    tls_context *ctx = tls_context_new(&s, err, sizeof err);
+    pair p;
+    pair_open(&p, ctx, client_ctx("good", 0, NULL), NULL);
+    CHECK(pair_ok(&p));
+    pair_close(&p);
+    pair_open(&p, ctx, client_ctx("bad", 0, NULL), NULL);
+    CHECK_EQ(p.server_state, -1);
+    pair_close(&p);
+    /* With the responder gone, the cached answers still decide. */
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    close(out[0]);
+    pair_open(&p, ctx, client_ctx("good", 0, NULL), NULL);
+    CHECK(pair_ok(&p));
+    pair_close(&p);
+    pair_open(&p, ctx, client_ctx("bad", 0, NULL), NULL);
+    CHECK_EQ(p.server_state, -1);
+    pair_close(&p);
+    /* An uncached certificate with no responder: refused unless ocsp_allow_unreachable. */
+    pair_open(&p, ctx, client_ctx("victim", 0, NULL), NULL);
+    CHECK_EQ(p.server_state, -1);
+    pair_close(&p);
+    tls_context_free(ctx);
+    s.ocsp_allow_unreachable = true;
+    ctx = tls_context_new(&s, err, sizeof err);
+    CHECK(ctx != NULL);
+    if (!ctx) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    pair_open(&p, ctx, client_ctx("good", 0, NULL), NULL);
+    CHECK(pair_ok(&p));
+    pair_close(&p);
+    tls_context_free(ctx);
+}
+
+TEST(ocsp_stapling_serves_the_response_file)
+{
+    char err[512];
+    setup_ca();
+    CHECK_EQ(sh("cd $D && openssl ocsp -issuer ca.crt -cert server.crt -reqout req.der -no_nonce 2>/dev/null && "
+                "openssl ocsp -index index.txt -rsigner ca.crt -rkey ca.key -CA ca.crt -reqin req.der "
+                "-respout staple.der -ndays 2 >/dev/null 2>&1"), 0);
+    tls_settings s = base_settings();
+    s.ocsp_response_file = path_in("staple.der");
+    tls_context *ctx = tls_context_new(&s, err, sizeof err);
+    CHECK(ctx != NULL);
+    SSL_CTX *cctx = client_ctx(NULL, 0, NULL);
+    pair p;
+    memset(&p, 0, sizeof p);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, p.fds);
+    fcntl(p.fds[0], F_SETFL, O_NONBLOCK);
+    fcntl(p.fds[1], F_SETFL, O_NONBLOCK);
+    p.server = transport_tls_new(ctx, p.fds[0], "127.0.0.1:1");
+    p.cctx = cctx;
+    p.client = SSL_new(cctx);
+    SSL_set_fd(p.client, p.fds[1]);
+    SSL_set_connect_state(p.client);
+    SSL_set_tlsext_status_type(p.client, TLSEXT_STATUSTYPE_ocsp);
+    pair_handshake(&p);
+    CHECK(pair_ok(&p));
+    const unsigned char *resp = NULL;
+    long len = SSL_get_tlsext_status_ocsp_resp(p.client, &resp);
+    CHECK(len > 0 && resp != NULL);
+    pair_close(&p);
+    tls_context_free(ctx);
+    /* A stale or missing file is refused at load. */
+    s.ocsp_response_file = path_in("crl.pem");
+    CHECK(tls_context_new(&s, err, sizeof err) == NULL);
+    CHECK(strstr(err, "ocsp_response_file") != NULL);
 }
 
 TEST(cleanup)

@@ -1,0 +1,401 @@
+/* broker.c - the broker object: settings, listeners, the run loop, timers (keep alive, CONNECT deadline,
+ * session expiry, delayed wills), $SYS, shutdown. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "broker/core.h"
+
+void broker_settings_default(broker_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->max_connections = 0;
+    s->max_connections_per_ip = 0;
+    s->max_packet_size = 268435455u;
+    s->max_packet_size_unauth = 65536;
+    s->message_size_limit = 0;
+    s->max_inflight_messages = 20;
+    s->max_queued_messages = 1000;
+    s->max_queued_bytes = 64u << 20;
+    s->queue_qos0_messages = false;
+    s->max_keepalive = 0;
+    s->connect_timeout_s = 10;
+    s->retain_available = true;
+    s->max_subscriptions = 1000;
+    s->max_topic_levels = 128;
+    s->max_user_properties = 256;
+    s->max_session_expiry = UINT32_MAX;
+    s->memory_limit = (size_t)1 << 30;
+    s->out_buffer_limit = 4u << 20;
+    s->sys_interval = 10;
+    s->tcp_nodelay = true;
+}
+
+void broker_listener_default(broker_listener_settings *l)
+{
+    memset(l, 0, sizeof *l);
+    l->family = AF_UNSPEC;
+    l->allow_anonymous = false;
+    l->allow_zero_length_clientid = true;
+    l->max_qos = 2;
+    l->max_topic_alias = 10;
+    l->max_connections = -1;
+}
+
+void broker_settings_clear(broker_settings *s)
+{
+    for (int i = 0; i < s->nlisteners; i++) {
+        free(s->listeners[i].address);
+        free(s->listeners[i].bind_interface);
+    }
+    free(s->clientid_prefix);
+    s->nlisteners = 0;
+    s->clientid_prefix = NULL;
+}
+
+broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port)
+{
+    if (s->nlisteners >= BROKER_MAX_LISTENERS)
+        return NULL;
+    broker_listener_settings *l = &s->listeners[s->nlisteners];
+    broker_listener_default(l);
+    l->port = port;
+    if (address && !(l->address = strdup(address)))
+        return NULL;
+    s->nlisteners++;
+    return l;
+}
+
+void *broker_arena_alloc(void *ctx, size_t size)
+{
+    broker *b = ctx;
+    size_t at = (b->arena_used + 15) & ~(size_t)15;
+    if (size > BROKER_ARENA || at > BROKER_ARENA - size)
+        return NULL;
+    b->arena_used = at + size;
+    return b->arena + at;
+}
+
+void broker_arena_reset(broker *b)
+{
+    b->arena_used = 0;
+}
+
+bool broker_over_memory(const broker *b)
+{
+    return b->set.memory_limit && b->mem_msgs > b->set.memory_limit;
+}
+
+bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
+                      size_t len, uint8_t qos, bool retain)
+{
+    if (!b->sec.authorize)
+        return true;
+    broker_client info = {0};
+    if (c) {
+        info = c->info;
+    } else if (s) {
+        info.client_id = s->client_id;
+        info.username = s->username;
+        info.version = s->version;
+    }
+    return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
+}
+
+static void broker_on_signal(void *ctx, uint32_t events)
+{
+    broker *b = ctx;
+    struct signalfd_siginfo si;
+    (void)events;
+    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            log_notice("SIGHUP: reloading");
+            if (b->reload_hook)
+                b->reload_hook(b->reload_hook_ctx, b);
+        } else {
+            log_notice("signal %u: shutting down", si.ssi_signo);
+            b->stop = true;
+        }
+    }
+}
+
+static int broker_signals(broker *b)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (b->sigfd < 0)
+        return -1;
+    return loop_watch_add(b->loop, &b->sigwatch, b->sigfd, LOOP_READ, broker_on_signal, b);
+}
+
+broker *broker_new(broker_settings *s)
+{
+    broker *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->sigfd = -1;
+    b->set = *s;
+    memset(s, 0, sizeof *s); /* the strings are ours now */
+    b->now_ms = b->start_ms = loop_now_ms();
+    b->arena = malloc(BROKER_ARENA);
+    b->rbuf = malloc(BROKER_READ_BUF);
+    b->loop = loop_new();
+    if (!b->arena || !b->rbuf || !b->loop || trie_init(&b->trie) < 0 || retain_init(&b->retained) < 0) {
+        log_error("out of memory starting the broker");
+        goto fail;
+    }
+    if (!b->set.no_signals && broker_signals(b) < 0) {
+        log_error("cannot set up signal handling: %s", strerror(errno));
+        goto fail;
+    }
+    return b;
+fail:
+    broker_free(b);
+    return NULL;
+}
+
+void broker_set_security(broker *b, const broker_security *sec)
+{
+    b->sec = *sec;
+}
+
+void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx)
+{
+    b->listener_hook = fn;
+    b->listener_hook_ctx = ctx;
+}
+
+void broker_set_reload_hook(broker *b, broker_reload_fn fn, void *ctx)
+{
+    b->reload_hook = fn;
+    b->reload_hook_ctx = ctx;
+}
+
+int broker_listen(broker *b)
+{
+    for (int i = 0; i < b->set.nlisteners; i++) {
+        broker_listener_settings *ls = &b->set.listeners[i];
+        char err[256];
+        listener_options lo = {ls->address, ls->port, ls->bind_interface, ls->family, b->set.tcp_nodelay};
+        net_listener *l = listener_open(b->loop, &lo, conn_accept, b, err, sizeof err);
+        if (!l) {
+            log_error("%s", err);
+            return -1;
+        }
+        listener_set_user(l, ls);
+        b->listeners[b->nlisteners++] = l;
+        if (b->listener_hook)
+            b->listener_hook(b->listener_hook_ctx, l, ls);
+        log_notice("listening on %s port %u", ls->address ? ls->address : "*", listener_port(l));
+    }
+    return 0;
+}
+
+uint16_t broker_listener_port(const broker *b, int i)
+{
+    return i < b->nlisteners ? listener_port(b->listeners[i]) : 0;
+}
+
+void broker_stop(broker *b)
+{
+    b->stop = true;
+}
+
+/* ---- timers ---- */
+
+static void broker_tick_conns(broker *b)
+{
+    for (conn *c = b->conns_head; c; c = c->next) {
+        if (c->state == CONN_CLOSING)
+            continue;
+        if (c->state != CONN_ACTIVE && b->now_ms >= c->deadline_ms)
+            conn_close(c, -1, "no CONNECT in time");
+        else if (c->state == CONN_ACTIVE && c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms)
+            proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+    }
+}
+
+static void broker_tick_sessions(broker *b)
+{
+    session *next;
+    for (session *s = b->sessions_head; s; s = next) {
+        next = s->next;
+        if (s->conn)
+            continue;
+        if (s->will_at_ms && b->now_ms >= s->will_at_ms)
+            session_send_will(b, s);
+        if (s->expire_at_ms && b->now_ms >= s->expire_at_ms) {
+            log_info("session %s expired", s->client_id);
+            /* session_end may publish a will, which never ends another session: `next` stays valid. */
+            session_end(b, s);
+        }
+    }
+}
+
+/* ---- $SYS ---- */
+
+static void broker_sys_publish(broker *b, const char *topic, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void broker_sys_publish(broker *b, const char *topic, const char *fmt, ...)
+{
+    char value[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    broker_msg *m = msg_new(topic, strlen(topic), value, strlen(value), 0, true, NULL, b->now_ms, 0, &b->mem_msgs);
+    if (!m)
+        return;
+    retain_set(&b->retained, m);
+    route_publish(b, m);
+    msg_unref(m);
+}
+
+static void broker_sys_load(broker *b, double interval_s)
+{
+    static const char *const names[5] = {"messages/received", "messages/sent", "bytes/received", "bytes/sent",
+                                         "connections"};
+    static const int minutes[3] = {1, 5, 15};
+    uint64_t now[5] = {b->stats.msgs_received, b->stats.msgs_sent, b->stats.bytes_received, b->stats.bytes_sent,
+                       b->stats.connections_total};
+    for (int k = 0; k < 5; k++) {
+        double per_min = (double)(now[k] - b->load_last[k]) * 60.0 / interval_s;
+        b->load_last[k] = now[k];
+        for (int j = 0; j < 3; j++) {
+            double f = exp(-interval_s / (60.0 * minutes[j]));
+            b->load[j][k] = b->load[j][k] * f + per_min * (1.0 - f);
+            char topic[96];
+            snprintf(topic, sizeof topic, "$SYS/broker/load/%s/%dmin", names[k], minutes[j]);
+            broker_sys_publish(b, topic, "%.2f", b->load[j][k]);
+        }
+    }
+}
+
+static void broker_sys(broker *b)
+{
+    broker_stats *st = &b->stats;
+    uint32_t total = (uint32_t)b->nsessions;
+    broker_sys_publish(b, "$SYS/broker/version", "rampart version %s", RAMPART_VERSION);
+    broker_sys_publish(b, "$SYS/broker/uptime", "%llu seconds", (unsigned long long)((b->now_ms - b->start_ms) / 1000));
+    broker_sys_publish(b, "$SYS/broker/clients/connected", "%u", st->clients_connected);
+    broker_sys_publish(b, "$SYS/broker/clients/active", "%u", st->clients_connected);
+    broker_sys_publish(b, "$SYS/broker/clients/disconnected", "%u", total - st->clients_connected);
+    broker_sys_publish(b, "$SYS/broker/clients/inactive", "%u", total - st->clients_connected);
+    broker_sys_publish(b, "$SYS/broker/clients/total", "%u", total);
+    broker_sys_publish(b, "$SYS/broker/clients/maximum", "%u", st->clients_maximum);
+    broker_sys_publish(b, "$SYS/broker/messages/received", "%llu", (unsigned long long)st->msgs_received);
+    broker_sys_publish(b, "$SYS/broker/messages/sent", "%llu", (unsigned long long)st->msgs_sent);
+    broker_sys_publish(b, "$SYS/broker/publish/messages/received", "%llu", (unsigned long long)st->pub_received);
+    broker_sys_publish(b, "$SYS/broker/publish/messages/sent", "%llu", (unsigned long long)st->pub_sent);
+    broker_sys_publish(b, "$SYS/broker/publish/messages/dropped", "%llu", (unsigned long long)st->dropped);
+    broker_sys_publish(b, "$SYS/broker/bytes/received", "%llu", (unsigned long long)st->bytes_received);
+    broker_sys_publish(b, "$SYS/broker/bytes/sent", "%llu", (unsigned long long)st->bytes_sent);
+    broker_sys_publish(b, "$SYS/broker/retained messages/count", "%zu", b->retained.count);
+    broker_sys_publish(b, "$SYS/broker/subscriptions/count", "%zu", b->trie.subs);
+    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs);
+    broker_sys_load(b, (double)b->set.sys_interval);
+}
+
+static void broker_tick(broker *b)
+{
+    broker_tick_conns(b);
+    broker_tick_sessions(b);
+    for (int i = 0; i < b->nlisteners; i++)
+        listener_tick(b->listeners[i]);
+    if (b->set.sys_interval && b->now_ms >= b->next_sys_ms) {
+        b->next_sys_ms = b->now_ms + (uint64_t)b->set.sys_interval * 1000u;
+        broker_sys(b);
+    }
+}
+
+void broker_attach_fd(broker *b, int fd, const char *address)
+{
+    b->now_ms = loop_now_ms();
+    conn_attach(b, NULL, fd, address, 0);
+    conn_flush_dirty(b);
+    conn_reap(b);
+}
+
+/* One loop iteration; returns -1 if the event loop failed. */
+static int broker_iterate(broker *b, int max_wait_ms)
+{
+    b->now_ms = loop_now_ms();
+    int timeout = b->next_tick_ms > b->now_ms ? (int)(b->next_tick_ms - b->now_ms) : 0;
+    if (max_wait_ms >= 0 && timeout > max_wait_ms)
+        timeout = max_wait_ms;
+    if (loop_run_once(b->loop, timeout) < 0) {
+        log_error("event loop: %s", strerror(errno));
+        return -1;
+    }
+    b->now_ms = loop_now_ms();
+    if (b->now_ms >= b->next_tick_ms) {
+        broker_tick(b);
+        b->next_tick_ms = b->now_ms + 1000;
+    }
+    conn_flush_dirty(b);
+    conn_reap(b);
+    return 0;
+}
+
+void broker_step(broker *b, int timeout_ms)
+{
+    broker_iterate(b, timeout_ms);
+}
+
+int broker_run(broker *b)
+{
+    while (!b->stop)
+        if (broker_iterate(b, -1) < 0)
+            return 1;
+    return 0;
+}
+
+void broker_free(broker *b)
+{
+    if (!b)
+        return;
+    b->stop = true;
+    for (conn *c = b->conns_head; c; c = c->next) {
+        if (c->state == CONN_ACTIVE)
+            c->will_keep = false;
+        proto_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "server shutting down");
+    }
+    conn_flush_dirty(b);
+    conn_reap(b);
+    for (int i = 0; i < b->nlisteners; i++)
+        listener_close(b->listeners[i]);
+    session_free_all(b);
+    retain_free(&b->retained);
+    trie_free(&b->trie);
+    for (uint32_t i = 0; i < b->per_ip.cap; i++)
+        free(b->per_ip.slots[i].value);
+    hmap_free(&b->per_ip);
+    if (b->sigfd >= 0) {
+        loop_watch_remove(b->loop, &b->sigwatch);
+        close(b->sigfd);
+    }
+    loop_free(b->loop);
+    free(b->matches);
+    free(b->match_ids);
+    free(b->arena);
+    free(b->rbuf);
+    broker_settings_clear(&b->set);
+    free(b);
+}

@@ -1,0 +1,128 @@
+/*
+ * broker.h - the MQTT broker: settings, the security hooks other modules plug in, and the run loop.
+ *
+ * Hook points (each a function the broker calls; NULL means the built-in default):
+ *   security.authenticate  on CONNECT, before any session is touched; returns a v5 reason code (0 accepts).
+ *                          Default: accept when the client gave no username/password and allow_anonymous is
+ *                          set, otherwise 0x87 (Not authorized).
+ *   security.authorize     on SUBSCRIBE (each filter), on PUBLISH from a client (and its will), and before each
+ *                          delivery (BROKER_ACCESS_READ); returns true to allow. Default: allow.
+ *   transports             a listener's transport factory (listener_set_transport), set by whoever opens TLS /
+ *                          WebSocket listeners; see broker_listener_hook.
+ *   on_reload              called on SIGHUP.
+ */
+#ifndef RAMPART_BROKER_BROKER_H
+#define RAMPART_BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/mqtt.h"
+#include "net/listener.h"
+
+#define BROKER_MAX_LISTENERS 64
+
+typedef struct broker broker;
+
+/* One listener and the settings that apply to the clients it accepts. */
+typedef struct broker_listener_settings {
+    char *address;        /* NULL: every interface */
+    uint16_t port;
+    char *bind_interface; /* NULL: none */
+    int family;           /* AF_UNSPEC, AF_INET, AF_INET6 */
+    void *user;           /* the configuration's own listener record, for transport hooks; may be NULL */
+    bool allow_anonymous;
+    bool allow_zero_length_clientid;
+    uint8_t max_qos;
+    uint16_t max_topic_alias;  /* inbound aliases we accept (Topic Alias Maximum) */
+    int32_t max_connections;   /* on this listener; -1: no limit */
+    uint32_t connections;      /* current count (maintained by the broker) */
+} broker_listener_settings;
+
+/* Every limit the broker enforces. broker_settings_default() fills in Rampart's defaults. */
+typedef struct broker_settings {
+    broker_listener_settings listeners[BROKER_MAX_LISTENERS];
+    int nlisteners;
+    uint32_t max_connections;        /* 0: unlimited (still bounded by file descriptors) */
+    uint32_t max_connections_per_ip; /* 0: unlimited */
+    uint32_t max_packet_size;        /* after CONNECT is accepted */
+    uint32_t max_packet_size_unauth; /* before: caps the CONNECT packet */
+    uint32_t message_size_limit;     /* payload bytes, 0: no limit beyond max_packet_size */
+    uint16_t max_inflight_messages;  /* our Receive Maximum and the outbound window cap */
+    uint32_t max_queued_messages;    /* per client */
+    size_t max_queued_bytes;         /* per client */
+    bool queue_qos0_messages;
+    uint16_t max_keepalive;          /* 0: no maximum */
+    uint32_t connect_timeout_s;      /* deadline for CONNECT after accept */
+    bool retain_available;
+    uint32_t max_subscriptions;       /* per client, 0: unlimited */
+    uint16_t max_topic_levels;
+    uint32_t max_user_properties;     /* per property set */
+    uint32_t max_session_expiry;      /* seconds; UINT32_MAX: no cap (persistent_client_expiration) */
+    size_t memory_limit;              /* global ceiling on message + output bytes, 0: none */
+    size_t out_buffer_limit;          /* per connection: above it QoS 0 is dropped and reading pauses */
+    uint32_t sys_interval;            /* seconds, 0: no $SYS */
+    char *clientid_prefix;            /* for assigned client identifiers */
+    bool no_signals;                  /* do not take over SIGINT/SIGTERM/SIGHUP (embedding, tests) */
+    bool tcp_nodelay;                 /* set TCP_NODELAY on accepted sockets */
+} broker_settings;
+
+/* Access kinds for security.authorize. */
+enum broker_access { BROKER_ACCESS_SUBSCRIBE = 1, BROKER_ACCESS_PUBLISH = 2, BROKER_ACCESS_READ = 3 };
+
+/* What the hooks may know about a client. Strings are NUL-terminated and owned by the broker. */
+typedef struct broker_client {
+    const char *client_id;
+    const char *username; /* NULL if none */
+    const char *address;  /* peer IP address */
+    uint16_t port;        /* peer port */
+    uint16_t listener_port;
+    void *listener_user;  /* broker_listener_settings.user */
+    const void *transport; /* the connection's transport (peer certificate: ops->peer_cn) */
+    uint8_t version;
+} broker_client;
+
+typedef struct broker_security {
+    void *ctx;
+    uint8_t (*authenticate)(void *ctx, const broker_client *client, const mqtt_connect *connect);
+    bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,
+                      size_t topic_len, uint8_t qos, bool retain);
+} broker_security;
+
+/* Fills s with defaults and no listeners. */
+void broker_settings_default(broker_settings *s);
+/* Fills l with defaults (no address, port 0, anonymous refused). */
+void broker_listener_default(broker_listener_settings *l);
+/* Frees the strings of s (not s itself). */
+void broker_settings_clear(broker_settings *s);
+/* Adds a listener with default settings; address may be NULL. Returns the new entry, or NULL when full or
+ * out of memory. */
+broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port);
+
+/* A broker with the given settings (copied: ownership of their strings moves to the broker, s is cleared),
+ * listening on every configured listener. NULL on failure (logged). */
+broker *broker_new(broker_settings *s);
+/* Installs security hooks (copied). */
+void broker_set_security(broker *b, const broker_security *sec);
+/* Called for each listener after it opens, so a transport provider can install its factory. */
+typedef void (*broker_listener_hook_fn)(void *ctx, net_listener *l, const broker_listener_settings *ls);
+void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx);
+typedef void (*broker_reload_fn)(void *ctx, broker *b);
+void broker_set_reload_hook(broker *b, broker_reload_fn fn, void *ctx);
+/* Opens the listeners (after hooks are installed). Returns 0 or -1 (logged). */
+int broker_listen(broker *b);
+/* Runs until SIGINT / SIGTERM (or broker_stop). Returns 0. */
+int broker_run(broker *b);
+void broker_stop(broker *b);
+/* Closes every connection (v5 clients get DISCONNECT 0x8B) and frees everything. NULL is allowed. */
+void broker_free(broker *b);
+/* Serves an already connected, non-blocking socket as if accepted from `address` (tests, fuzzing, socket
+ * activation). The broker owns fd afterwards. */
+void broker_attach_fd(broker *b, int fd, const char *address);
+/* Runs one iteration of the loop: waits at most timeout_ms, handles events, timers, output, closes. */
+void broker_step(broker *b, int timeout_ms);
+/* The port the i-th listener bound (for port 0). */
+uint16_t broker_listener_port(const broker *b, int i);
+
+#endif

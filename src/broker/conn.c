@@ -1,0 +1,479 @@
+/* conn.c - one client connection: accept, handshake, reading and framing, output batching, closing. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "base/log.h"
+#include "broker/core.h"
+
+#define CONN_READS_PER_EVENT 8
+#define CONN_KEEP_IBUF 4096
+
+static void conn_msg_release(void *ref)
+{
+    msg_unref(ref);
+}
+
+static void conn_on_event(void *ctx, uint32_t events);
+
+static ip_count *conn_ip_get(broker *b, const char *addr, bool create)
+{
+    size_t len = strlen(addr);
+    ip_count *ic = hmap_get(&b->per_ip, addr, len);
+    if (ic || !create)
+        return ic;
+    ic = calloc(1, sizeof *ic);
+    if (!ic)
+        return NULL;
+    memcpy(ic->key, addr, len);
+    ic->len = (uint8_t)len;
+    if (hmap_put(&b->per_ip, ic->key, len, ic) < 0) {
+        free(ic);
+        return NULL;
+    }
+    return ic;
+}
+
+static void conn_peer_string(const struct sockaddr_storage *peer, char *out, size_t outlen, uint16_t *port)
+{
+    *port = 0;
+    snprintf(out, outlen, "unknown");
+    if (peer->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)outlen);
+        *port = ntohs(a->sin_port);
+    } else if (peer->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)outlen);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_storage *peer, socklen_t len)
+{
+    char addr[INET6_ADDRSTRLEN];
+    uint16_t port;
+    (void)len;
+    conn_peer_string(peer, addr, sizeof addr, &port);
+    conn_attach(ctx, l, fd, addr, port);
+}
+
+void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
+{
+    if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
+        log_notice("refusing connection from %s: max_connections reached", addr);
+        close(fd);
+        return;
+    }
+    ip_count *ic = conn_ip_get(b, addr, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        log_notice("refusing connection from %s: too many connections from this address", addr);
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        return;
+    }
+    broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
+    if (!l && b->set.nlisteners == 0) {
+        close(fd);
+        return;
+    }
+    if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        log_notice("refusing connection from %s: max_connections of the listener reached", addr);
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        return;
+    }
+    c->b = b;
+    c->listener = l;
+    c->out.release = conn_msg_release;
+    snprintf(c->address, sizeof c->address, "%s", addr);
+    c->port = port;
+    c->t = l ? listener_make_transport(l, fd) : transport_tcp_new(fd);
+    if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
+        if (c->t)
+            c->t->ops->destroy(c->t);
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        close(fd);
+        free(c);
+        return;
+    }
+    ic->count++;
+    c->counted_ip = true;
+    c->ls = ls;
+    ls->connections++;
+    c->state = CONN_HANDSHAKE;
+    c->last_rx_ms = b->now_ms;
+    c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
+    c->info.address = c->address;
+    c->info.port = port;
+    c->info.listener_port = l ? listener_port(l) : 0;
+    c->info.listener_user = ls->user;
+    c->info.transport = c->t;
+    c->next = b->conns_head;
+    if (b->conns_head)
+        b->conns_head->prev = c;
+    b->conns_head = c;
+    b->nconns++;
+    b->stats.connections_total++;
+    log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
+    /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
+    conn_on_event(c, 0);
+}
+
+void conn_mark_dirty(conn *c)
+{
+    if (c->dirty || c->state == CONN_CLOSING)
+        return;
+    c->dirty = true;
+    c->next_dirty = c->b->dirty_head;
+    c->b->dirty_head = c;
+}
+
+bool conn_send(conn *c, const mqtt_packet *p)
+{
+    size_t n = mqtt_encoded_size(p, c->version ? c->version : MQTT_V311);
+    if (n == 0)
+        return false;
+    if (c->out_max_packet && n > c->out_max_packet && p->type != MQTT_PUBLISH) {
+        /* A v5 client's Maximum Packet Size: the spec drops reason strings and user properties first;
+         * our control packets are small, so this only happens with an absurd limit. */
+        return false;
+    }
+    uint8_t *dst = outq_reserve(&c->out, n);
+    if (!dst)
+        return false;
+    size_t w = mqtt_encode(p, c->version ? c->version : MQTT_V311, dst, n);
+    if (w != n)
+        return false;
+    outq_commit(&c->out, n);
+    conn_mark_dirty(c);
+    return true;
+}
+
+void conn_update_watch(conn *c)
+{
+    uint32_t ev = 0;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (!c->read_paused || c->t->want_read)
+        ev |= LOOP_READ;
+    if (c->out.bytes > 0 || c->t->want_write)
+        ev |= LOOP_WRITE;
+    loop_watch_set(c->b->loop, &c->watch, ev);
+}
+
+/* Writes what is queued. Returns false if the connection broke. */
+static bool conn_flush(conn *c)
+{
+    size_t before = c->out.bytes;
+    ssize_t n = outq_flush(&c->out, c->t);
+    if (n < 0) {
+        c->out.bytes = before;
+        return false;
+    }
+    c->b->stats.bytes_sent += (uint64_t)n;
+    /* Resume reading once the output drained below half the limit. */
+    if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
+        c->read_paused = false;
+    return true;
+}
+
+void conn_flush_dirty(broker *b)
+{
+    while (b->dirty_head) {
+        conn *c = b->dirty_head;
+        b->dirty_head = c->next_dirty;
+        c->dirty = false;
+        c->next_dirty = NULL;
+        if (c->state == CONN_CLOSING)
+            continue;
+        if (!conn_flush(c)) {
+            conn_close(c, -1, "write failed");
+            continue;
+        }
+        if (c->out.bytes > b->set.out_buffer_limit)
+            c->read_paused = true;
+        conn_update_watch(c);
+    }
+}
+
+/* The CONNECT-less framing cap, or the negotiated one. */
+static uint32_t conn_max_packet(const conn *c)
+{
+    return c->state == CONN_ACTIVE ? c->b->set.max_packet_size : c->b->set.max_packet_size_unauth;
+}
+
+static void conn_frame_error(conn *c, const mqtt_error *err)
+{
+    log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
+             err->message ? err->message : "malformed packet");
+    if (c->state == CONN_ACTIVE)
+        proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
+    else
+        conn_close(c, -1, "bad packet before CONNECT");
+}
+
+/*
+ * Consumes the whole packets in buf[0..len). Returns the number of bytes used; the rest (a partial packet)
+ * must be kept. *need is set to the size of the partial packet when its header is known, else 0.
+ */
+static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need)
+{
+    broker *b = c->b;
+    size_t pos = 0;
+    *need = 0;
+    while (pos < len && c->state != CONN_CLOSING) {
+        mqtt_frame f;
+        mqtt_error err = {0};
+        uint8_t version = c->state == CONN_ACTIVE ? c->version : 0;
+        int rc = mqtt_frame_parse(buf + pos, len - pos, version, conn_max_packet(c), &f, &err);
+        if (rc == MQTT_NEED_MORE)
+            break;
+        if (rc == MQTT_ERROR) {
+            conn_frame_error(c, &err);
+            return len;
+        }
+        size_t total = (size_t)f.header_len + f.remaining;
+        if (len - pos < total) {
+            *need = total;
+            break;
+        }
+        mqtt_packet p;
+        mqtt_limits lim = {.max_packet_size = conn_max_packet(c),
+                           .max_user_props = b->set.max_user_properties,
+                           .max_subs_per_packet = 0,
+                           .max_topic_levels = b->set.max_topic_levels};
+        mqtt_alloc al = {broker_arena_alloc, b};
+        broker_arena_reset(b);
+        memset(&err, 0, sizeof err);
+        rc = mqtt_decode(buf + pos, total, version, &lim, &al, &p, &err);
+        c->last_rx_ms = b->now_ms;
+        b->stats.msgs_received++;
+        if (rc != MQTT_OK) {
+            if (f.type == MQTT_CONNECT && c->state != CONN_ACTIVE)
+                proto_connect_failed(c, buf + pos, total, &err);
+            else
+                conn_frame_error(c, &err);
+            return len;
+        }
+        proto_handle(c, &p);
+        if (p.type == MQTT_CONNECT)
+            OPENSSL_cleanse((uint8_t *)buf + pos, total);
+        pos += total;
+    }
+    return pos;
+}
+
+static bool conn_ibuf_reserve(conn *c, size_t want)
+{
+    if (want <= c->icap)
+        return true;
+    uint8_t *n = realloc(c->ibuf, want);
+    if (!n)
+        return false;
+    c->ibuf = n;
+    c->icap = (uint32_t)want;
+    return true;
+}
+
+/* Keeps the unprocessed tail of a read. */
+static bool conn_keep(conn *c, const uint8_t *src, size_t len, size_t need)
+{
+    size_t want = need > len ? need : len;
+    if (want < CONN_KEEP_IBUF)
+        want = CONN_KEEP_IBUF;
+    bool inside = c->ibuf && src >= c->ibuf && src < c->ibuf + c->icap;
+    if (!inside) {
+        if (!conn_ibuf_reserve(c, want))
+            return false;
+        memcpy(c->ibuf, src, len);
+    } else {
+        memmove(c->ibuf, src, len);
+        if (!conn_ibuf_reserve(c, want))
+            return false;
+    }
+    c->ilen = (uint32_t)len;
+    return true;
+}
+
+static void conn_ibuf_release(conn *c)
+{
+    if (c->icap > CONN_KEEP_IBUF) {
+        free(c->ibuf);
+        c->ibuf = NULL;
+        c->icap = 0;
+    }
+}
+
+/* One read: into the shared buffer when nothing is pending, else onto the pending bytes. Returns bytes
+ * read, 0 at end of stream, -1 with errno. */
+static ssize_t conn_read_once(conn *c)
+{
+    broker *b = c->b;
+    uint8_t *base;
+    size_t have, room;
+    if (c->ilen == 0) {
+        base = b->rbuf;
+        have = 0;
+        room = BROKER_READ_BUF;
+    } else {
+        if (c->ilen == c->icap && !conn_ibuf_reserve(c, (size_t)c->icap * 2))
+            return -1;
+        base = c->ibuf;
+        have = c->ilen;
+        room = c->icap - c->ilen;
+    }
+    ssize_t n = c->t->ops->read(c->t, base + have, room);
+    if (n <= 0)
+        return n;
+    b->stats.bytes_received += (uint64_t)n;
+    size_t need = 0, avail = have + (size_t)n;
+    size_t used = conn_process(c, base, avail, &need);
+    if (c->state == CONN_CLOSING)
+        return n;
+    if (used == avail) {
+        c->ilen = 0;
+        conn_ibuf_release(c);
+    } else if (!conn_keep(c, base + used, avail - used, need)) {
+        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
+    }
+    return n;
+}
+
+static void conn_do_read(conn *c)
+{
+    for (int i = 0; i < CONN_READS_PER_EVENT && c->state != CONN_CLOSING; i++) {
+        if (c->read_paused && c->state == CONN_ACTIVE)
+            return;
+        ssize_t n = conn_read_once(c);
+        if (n == 0) {
+            conn_close(c, -1, "connection closed by peer");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                conn_close(c, -1, "read error");
+            return;
+        }
+        if (!c->t->ops->pending(c->t) && c->t->want_read)
+            return;
+    }
+}
+
+static void conn_on_event(void *ctx, uint32_t events)
+{
+    conn *c = ctx;
+    if (c->state == CONN_CLOSING)
+        return;
+    c->b->now_ms = loop_now_ms();
+    if (c->state == CONN_HANDSHAKE) {
+        int rc = c->t->ops->handshake(c->t);
+        if (rc < 0) {
+            conn_close(c, -1, "transport handshake failed");
+            return;
+        }
+        if (rc == 0) {
+            conn_update_watch(c);
+            return;
+        }
+        c->state = CONN_NEW;
+        events |= LOOP_READ;
+    }
+    if (events & LOOP_WRITE) {
+        if (!conn_flush(c)) {
+            conn_close(c, -1, "write failed");
+            return;
+        }
+    }
+    if (events & (LOOP_READ | LOOP_HANGUP | LOOP_ERROR))
+        conn_do_read(c);
+    if (c->state != CONN_CLOSING) {
+        if (c->out.bytes > 0)
+            conn_mark_dirty(c);
+        conn_update_watch(c);
+    }
+}
+
+void conn_close(conn *c, int reason, const char *why)
+{
+    broker *b = c->b;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (reason >= 0x80 && c->version == MQTT_V5 && c->state == CONN_ACTIVE) {
+        mqtt_packet p = {.type = MQTT_DISCONNECT};
+        p.u.disconnect.reason = (uint8_t)reason;
+        conn_send(c, &p);
+    }
+    if (c->out.bytes)
+        (void)outq_flush(&c->out, c->t);
+    log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
+             why);
+    c->state = CONN_CLOSING;
+    loop_watch_remove(b->loop, &c->watch);
+    c->t->ops->shutdown(c->t, 1000);
+    if (c->session) {
+        session *s = c->session;
+        c->session = NULL;
+        b->stats.clients_connected--;
+        session_detach(b, s, c->will_keep);
+    }
+    c->next_closing = b->closing_head;
+    b->closing_head = c;
+}
+
+void conn_destroy(conn *c)
+{
+    broker *b = c->b;
+    int fd = c->watch.fd;
+    outq_free(&c->out);
+    free(c->ibuf);
+    for (uint16_t i = 0; i < c->out_alias_count; i++)
+        free(c->out_alias_topics[i]);
+    free(c->out_alias_topics);
+    hmap_free(&c->out_aliases);
+    if (c->in_aliases) {
+        for (uint16_t i = 0; i < c->ls->max_topic_alias; i++)
+            free(c->in_aliases[i]);
+        free(c->in_aliases);
+    }
+    c->ls->connections--;
+    if (c->counted_ip) {
+        ip_count *ic = conn_ip_get(b, c->address, false);
+        if (ic && --ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+    }
+    free((char *)c->info.username);
+    c->t->ops->destroy(c->t);
+    close(fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    b->nconns--;
+    free(c);
+}
+
+void conn_reap(broker *b)
+{
+    while (b->closing_head) {
+        conn *c = b->closing_head;
+        b->closing_head = c->next_closing;
+        conn_destroy(c);
+    }
+}

@@ -1,0 +1,248 @@
+/*
+ * core.h - the broker's internal structures, shared by broker.c (setup, loop, timers, $SYS), conn.c
+ * (connection I/O and framing), proto.c (packet handling), route.c (publish routing and delivery) and
+ * session.c (sessions and their queues). Not for use outside src/broker/.
+ */
+#ifndef RAMPART_BROKER_CORE_H
+#define RAMPART_BROKER_CORE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "broker/hmap.h"
+#include "broker/msg.h"
+#include "broker/retain.h"
+#include "broker/trie.h"
+#include "net/loop.h"
+#include "net/outq.h"
+
+#define BROKER_READ_BUF (64 * 1024)
+#define BROKER_ARENA (256 * 1024)
+
+/* One message waiting for, or in, an outbound QoS flow of one session. */
+enum { DLV_RETAIN = 1, DLV_SENT = 2, DLV_PUBREL = 4 };
+typedef struct delivery {
+    broker_msg *msg;      /* NULL once a QoS 2 message reached PUBREL */
+    trie_group *group;    /* the shared subscription it came through (referenced), or NULL */
+    uint32_t *sub_ids;    /* when nsub > 1: allocated array */
+    uint32_t sub_id;      /* when nsub == 1 */
+    uint16_t nsub;
+    uint16_t packet_id;
+    uint8_t qos;
+    uint8_t flags;
+} delivery;
+
+/* A bounded FIFO of deliveries (ring). */
+typedef struct dqueue {
+    delivery *items;
+    uint32_t head, count, cap;
+} dqueue;
+
+typedef struct session_sub {
+    uint16_t filter_len;
+    uint8_t qos;
+    uint32_t sub_id;
+    char filter[]; /* the full filter as subscribed, $share prefix included */
+} session_sub;
+
+typedef struct conn conn;
+
+typedef struct session session;
+struct session {
+    char *client_id;
+    uint16_t id_len;
+    char *username;
+    uint64_t uid; /* unique per session object, for No Local */
+    conn *conn;   /* NULL while offline */
+    uint8_t version;
+    uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
+    uint64_t expire_at_ms;  /* while offline */
+    hmap subs;              /* full filter -> session_sub */
+    dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
+    dqueue queue;           /* waiting for a window slot or for the client to come back */
+    size_t queued_bytes;
+    uint16_t next_pid;
+    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL */
+    uint32_t in_qos2_count, in_qos2_cap;
+    broker_msg *will;
+    uint8_t will_qos;
+    bool will_retain;
+    uint32_t will_delay_s;
+    uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
+    uint64_t match_epoch;
+    uint32_t match_index;
+    session *prev, *next; /* every session */
+};
+
+enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_ACTIVE, CONN_CLOSING };
+
+struct conn {
+    broker *b;
+    loop_watch watch;
+    transport *t;
+    net_listener *listener;
+    broker_listener_settings *ls; /* settings of the listener it came through */
+    enum conn_state state;
+    uint8_t version; /* 0 until CONNECT */
+    session *session;
+    broker_client info;
+    char address[INET6_ADDRSTRLEN];
+    uint16_t port;
+    uint8_t *ibuf;
+    uint32_t ilen, icap;
+    outq out;
+    uint64_t last_rx_ms;
+    uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
+    uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
+    uint16_t out_window;     /* the client's Receive Maximum */
+    uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
+    uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
+    uint16_t out_alias_count;
+    hmap out_aliases;        /* topic -> alias (uintptr_t) ; keys in out_alias_topics */
+    char **out_alias_topics; /* [alias-1] */
+    char **in_aliases;       /* [alias-1], settings.max_topic_alias entries */
+    bool request_problem_info;
+    bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
+    bool read_paused;
+    bool dirty;
+    bool counted_ip;
+    conn *prev, *next;       /* every connection */
+    conn *next_dirty;
+    conn *next_closing;
+};
+
+typedef struct ip_count {
+    uint32_t count;
+    uint8_t len;
+    char key[INET6_ADDRSTRLEN];
+} ip_count;
+
+typedef struct match_entry {
+    session *s;
+    trie_group *group;
+    uint8_t qos;
+    bool retain;
+    uint16_t nsub;
+    int32_t sub_head; /* index into broker.match_ids, -1: none */
+} match_entry;
+
+typedef struct match_id {
+    uint32_t id;
+    int32_t next;
+} match_id;
+
+typedef struct broker_stats {
+    uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent;
+    uint64_t pub_received, pub_sent, dropped;
+    uint64_t connections_total;
+    uint32_t clients_connected, clients_maximum;
+} broker_stats;
+
+struct broker {
+    broker_settings set;
+    broker_security sec;
+    broker_listener_hook_fn listener_hook;
+    void *listener_hook_ctx;
+    broker_reload_fn reload_hook;
+    void *reload_hook_ctx;
+    net_loop *loop;
+    net_listener *listeners[BROKER_MAX_LISTENERS];
+    int nlisteners;
+    int sigfd;
+    loop_watch sigwatch;
+    bool stop;
+    uint64_t now_ms;
+    uint64_t start_ms;
+    hmap sessions; /* client id -> session */
+    session *sessions_head;
+    size_t nsessions;
+    conn *conns_head;
+    uint32_t nconns;
+    conn *dirty_head;
+    conn *closing_head;
+    hmap per_ip; /* address -> ip_count */
+    sub_trie trie;
+    retain_store retained;
+    size_t mem_msgs; /* bytes of live messages */
+    size_t mem_out;  /* bytes waiting in output queues (approximate) */
+    uint64_t next_uid;
+    uint64_t assign_counter;
+    uint64_t match_epoch;
+    match_entry *matches;
+    uint32_t nmatches, capmatches;
+    match_id *match_ids;
+    uint32_t nmatch_ids, capmatch_ids;
+    broker_stats stats;
+    uint64_t next_sys_ms;
+    uint64_t next_tick_ms;
+    double load[3][5]; /* EWMA per minute: [1/5/15][recv msgs, sent msgs, recv bytes, sent bytes, conns] */
+    uint64_t load_last[5];
+    uint8_t *arena;
+    size_t arena_used;
+    uint8_t *rbuf;
+};
+
+/* ---- session.c ---- */
+session *session_new(broker *b, const char *id, size_t len);
+/* Ends a session for good: publishes a pending or kept will, removes subscriptions, frees queues. */
+void session_end(broker *b, session *s);
+void session_free_all(broker *b);
+int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint32_t sub_id, bool *existed);
+int session_unsubscribe(broker *b, session *s, mqtt_bytes filter);
+void delivery_release(delivery *d);
+int dq_push(dqueue *q, const delivery *d);
+delivery *dq_at(const dqueue *q, uint32_t i);
+void dq_pop(dqueue *q, delivery *out);
+void dq_remove(dqueue *q, uint32_t i);
+void dq_clear(dqueue *q);
+/* Called when the connection of s goes away (normally or not): will handling, shared requeue, expiry. */
+void session_detach(broker *b, session *s, bool keep_will);
+/* Publishes the session's will now (ACL permitting) and clears it. */
+void session_send_will(broker *b, session *s);
+
+/* ---- route.c ---- */
+/* Routes msg to every matching subscription (msg keeps its caller's reference). Returns the number of
+ * subscribers it went to. */
+uint32_t route_publish(broker *b, broker_msg *msg);
+/* Delivers msg to s (one subscription match); see the body for queueing rules. */
+void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool retain, const uint32_t *ids,
+                   uint16_t nids, trie_group *group);
+/* Fills the window of s's connection from its queue. */
+void route_pump(broker *b, session *s);
+/* Sends one delivery on c; returns false if it could not be encoded (too large for the client). */
+bool route_send(broker *b, conn *c, delivery *d);
+/* Re-dispatches unacknowledged shared-subscription deliveries of s to other members. */
+void route_requeue_shared(broker *b, session *s);
+
+/* ---- conn.c ---- */
+void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_storage *peer, socklen_t len);
+/* Takes over a connected non-blocking socket (l may be NULL: plain TCP, no listener). */
+void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port);
+/* Encodes p and queues it; returns false if it could not (connection is then closed). */
+bool conn_send(conn *c, const mqtt_packet *p);
+void conn_mark_dirty(conn *c);
+void conn_flush_dirty(broker *b);
+/* Starts closing c (deferred free). If reason >= 0x80 and the client speaks v5, a DISCONNECT goes first. */
+void conn_close(conn *c, int reason, const char *why);
+void conn_reap(broker *b);
+void conn_destroy(conn *c);
+void conn_update_watch(conn *c);
+
+/* ---- proto.c ---- */
+/* Handles one decoded packet. */
+void proto_handle(conn *c, mqtt_packet *p);
+/* Handles a CONNECT that failed to decode (right CONNACK for the version, then close). */
+void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_error *err);
+void proto_disconnect(conn *c, uint8_t reason, const char *reason_string);
+
+/* ---- broker.c ---- */
+void *broker_arena_alloc(void *ctx, size_t size);
+void broker_arena_reset(broker *b);
+bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
+                      size_t len, uint8_t qos, bool retain);
+bool broker_over_memory(const broker *b);
+
+#endif

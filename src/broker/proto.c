@@ -1,0 +1,650 @@
+/* proto.c - MQTT packet handling: CONNECT, PUBLISH and its acknowledgements, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+ * DISCONNECT, AUTH. Decoding (and all its validation) happened before, in the codec. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "broker/core.h"
+
+#define PROP(id) MQTT_PROP_BIT(MQTT_PROP_##id)
+
+void proto_disconnect(conn *c, uint8_t reason, const char *reason_string)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->version == MQTT_V5 && c->state == CONN_ACTIVE) {
+        mqtt_packet p = {.type = MQTT_DISCONNECT};
+        p.u.disconnect.reason = reason;
+        if (reason_string) {
+            p.u.disconnect.props.present |= PROP(REASON_STRING);
+            p.u.disconnect.props.reason_string = (mqtt_bytes){(const uint8_t *)reason_string,
+                                                              (uint32_t)strlen(reason_string)};
+        }
+        if (!conn_send(c, &p)) {
+            p.u.disconnect.props.present = 0;
+            conn_send(c, &p);
+        }
+    }
+    conn_close(c, -1, reason_string ? reason_string : mqtt_reason_name(reason));
+}
+
+static void proto_send_connack(conn *c, uint8_t reason, bool present, const mqtt_props *props)
+{
+    mqtt_packet p = {.type = MQTT_CONNACK};
+    p.u.connack.session_present = present;
+    if (c->version == MQTT_V5) {
+        p.u.connack.reason = reason;
+        if (props)
+            p.u.connack.props = *props;
+    } else {
+        p.u.connack.reason = mqtt_connack_code_v311(reason);
+    }
+    conn_send(c, &p);
+}
+
+/* Refuses a CONNECT: CONNACK with the reason (in the client's version), then close. */
+static void proto_refuse(conn *c, uint8_t reason, const char *why)
+{
+    proto_send_connack(c, reason, false, NULL);
+    log_notice("refused client from %s: %s (%s)", c->address, why, mqtt_reason_name(reason));
+    conn_close(c, -1, why);
+}
+
+void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_error *err)
+{
+    /* Find the protocol level byte: fixed header, name length, name. */
+    size_t pos = 1;
+    int level = -1;
+    while (pos < len && pos < 5 && (buf[pos] & 0x80))
+        pos++;
+    pos++;
+    if (pos + 2 <= len) {
+        size_t nl = (size_t)buf[pos] << 8 | buf[pos + 1];
+        if (pos + 2 + nl < len)
+            level = buf[pos + 2 + nl];
+    }
+    if (err->reason == MQTT_RC_UNSUPPORTED_VERSION || (level >= 0 && level != MQTT_V311 && level != MQTT_V5)) {
+        c->version = level > MQTT_V5 ? MQTT_V5 : MQTT_V311;
+        proto_refuse(c, MQTT_RC_UNSUPPORTED_VERSION, "unsupported protocol version");
+        return;
+    }
+    if (level == MQTT_V5 || (level == MQTT_V311 && err->reason == MQTT_RC_CLIENT_ID_NOT_VALID)) {
+        c->version = (uint8_t)level;
+        proto_refuse(c, err->reason ? err->reason : MQTT_RC_MALFORMED,
+                     err->message ? err->message : "malformed CONNECT");
+        return;
+    }
+    conn_close(c, -1, err->message ? err->message : "malformed CONNECT");
+}
+
+static uint8_t proto_authenticate(conn *c, const mqtt_connect *ck)
+{
+    broker *b = c->b;
+    if (b->sec.authenticate)
+        return b->sec.authenticate(b->sec.ctx, &c->info, ck);
+    if (ck->props.present & PROP(AUTH_METHOD))
+        return MQTT_RC_BAD_AUTH_METHOD;
+    if (!c->ls->allow_anonymous)
+        return MQTT_RC_NOT_AUTHORIZED;
+    return 0;
+}
+
+/* Takes over an existing connection of the same client id: it gets DISCONNECT 0x8E and is closed. */
+static void proto_takeover(broker *b, const char *id, size_t len)
+{
+    session *s = hmap_get(&b->sessions, id, len);
+    if (s && s->conn) {
+        log_notice("client %s: session taken over by a new connection", s->client_id);
+        proto_disconnect(s->conn, MQTT_RC_SESSION_TAKEN_OVER, "session taken over");
+    }
+}
+
+/* Resends what was in flight when the client went away, then fills the window from the queue. */
+static void proto_resume(broker *b, conn *c, session *s)
+{
+    for (uint32_t i = 0; i < s->inflight.count; i++) {
+        delivery *d = dq_at(&s->inflight, i);
+        if (d->flags & DLV_PUBREL) {
+            mqtt_packet p = {.type = MQTT_PUBREL};
+            p.u.ack.packet_id = d->packet_id;
+            conn_send(c, &p);
+        } else if (d->msg) {
+            route_send(b, c, d);
+        }
+    }
+    route_pump(b, s);
+}
+
+static void proto_connack_props(conn *c, mqtt_props *ap, const char *assigned, uint16_t server_ka,
+                                bool capped_expiry, uint32_t expiry)
+{
+    broker *b = c->b;
+    memset(ap, 0, sizeof *ap);
+    if (b->set.max_inflight_messages && b->set.max_inflight_messages < 65535) {
+        ap->present |= PROP(RECEIVE_MAXIMUM);
+        ap->receive_maximum = b->set.max_inflight_messages;
+    }
+    if (b->set.max_packet_size && b->set.max_packet_size < 268435460u) {
+        ap->present |= PROP(MAXIMUM_PACKET_SIZE);
+        ap->maximum_packet_size = b->set.max_packet_size;
+    }
+    if (c->ls->max_topic_alias) {
+        ap->present |= PROP(TOPIC_ALIAS_MAXIMUM);
+        ap->topic_alias_maximum = c->ls->max_topic_alias;
+    }
+    if (!b->set.retain_available) {
+        ap->present |= PROP(RETAIN_AVAILABLE);
+        ap->retain_available = 0;
+    }
+    if (c->ls->max_qos < 2) {
+        ap->present |= PROP(MAXIMUM_QOS);
+        ap->maximum_qos = c->ls->max_qos;
+    }
+    if (assigned) {
+        ap->present |= PROP(ASSIGNED_CLIENT_ID);
+        ap->assigned_client_id = (mqtt_bytes){(const uint8_t *)assigned, (uint32_t)strlen(assigned)};
+    }
+    if (server_ka) {
+        ap->present |= PROP(SERVER_KEEP_ALIVE);
+        ap->server_keep_alive = server_ka;
+    }
+    if (capped_expiry) {
+        ap->present |= PROP(SESSION_EXPIRY);
+        ap->session_expiry = expiry;
+    }
+}
+
+/* Validates the parts of CONNECT that are policy, not syntax. Returns 0 or the reason to refuse with. */
+static uint8_t proto_connect_policy(conn *c, const mqtt_connect *ck, uint16_t *ka, uint16_t *server_ka)
+{
+    broker *b = c->b;
+    *ka = ck->keep_alive;
+    *server_ka = 0;
+    if (ck->client_id.len == 0 && (!c->ls->allow_zero_length_clientid || (c->version == MQTT_V311 && !ck->clean_start)))
+        return MQTT_RC_CLIENT_ID_NOT_VALID;
+    if (b->set.max_keepalive && (ck->keep_alive == 0 || ck->keep_alive > b->set.max_keepalive)) {
+        if (c->version == MQTT_V5) {
+            *ka = *server_ka = b->set.max_keepalive;
+        } else if (ck->keep_alive > b->set.max_keepalive) {
+            return MQTT_RC_CLIENT_ID_NOT_VALID; /* 3.1.1 has no way to tell: mosquitto refuses too */
+        }
+    }
+    if (ck->has_will && ck->will_qos > c->ls->max_qos)
+        return MQTT_RC_QOS_NOT_SUPPORTED;
+    if (ck->has_will && ck->will_retain && !b->set.retain_available)
+        return MQTT_RC_RETAIN_NOT_SUPPORTED;
+    return 0;
+}
+
+static void proto_connect(conn *c, mqtt_connect *ck)
+{
+    broker *b = c->b;
+    char assigned[96];
+    const char *id = (const char *)ck->client_id.data;
+    size_t idlen = ck->client_id.len;
+    uint16_t ka, server_ka;
+    broker_msg *will = NULL;
+    bool present = false;
+
+    c->version = ck->version;
+    const mqtt_props *pr = &ck->props;
+    c->out_window = pr->present & PROP(RECEIVE_MAXIMUM) ? pr->receive_maximum : 65535;
+    c->out_max_packet = pr->present & PROP(MAXIMUM_PACKET_SIZE) ? pr->maximum_packet_size : 0;
+    c->out_alias_max = pr->present & PROP(TOPIC_ALIAS_MAXIMUM) ? pr->topic_alias_maximum : 0;
+    c->request_problem_info = pr->present & PROP(REQUEST_PROBLEM_INFO) ? pr->request_problem_info : 1;
+    if (c->version != MQTT_V5)
+        c->out_window = 65535, c->out_max_packet = 0, c->out_alias_max = 0;
+
+    uint8_t rc = proto_connect_policy(c, ck, &ka, &server_ka);
+    if (rc) {
+        proto_refuse(c, rc, "CONNECT refused by policy");
+        return;
+    }
+    if (idlen == 0) {
+        snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
+                 (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
+        id = assigned;
+        idlen = strlen(assigned);
+    }
+    if (ck->has_username) {
+        free((char *)c->info.username);
+        c->info.username = strndup((const char *)ck->username.data, ck->username.len);
+    }
+    char idz[65536 + 1];
+    memcpy(idz, id, idlen);
+    idz[idlen] = 0;
+    c->info.client_id = idz;
+    c->info.version = c->version;
+    rc = proto_authenticate(c, ck);
+    c->info.client_id = NULL;
+    if (rc) {
+        proto_refuse(c, rc, "authentication failed");
+        return;
+    }
+    if (ck->has_will) {
+        will = msg_new(ck->will_topic.data, ck->will_topic.len, ck->will_payload.data, ck->will_payload.len,
+                       ck->will_qos, ck->will_retain, c->version == MQTT_V5 ? &ck->will_props : NULL, b->now_ms, 0,
+                       &b->mem_msgs);
+        if (!will) {
+            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+            return;
+        }
+    }
+    proto_takeover(b, id, idlen);
+    session *s = hmap_get(&b->sessions, id, idlen);
+    if (s && ck->clean_start) {
+        session_end(b, s);
+        s = NULL;
+    }
+    if (s) {
+        present = true;
+        msg_unref(s->will);
+        s->will = NULL;
+        s->will_at_ms = 0;
+    } else {
+        s = session_new(b, id, idlen);
+        if (!s) {
+            msg_unref(will);
+            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+            return;
+        }
+    }
+    uint32_t expiry = 0;
+    if (c->version == MQTT_V5)
+        expiry = pr->present & PROP(SESSION_EXPIRY) ? pr->session_expiry : 0;
+    else
+        expiry = ck->clean_start ? 0 : UINT32_MAX;
+    bool capped = false;
+    if (expiry > b->set.max_session_expiry) {
+        expiry = b->set.max_session_expiry;
+        capped = c->version == MQTT_V5;
+    }
+    s->expiry_s = expiry;
+    s->version = c->version;
+    s->conn = c;
+    free(s->username);
+    s->username = c->info.username ? strdup(c->info.username) : NULL;
+    s->will = will;
+    s->will_qos = ck->will_qos;
+    s->will_retain = ck->will_retain;
+    s->will_delay_s = will && (ck->will_props.present & PROP(WILL_DELAY)) && c->version == MQTT_V5
+                          ? ck->will_props.will_delay : 0;
+    if (will)
+        will->origin = s->uid;
+    c->session = s;
+    c->info.client_id = s->client_id;
+    c->state = CONN_ACTIVE;
+    c->will_keep = true;
+    c->keepalive_ms = (uint64_t)ka * 1500u;
+    b->stats.clients_connected++;
+    if (b->stats.clients_connected > b->stats.clients_maximum)
+        b->stats.clients_maximum = b->stats.clients_connected;
+
+    mqtt_props ap;
+    proto_connack_props(c, &ap, idz != id && ck->client_id.len == 0 ? s->client_id : NULL, server_ka, capped,
+                        expiry);
+    proto_send_connack(c, 0, present, &ap);
+    log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
+             c->version == MQTT_V5 ? 5 : 4, ka, present ? "resumed" : "new");
+    proto_resume(b, c, s);
+}
+
+static void proto_ack(conn *c, uint8_t type, uint16_t pid, uint8_t reason)
+{
+    mqtt_packet p = {.type = type};
+    p.u.ack.packet_id = pid;
+    p.u.ack.reason = c->version == MQTT_V5 ? reason : 0;
+    if (type == MQTT_PUBREL)
+        p.flags = 2;
+    conn_send(c, &p);
+}
+
+static int proto_in_qos2_find(const session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->in_qos2_count; i++)
+        if (s->in_qos2[i] == pid)
+            return (int)i;
+    return -1;
+}
+
+static bool proto_in_qos2_add(session *s, uint16_t pid)
+{
+    if (s->in_qos2_count == s->in_qos2_cap) {
+        uint32_t ncap = s->in_qos2_cap ? s->in_qos2_cap * 2 : 8;
+        uint16_t *n = realloc(s->in_qos2, ncap * sizeof *n);
+        if (!n)
+            return false;
+        s->in_qos2 = n;
+        s->in_qos2_cap = ncap;
+    }
+    s->in_qos2[s->in_qos2_count++] = pid;
+    return true;
+}
+
+/* Resolves the topic of an inbound PUBLISH (Topic Alias). Returns false after disconnecting the client. */
+static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
+{
+    *topic = p->topic;
+    if (c->version != MQTT_V5 || !(p->props.present & PROP(TOPIC_ALIAS))) {
+        if (topic->len == 0) {
+            proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "empty topic without topic alias");
+            return false;
+        }
+        return true;
+    }
+    uint16_t a = p->props.topic_alias;
+    if (a == 0 || a > c->ls->max_topic_alias) {
+        proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
+        return false;
+    }
+    if (!c->in_aliases) {
+        c->in_aliases = calloc(c->ls->max_topic_alias, sizeof(char *));
+        if (!c->in_aliases) {
+            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+            return false;
+        }
+    }
+    if (topic->len) {
+        char *copy = strndup((const char *)topic->data, topic->len);
+        if (!copy) {
+            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+            return false;
+        }
+        free(c->in_aliases[a - 1]);
+        c->in_aliases[a - 1] = copy;
+        return true;
+    }
+    if (!c->in_aliases[a - 1]) {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
+        return false;
+    }
+    *topic = (mqtt_bytes){(const uint8_t *)c->in_aliases[a - 1], (uint32_t)strlen(c->in_aliases[a - 1])};
+    return true;
+}
+
+/* Stores (if retained) and routes one accepted application message. Returns the v5 reason for the ack. */
+static uint8_t proto_publish_accept(conn *c, mqtt_publish *p, mqtt_bytes topic)
+{
+    broker *b = c->b;
+    broker_msg *m = msg_new(topic.data, topic.len, p->payload.data, p->payload.len, p->qos, p->retain,
+                            c->version == MQTT_V5 ? &p->props : NULL, b->now_ms, c->session->uid, &b->mem_msgs);
+    if (!m)
+        return MQTT_RC_UNSPECIFIED;
+    b->stats.pub_received++;
+    if (p->retain && retain_set(&b->retained, m) < 0)
+        log_warning("out of memory storing a retained message on %s", m->topic);
+    uint32_t n = route_publish(b, m);
+    msg_unref(m);
+    return n == 0 && p->qos > 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
+}
+
+static void proto_publish(conn *c, mqtt_publish *p)
+{
+    broker *b = c->b;
+    session *s = c->session;
+    mqtt_bytes topic;
+    if (!proto_publish_topic(c, p, &topic))
+        return;
+    if (p->qos > c->ls->max_qos) {
+        proto_disconnect(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS not supported");
+        return;
+    }
+    if (p->retain && !b->set.retain_available) {
+        proto_disconnect(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retain not supported");
+        return;
+    }
+    if (p->qos == 2 && proto_in_qos2_find(s, p->packet_id) >= 0) {
+        proto_ack(c, MQTT_PUBREC, p->packet_id, 0); /* a duplicate: already routed once */
+        return;
+    }
+    if (p->qos == 2 && b->set.max_inflight_messages && s->in_qos2_count >= b->set.max_inflight_messages) {
+        proto_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
+        return;
+    }
+    uint8_t reason = 0;
+    if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit)
+        reason = MQTT_RC_QUOTA_EXCEEDED;
+    else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos, p->retain))
+        reason = MQTT_RC_NOT_AUTHORIZED;
+    else if (broker_over_memory(b))
+        reason = MQTT_RC_QUOTA_EXCEEDED;
+    else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
+             !mqtt_utf8_valid(p->payload.data, p->payload.len))
+        reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
+    else
+        reason = proto_publish_accept(c, p, topic);
+    if (reason >= 0x80)
+        b->stats.dropped++;
+    if (p->qos == 1) {
+        proto_ack(c, MQTT_PUBACK, p->packet_id, reason);
+    } else if (p->qos == 2) {
+        if (reason < 0x80 && !proto_in_qos2_add(s, p->packet_id))
+            reason = MQTT_RC_UNSPECIFIED;
+        proto_ack(c, MQTT_PUBREC, p->packet_id, reason);
+    }
+}
+
+static int proto_inflight_find(const session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->inflight.count; i++)
+        if (dq_at(&s->inflight, i)->packet_id == pid)
+            return (int)i;
+    return -1;
+}
+
+static void proto_inflight_done(broker *b, session *s, int i)
+{
+    delivery_release(dq_at(&s->inflight, (uint32_t)i));
+    dq_remove(&s->inflight, (uint32_t)i);
+    route_pump(b, s);
+}
+
+static void proto_puback(conn *c, const mqtt_ack *a)
+{
+    session *s = c->session;
+    int i = proto_inflight_find(s, a->packet_id);
+    if (i >= 0 && dq_at(&s->inflight, (uint32_t)i)->qos == 1)
+        proto_inflight_done(c->b, s, i);
+}
+
+static void proto_pubrec(conn *c, const mqtt_ack *a)
+{
+    session *s = c->session;
+    int i = proto_inflight_find(s, a->packet_id);
+    if (i < 0 || dq_at(&s->inflight, (uint32_t)i)->qos != 2) {
+        proto_ack(c, MQTT_PUBREL, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
+        return;
+    }
+    delivery *d = dq_at(&s->inflight, (uint32_t)i);
+    if (a->reason >= 0x80) {
+        proto_inflight_done(c->b, s, i);
+        return;
+    }
+    /* The message is now the client's: keep only the packet id. */
+    msg_unref(d->msg);
+    d->msg = NULL;
+    if (d->group)
+        trie_group_unref(d->group);
+    d->group = NULL;
+    d->flags |= DLV_PUBREL;
+    proto_ack(c, MQTT_PUBREL, a->packet_id, 0);
+}
+
+static void proto_pubcomp(conn *c, const mqtt_ack *a)
+{
+    session *s = c->session;
+    int i = proto_inflight_find(s, a->packet_id);
+    if (i >= 0 && (dq_at(&s->inflight, (uint32_t)i)->flags & DLV_PUBREL))
+        proto_inflight_done(c->b, s, i);
+}
+
+static void proto_pubrel(conn *c, const mqtt_ack *a)
+{
+    session *s = c->session;
+    int i = proto_in_qos2_find(s, a->packet_id);
+    if (i < 0) {
+        proto_ack(c, MQTT_PUBCOMP, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
+        return;
+    }
+    s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
+    proto_ack(c, MQTT_PUBCOMP, a->packet_id, 0);
+}
+
+typedef struct proto_retained_ctx {
+    broker *b;
+    session *s;
+    uint8_t qos;
+    uint32_t sub_id;
+} proto_retained_ctx;
+
+static void proto_send_retained(void *ctx, broker_msg *m)
+{
+    proto_retained_ctx *rc = ctx;
+    uint8_t qos = rc->qos < m->qos ? rc->qos : m->qos;
+    route_deliver(rc->b, rc->s, m, qos, true, &rc->sub_id, rc->sub_id ? 1 : 0, NULL);
+}
+
+static uint8_t proto_subscribe_one(conn *c, const mqtt_subscription *sub, uint32_t sub_id, bool *existed)
+{
+    broker *b = c->b;
+    mqtt_bytes group, inner;
+    bool v5 = c->version == MQTT_V5;
+    if (!broker_authorize(b, c, c->session, BROKER_ACCESS_SUBSCRIBE, (const char *)sub->filter.data, sub->filter.len,
+                          sub->qos, false))
+        return v5 ? MQTT_RC_NOT_AUTHORIZED : 0x80;
+    if (mqtt_shared_split(sub->filter, &group, &inner) && inner.len == 0)
+        return v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+    mqtt_subscription capped = *sub;
+    if (capped.qos > c->ls->max_qos)
+        capped.qos = c->ls->max_qos;
+    int rc = session_subscribe(b, c->session, &capped, sub_id, existed);
+    if (rc == -2)
+        return v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+    if (rc < 0)
+        return v5 ? MQTT_RC_UNSPECIFIED : 0x80;
+    return capped.qos;
+}
+
+static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
+{
+    broker *b = c->b;
+    uint32_t sub_id = 0;
+    if (c->version == MQTT_V5 && (sp->props.present & PROP(SUBSCRIPTION_ID)) && sp->props.sub_id_count)
+        sub_id = sp->props.sub_ids[0];
+    uint8_t *reasons = broker_arena_alloc(b, sp->count);
+    bool *existed = broker_arena_alloc(b, sp->count * sizeof(bool));
+    if (!reasons || !existed) {
+        proto_disconnect(c, MQTT_RC_UNSPECIFIED, "too many subscriptions in one packet");
+        return;
+    }
+    for (uint32_t i = 0; i < sp->count; i++) {
+        mqtt_bytes g, in;
+        if (c->version == MQTT_V5 && sp->subs[i].no_local && mqtt_shared_split(sp->subs[i].filter, &g, &in)) {
+            proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "No Local on a shared subscription");
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < sp->count; i++) {
+        existed[i] = false;
+        reasons[i] = proto_subscribe_one(c, &sp->subs[i], sub_id, &existed[i]);
+    }
+    mqtt_packet p = {.type = MQTT_SUBACK};
+    p.u.suback.packet_id = sp->packet_id;
+    p.u.suback.reasons = reasons;
+    p.u.suback.count = sp->count;
+    conn_send(c, &p);
+    for (uint32_t i = 0; i < sp->count; i++) {
+        const mqtt_subscription *sub = &sp->subs[i];
+        mqtt_bytes g, in;
+        if (reasons[i] >= 0x80 || mqtt_shared_split(sub->filter, &g, &in))
+            continue;
+        if (sub->retain_handling == 2 || (sub->retain_handling == 1 && existed[i]))
+            continue;
+        proto_retained_ctx rc = {b, c->session, reasons[i], sub_id};
+        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, proto_send_retained, &rc);
+    }
+}
+
+static void proto_unsubscribe(conn *c, const mqtt_unsubscribe *up)
+{
+    broker *b = c->b;
+    uint8_t *reasons = broker_arena_alloc(b, up->count);
+    if (!reasons) {
+        proto_disconnect(c, MQTT_RC_UNSPECIFIED, "too many filters in one packet");
+        return;
+    }
+    for (uint32_t i = 0; i < up->count; i++)
+        reasons[i] = session_unsubscribe(b, c->session, up->filters[i]) == 0 ? 0 : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+    mqtt_packet p = {.type = MQTT_UNSUBACK};
+    p.u.suback.packet_id = up->packet_id;
+    p.u.suback.reasons = reasons;
+    p.u.suback.count = c->version == MQTT_V5 ? up->count : 0;
+    conn_send(c, &p);
+}
+
+static void proto_client_disconnect(conn *c, const mqtt_reason_only *d)
+{
+    session *s = c->session;
+    if (c->version == MQTT_V5 && (d->props.present & PROP(SESSION_EXPIRY))) {
+        if (s->expiry_s == 0 && d->props.session_expiry != 0) {
+            proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0 on CONNECT");
+            return;
+        }
+        s->expiry_s = d->props.session_expiry < c->b->set.max_session_expiry ? d->props.session_expiry
+                                                                             : c->b->set.max_session_expiry;
+    }
+    c->will_keep = c->version == MQTT_V5 && d->reason == MQTT_RC_DISCONNECT_WITH_WILL;
+    conn_close(c, -1, "client sent DISCONNECT");
+}
+
+void proto_handle(conn *c, mqtt_packet *p)
+{
+    if (c->state != CONN_ACTIVE) {
+        if (p->type == MQTT_CONNECT)
+            proto_connect(c, &p->u.connect);
+        else
+            conn_close(c, -1, "first packet is not CONNECT");
+        return;
+    }
+    switch (p->type) {
+    case MQTT_PUBLISH:
+        proto_publish(c, &p->u.publish);
+        break;
+    case MQTT_PUBACK:
+        proto_puback(c, &p->u.ack);
+        break;
+    case MQTT_PUBREC:
+        proto_pubrec(c, &p->u.ack);
+        break;
+    case MQTT_PUBREL:
+        proto_pubrel(c, &p->u.ack);
+        break;
+    case MQTT_PUBCOMP:
+        proto_pubcomp(c, &p->u.ack);
+        break;
+    case MQTT_SUBSCRIBE:
+        proto_subscribe(c, &p->u.subscribe);
+        break;
+    case MQTT_UNSUBSCRIBE:
+        proto_unsubscribe(c, &p->u.unsubscribe);
+        break;
+    case MQTT_PINGREQ: {
+        mqtt_packet r = {.type = MQTT_PINGRESP};
+        conn_send(c, &r);
+        break;
+    }
+    case MQTT_DISCONNECT:
+        proto_client_disconnect(c, &p->u.disconnect);
+        break;
+    case MQTT_CONNECT:
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT");
+        break;
+    case MQTT_AUTH:
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method");
+        break;
+    default:
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "packet type not allowed from a client");
+        break;
+    }
+}
