@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/notify.h"
 #include "broker/core.h"
 
 void broker_settings_default(broker_settings *s)
@@ -118,10 +119,13 @@ static void broker_on_signal(void *ctx, uint32_t events)
     while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
             log_notice("SIGHUP: reloading");
+            notify_reloading();
             if (b->reload_hook)
                 b->reload_hook(b->reload_hook_ctx, b);
+            notify_ready();
         } else {
             log_notice("signal %u: shutting down", si.ssi_signo);
+            notify_stopping();
             b->stop = true;
         }
     }

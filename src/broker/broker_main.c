@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "broker/broker.h"
+#include "base/notify.h"
 #include "broker/broker_config.h"
 #include "config/config.h"
 #include "security/hardening.h"
@@ -128,6 +129,7 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     log_notice("rampart %s running", RAMPART_VERSION);
+    notify_ready();
     rc = broker_run(b);
     log_notice("rampart stopped");
 out:

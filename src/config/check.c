@@ -1,9 +1,11 @@
-/* check.c - `rampart check -c FILE`: validates a configuration file, prints every error, exits 1 on errors. */
+/* check.c - `rampart check -c FILE`: validates a configuration file (syntax and values with file:line, then the
+ * files it names), prints every error, exits 1 on errors, 2 on bad usage. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config/config.h"
+#include "tools/check_files.h"
 
 int config_check_main(int argc, char **argv)
 {
@@ -27,12 +29,14 @@ int config_check_main(int argc, char **argv)
     config_errors_init(&errs);
     int rc = config_load(&cfg, path, &errs);
     config_errors_print(&errs, stderr);
-    if (rc == 0)
+    size_t errors = errs.count + errs.dropped;
+    if (rc == 0) /* the files it names: exist, readable by the broker's account, certificates match keys */
+        errors += (size_t)check_files_run(&cfg, stderr);
+    if (errors == 0)
         printf("%s: OK (%zu listener%s)\n", path, cfg.listener_count, cfg.listener_count == 1 ? "" : "s");
     else
-        fprintf(stderr, "%s: %zu error%s\n", path, errs.count + errs.dropped,
-                errs.count + errs.dropped == 1 ? "" : "s");
+        fprintf(stderr, "%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
     config_free(&cfg);
     config_errors_free(&errs);
-    return rc == 0 ? 0 : 1;
+    return errors == 0 ? 0 : 1;
 }

@@ -48,7 +48,7 @@ void config_listener_init(struct config_listener *l, uint16_t port)
     l->tls.ticket_key_lifetime = 3600;
 }
 
-/* Frees what a listener owns (the const strings of tls/ws are owned by the configuration). */
+/* Frees what a listener owns (including the const strings of tls/ws, owned by the configuration). */
 void config_listener_clear(struct config_listener *l)
 {
     free(l->bind_address);

@@ -18,9 +18,11 @@
  * config.c; when a module starts implementing an option it flips that option's `supported` flag there.
  *
  * Ownership: every string and array reachable from a rampart_config is owned by it and freed by
- * config_free(). The tls/ws/auth/sandbox sub-structures use the types of the modules that consume them, so
- * the broker passes &listener->tls to tls_context_new() etc.; their `const char *` members point at strings
- * owned by the configuration.
+ * config_free(). The tls/ws/auth/sandbox sub-structures use the types of the modules that consume them
+ * (net/tls.h, net/ws.h, security/auth_options.h, security/sandbox_options.h), so the broker passes them on
+ * as they are; their `const char *` members point at strings owned by the configuration. The auth and
+ * sandbox options are parsed by those modules' own *_set functions (this module routes the values and adds
+ * file:line to their messages).
  */
 #ifndef RAMPART_CONFIG_CONFIG_H
 #define RAMPART_CONFIG_CONFIG_H
@@ -92,7 +94,9 @@ struct config_listener {
     /* --- security (per listener when per_listener_settings is true, else copied from the globals) --- */
     bool allow_anonymous;                /* default false; true only on the built-in default listener */
     bool allow_zero_length_clientid;     /* default true (mosquitto) */
-    char *password_file;                 /* NULL = none; see also rampart_config.auth */
+    char *password_file;                 /* NULL = this listener does not check passwords. The file itself is
+                                            loaded once, by the auth module (rampart_config.auth): every
+                                            listener that has one names the same file (checked at load) */
     char *acl_file;                      /* NULL = no ACL (everything allowed to authenticated clients) */
 
     /* --- limits (always per listener) --- */
@@ -102,11 +106,12 @@ struct config_listener {
     char *mount_point;                   /* mount_point PREFIX; NULL = none */
     bool use_username_as_clientid;       /* default false */
 
-    /* --- TLS (issue 4, src/net/tls.c): TLS is on when tls.certfile != NULL --- */
-    tls_settings tls;                    /* strings owned by the configuration; tls.name = "ADDR:PORT" */
+    /* --- TLS (issue 4, net/tls.h): TLS is on when tls.certfile != NULL. tls.name = "ADDR:PORT";
+     *     tls.websocket follows protocol; tls.two_factor is tls_two_factor --- */
+    tls_settings tls;                    /* strings owned by the configuration */
 
-    /* --- WebSocket (issue 4, src/net/ws.c), when protocol == CONFIG_PROTOCOL_WEBSOCKETS --- */
-    ws_transport_settings ws;            /* path, origins, trusted proxies, sizes; owned */
+    /* --- WebSocket (issue 4, net/ws.h), used when protocol == CONFIG_PROTOCOL_WEBSOCKETS --- */
+    ws_transport_settings ws;            /* path, origins, trusted proxies, sizes, name; owned */
     ws_cidr proxy_protocol_from[CONFIG_MAX_PROXIES]; /* proxy_protocol_from ADDR[/BITS] (PROXY v1/v2) */
     size_t proxy_protocol_from_count;    /* 0 = PROXY protocol off on this listener */
 };
@@ -150,6 +155,7 @@ typedef struct rampart_config {
     uint32_t log_dest;                   /* CONFIG_LOG_DEST_*; default STDERR */
     char *log_file;                      /* log_dest file PATH */
     uint32_t log_type;                   /* CONFIG_LOG_TYPE_*; default ERROR|WARNING|NOTICE|INFORMATION */
+    bool log_type_set;                   /* a log_type line replaced the default set */
 
     /* --- modules with their own option parsers (routed by the table) --- */
     auth_settings auth;                  /* password_file (global), ban_file, login limiting, connect_timeout,
@@ -188,6 +194,26 @@ int config_set_port(rampart_config *cfg, long port, char *err, size_t errlen);
 
 /* Releases everything cfg owns; cfg may then be reused with config_defaults/config_load. */
 void config_free(rampart_config *cfg);
+
+/* The directive table, for documentation checks and for reload (which options may change on SIGHUP). */
+enum config_scope {
+    CONFIG_SCOPE_GLOBAL,   /* applies to the whole broker wherever it appears */
+    CONFIG_SCOPE_LISTENER, /* always applies to the current listener (or the default listener) */
+    CONFIG_SCOPE_SECURITY, /* per listener when per_listener_settings is true, else global */
+};
+struct config_directive_info {
+    const char *name;
+    enum config_scope scope;
+    bool reloadable;
+    bool supported;        /* false: recognised but refused ("not supported yet" / "not supported") */
+    const char *owner;     /* the issue/module implementing it, e.g. "issue 3 src/broker" */
+    const char *default_text; /* Rampart's default, for docs */
+};
+size_t config_directive_count(void);
+/* Entry i (0 <= i < config_directive_count()), or NULL past the end. */
+const struct config_directive_info *config_directive_at(size_t i);
+/* The entry named name, or NULL when Rampart does not know it at all. */
+const struct config_directive_info *config_directive_find(const char *name);
 
 /* The `rampart check -c FILE` subcommand (src/config/check.c). */
 int config_check_main(int argc, char **argv);
