@@ -2,14 +2,15 @@
  * broker.h - the MQTT broker: settings, the security hooks other modules plug in, and the run loop.
  *
  * Hook points (each a function the broker calls; NULL means the built-in default):
- *   security.authenticate  on CONNECT, before any session is touched; returns a v5 reason code (0 accepts).
- *                          Default: accept when the client gave no username/password and allow_anonymous is
- *                          set, otherwise 0x87 (Not authorized).
+ *   security.authenticate  on CONNECT, before any session is touched, possibly asynchronous
+ *                          (broker_auth_complete) and multi-step (AUTH packets through auth_step).
+ *                          Default: accept when the listener allows anonymous clients, otherwise 0x87 (Not
+ *                          authorized); 0x8C for a CONNECT with an Authentication Method.
  *   security.authorize     on SUBSCRIBE (each filter), on PUBLISH from a client (and its will), and before each
  *                          delivery (BROKER_ACCESS_READ); returns true to allow. Default: allow.
  *   transports             a listener's transport factory (listener_set_transport), set by whoever opens TLS /
  *                          WebSocket listeners; see broker_listener_hook.
- *   on_reload              called on SIGHUP.
+ *   reload hooks           called on SIGHUP (broker_add_reload_hook).
  */
 #ifndef RAMPART_BROKER_BROKER_H
 #define RAMPART_BROKER_BROKER_H
@@ -83,12 +84,46 @@ typedef struct broker_client {
     uint8_t version;
 } broker_client;
 
+/* The answer of an authentication step. */
+typedef struct broker_auth_result {
+    uint8_t reason;      /* 0x00 accept; 0x18 (Continue authentication): send AUTH; anything else refuses */
+    const uint8_t *data; /* Authentication Data for the CONNACK or AUTH sent (copied at once); NULL: none */
+    size_t data_len;
+} broker_auth_result;
+
+enum { BROKER_AUTH_DONE = 0, BROKER_AUTH_PENDING = 1 };
+
 typedef struct broker_security {
     void *ctx;
-    uint8_t (*authenticate)(void *ctx, const broker_client *client, const mqtt_connect *connect);
+    /*
+     * CONNECT (client->client_id is the given or assigned identifier, client->username set). Returns
+     * BROKER_AUTH_DONE with *out filled, or BROKER_AUTH_PENDING: the answer comes later through
+     * broker_auth_complete(cookie). While pending the connection reads nothing more; the CONNECT deadline
+     * still applies. The password lives only in the packet buffer, wiped after this call: copy what you need.
+     */
+    int (*authenticate)(void *ctx, const broker_client *client, const mqtt_connect *connect, uint64_t cookie,
+                        broker_auth_result *out);
+    /* An AUTH packet during enhanced authentication (after a 0x18 answer). Same contract. NULL: AUTH is a
+     * protocol error. */
+    int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
+                     broker_auth_result *out);
+    /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
+    void (*auth_abandoned)(void *ctx, uint64_t cookie);
+    /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it
+     * at once (connection limits, already logged). May be NULL. */
+    bool (*accept)(void *ctx, const broker_client *client, uint64_t cookie);
+    /* The connection `cookie` is gone (called for every connection, accepted or not). May be NULL. */
+    void (*closed)(void *ctx, uint64_t cookie);
     bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;
+
+/* Delivers the answer to a BROKER_AUTH_PENDING step. Unknown or closed cookies are ignored. */
+void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r);
+/* Calls fn(ctx) whenever fd is readable (e.g. a worker pool's completion pipe). At most 8. Returns 0 or -1. */
+int broker_watch_fd(broker *b, int fd, void (*fn)(void *ctx), void *ctx);
+/* Calls fn(ctx, now_ms) about once a second. At most 8. Returns 0 or -1. */
+int broker_add_tick(broker *b, void (*fn)(void *ctx, uint64_t now_ms), void *ctx);
 
 /* Fills s with defaults and no listeners. */
 void broker_settings_default(broker_settings *s);
@@ -109,7 +144,15 @@ void broker_set_security(broker *b, const broker_security *sec);
 typedef void (*broker_listener_hook_fn)(void *ctx, net_listener *l, const broker_listener_settings *ls);
 void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx);
 typedef void (*broker_reload_fn)(void *ctx, broker *b);
-void broker_set_reload_hook(broker *b, broker_reload_fn fn, void *ctx);
+/* Adds a function called on SIGHUP (in the order added; at most 8). Returns 0 or -1. */
+int broker_add_reload_hook(broker *b, broker_reload_fn fn, void *ctx);
+/*
+ * Applies new settings to a running broker: every global limit, and the client-facing settings (anonymous
+ * access, zero-length ids, max_qos, max_topic_alias for new connections, max_connections) of each listener
+ * that has the same address and port in ns. Listeners themselves are not opened or closed: a listener
+ * added or removed is logged as needing a restart. ns is not modified.
+ */
+void broker_reload_settings(broker *b, const broker_settings *ns);
 /* Opens the listeners (after hooks are installed). Returns 0 or -1 (logged). */
 int broker_listen(broker *b);
 /* Runs until SIGINT / SIGTERM (or broker_stop). Returns 0. */

@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "base/notify.h"
 #include "broker/broker_config.h"
+#include "broker/broker_gate.h"
 #include "config/config.h"
 #include "security/hardening.h"
 #include "tools/commands.h"
@@ -96,8 +97,64 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
     return 0;
 }
 
+typedef struct broker_main_reload {
+    const broker_main_args *args;
+    broker_capabilities caps;
+} broker_main_reload;
+
+/* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
+static void broker_main_on_reload(void *ctx, broker *b)
+{
+    broker_main_reload *r = ctx;
+    rampart_config cfg;
+    broker_settings ns;
+    config_errors errs;
+    char err[512];
+    if (!r->args->config) {
+        log_notice("reload: no configuration file, nothing to reload");
+        return;
+    }
+    config_errors_init(&errs);
+    memset(&ns, 0, sizeof ns);
+    if (config_load(&cfg, r->args->config, &errs) != 0) {
+        for (size_t i = 0; i < errs.count; i++)
+            log_error("reload: %s", errs.messages[i]);
+        log_error("reload: configuration has errors, keeping the running one");
+        goto out;
+    }
+    if (broker_settings_from_config(&cfg, &r->caps, &ns, err, sizeof err) < 0) {
+        log_error("reload: %s; keeping the running configuration", err);
+        goto out;
+    }
+    if (broker_config_logging(&cfg, err, sizeof err) < 0)
+        log_error("reload: %s", err);
+    if (r->args->verbose)
+        log_set_level(LOG_LEVEL_DEBUG);
+    broker_reload_settings(b, &ns);
+out:
+    broker_settings_clear(&ns);
+    config_errors_free(&errs);
+    config_free(&cfg);
+}
+
+/* Starts the connection-security gate from the configuration: one password file for the whole broker. */
+static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        if (l->password_file && (!cfg->auth.password_file || strcmp(l->password_file, cfg->auth.password_file))) {
+            snprintf(err, errlen, "%s:%d: a password_file per listener is not supported; use one global password_file",
+                     l->file ? l->file : "config", l->line);
+            return -1;
+        }
+    }
+    return sec_gate_new(&cfg->auth, gate, err, errlen);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
+    sec_gate *gate = NULL;
+    broker_gate *bgate = NULL;
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
@@ -116,14 +173,20 @@ int rampart_broker_main(int argc, char **argv)
     }
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
-    broker_capabilities caps = {0};
-    if (broker_settings_from_config(&cfg, &caps, &set, err, sizeof err) < 0) {
+    broker_main_reload reload = {.args = &args};
+    reload.caps.password_auth = true;
+    if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    if (broker_main_gate(&cfg, &gate, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
     b = broker_new(&set);
-    if (!b || broker_listen(b) < 0)
+    if (!b || !(bgate = broker_gate_install(b, gate)) || broker_listen(b) < 0)
         goto out;
+    broker_add_reload_hook(b, broker_main_on_reload, &reload);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;
@@ -135,6 +198,8 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_gate_free(bgate);
+    sec_gate_free(gate);
     config_free(&cfg);
     return rc;
 }

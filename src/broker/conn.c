@@ -97,6 +97,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     c->b = b;
+    c->id = ++b->next_conn_id;
     c->listener = l;
     c->out.release = conn_msg_release;
     snprintf(c->address, sizeof c->address, "%s", addr);
@@ -130,12 +131,24 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+        conn_close(c, -1, "refused by connection limits");
+        return;
+    }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
 }
 
+/* Keeps the broker's count of queued output bytes (the memory ceiling) in step with this connection. */
+static void conn_account(conn *c)
+{
+    c->b->mem_out += c->out.area_pending - c->out_accounted;
+    c->out_accounted = c->out.area_pending;
+}
+
 void conn_mark_dirty(conn *c)
 {
+    conn_account(c);
     if (c->dirty || c->state == CONN_CLOSING)
         return;
     c->dirty = true;
@@ -169,7 +182,7 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
-    if (!c->read_paused || c->t->want_read)
+    if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
         ev |= LOOP_WRITE;
@@ -186,6 +199,7 @@ static bool conn_flush(conn *c)
         return false;
     }
     c->b->stats.bytes_sent += (uint64_t)n;
+    conn_account(c);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -236,10 +250,10 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
     broker *b = c->b;
     size_t pos = 0;
     *need = 0;
-    while (pos < len && c->state != CONN_CLOSING) {
+    while (pos < len && c->state != CONN_CLOSING && !c->auth_waiting) {
         mqtt_frame f;
         mqtt_error err = {0};
-        uint8_t version = c->state == CONN_ACTIVE ? c->version : 0;
+        uint8_t version = c->state == CONN_ACTIVE || c->state == CONN_AUTH ? c->version : 0;
         int rc = mqtt_frame_parse(buf + pos, len - pos, version, conn_max_packet(c), &f, &err);
         if (rc == MQTT_NEED_MORE)
             break;
@@ -264,13 +278,13 @@ static size_t conn_process(conn *c, const uint8_t *buf, size_t len, size_t *need
         c->last_rx_ms = b->now_ms;
         b->stats.msgs_received++;
         if (rc != MQTT_OK) {
-            if (f.type == MQTT_CONNECT && c->state != CONN_ACTIVE)
+            if (f.type == MQTT_CONNECT && c->state == CONN_NEW)
                 proto_connect_failed(c, buf + pos, total, &err);
             else
                 conn_frame_error(c, &err);
             return len;
         }
-        proto_handle(c, &p);
+        proto_handle(c, &p, buf + pos, total);
         if (p.type == MQTT_CONNECT)
             OPENSSL_cleanse((uint8_t *)buf + pos, total);
         pos += total;
@@ -319,6 +333,21 @@ static void conn_ibuf_release(conn *c)
     }
 }
 
+/* Handles the whole packets in base[0..avail) and keeps the rest for the next read. */
+static void conn_consume(conn *c, uint8_t *base, size_t avail)
+{
+    size_t need = 0;
+    size_t used = conn_process(c, base, avail, &need);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (used == avail) {
+        c->ilen = 0;
+        conn_ibuf_release(c);
+    } else if (!conn_keep(c, base + used, avail - used, need)) {
+        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
+    }
+}
+
 /* One read: into the shared buffer when nothing is pending, else onto the pending bytes. Returns bytes
  * read, 0 at end of stream, -1 with errno. */
 static ssize_t conn_read_once(conn *c)
@@ -341,23 +370,22 @@ static ssize_t conn_read_once(conn *c)
     if (n <= 0)
         return n;
     b->stats.bytes_received += (uint64_t)n;
-    size_t need = 0, avail = have + (size_t)n;
-    size_t used = conn_process(c, base, avail, &need);
-    if (c->state == CONN_CLOSING)
-        return n;
-    if (used == avail) {
-        c->ilen = 0;
-        conn_ibuf_release(c);
-    } else if (!conn_keep(c, base + used, avail - used, need)) {
-        conn_close(c, MQTT_RC_UNSPECIFIED, "out of memory");
-    }
+    conn_consume(c, base, have + (size_t)n);
     return n;
+}
+
+void conn_resume(conn *c)
+{
+    if (c->state != CONN_CLOSING && c->ilen > 0)
+        conn_consume(c, c->ibuf, c->ilen);
+    if (c->state != CONN_CLOSING)
+        conn_update_watch(c);
 }
 
 static void conn_do_read(conn *c)
 {
     for (int i = 0; i < CONN_READS_PER_EVENT && c->state != CONN_CLOSING; i++) {
-        if (c->read_paused && c->state == CONN_ACTIVE)
+        if ((c->read_paused && c->state == CONN_ACTIVE) || c->auth_waiting)
             return;
         ssize_t n = conn_read_once(c);
         if (n == 0) {
@@ -371,6 +399,26 @@ static void conn_do_read(conn *c)
         }
         if (!c->t->ops->pending(c->t) && c->t->want_read)
             return;
+    }
+    /* Out of turns with input still inside the transport: epoll will not say so, come back next round. */
+    if (c->state != CONN_CLOSING && c->t->ops->pending(c->t) && !c->again) {
+        c->again = true;
+        c->next_again = c->b->again_head;
+        c->b->again_head = c;
+    }
+}
+
+void conn_read_again(broker *b)
+{
+    conn *list = b->again_head;
+    b->again_head = NULL;
+    while (list) {
+        conn *c = list;
+        list = c->next_again;
+        c->again = false;
+        c->next_again = NULL;
+        if (c->state != CONN_CLOSING)
+            conn_on_event(c, LOOP_READ);
     }
 }
 
@@ -398,6 +446,11 @@ static void conn_on_event(void *ctx, uint32_t events)
             conn_close(c, -1, "write failed");
             return;
         }
+    }
+    if ((events & (LOOP_HANGUP | LOOP_ERROR)) && (c->auth_waiting || c->read_paused)) {
+        /* Not reading now, so the read would never see the end: a hang-up must not spin the loop. */
+        conn_close(c, -1, "connection lost");
+        return;
     }
     if (events & (LOOP_READ | LOOP_HANGUP | LOOP_ERROR))
         conn_do_read(c);
@@ -439,14 +492,25 @@ void conn_destroy(conn *c)
 {
     broker *b = c->b;
     int fd = c->watch.fd;
+    if (c->again) {
+        for (conn **pp = &b->again_head; *pp; pp = &(*pp)->next_again)
+            if (*pp == c) {
+                *pp = c->next_again;
+                break;
+            }
+    }
+    proto_auth_forget(c);
+    if (b->sec.closed)
+        b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);
+    conn_account(c);
     free(c->ibuf);
     for (uint16_t i = 0; i < c->out_alias_count; i++)
         free(c->out_alias_topics[i]);
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->ls->max_topic_alias; i++)
+        for (uint16_t i = 0; i < c->in_alias_max; i++)
             free(c->in_aliases[i]);
         free(c->in_aliases);
     }

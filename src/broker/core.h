@@ -77,10 +77,11 @@ struct session {
     session *prev, *next; /* every session */
 };
 
-enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_ACTIVE, CONN_CLOSING };
+enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
 
 struct conn {
     broker *b;
+    uint64_t id;             /* unique; the cookie of authentication steps */
     loop_watch watch;
     transport *t;
     net_listener *listener;
@@ -94,8 +95,11 @@ struct conn {
     uint8_t *ibuf;
     uint32_t ilen, icap;
     outq out;
+    size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
+    uint16_t keepalive_s;    /* negotiated keep alive */
+    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
     uint16_t out_window;     /* the client's Receive Maximum */
     uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
@@ -103,15 +107,22 @@ struct conn {
     uint16_t out_alias_count;
     hmap out_aliases;        /* topic -> alias (uintptr_t) ; keys in out_alias_topics */
     char **out_alias_topics; /* [alias-1] */
-    char **in_aliases;       /* [alias-1], settings.max_topic_alias entries */
+    char **in_aliases;       /* [alias-1], in_alias_max entries */
+    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
     bool request_problem_info;
     bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
+    bool auth_waiting;       /* an authentication answer is pending: read nothing */
+    char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
+    uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
+    uint32_t saved_len;
     bool read_paused;
     bool dirty;
     bool counted_ip;
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
+    conn *next_again;        /* in broker.again: the transport holds input already decoded */
+    bool again;
 };
 
 typedef struct ip_count {
@@ -134,6 +145,12 @@ typedef struct match_id {
     int32_t next;
 } match_id;
 
+typedef struct broker_fd_watch {
+    loop_watch watch;
+    void (*fn)(void *ctx);
+    void *ctx;
+} broker_fd_watch;
+
 typedef struct broker_stats {
     uint64_t msgs_received, msgs_sent, bytes_received, bytes_sent;
     uint64_t pub_received, pub_sent, dropped;
@@ -146,8 +163,11 @@ struct broker {
     broker_security sec;
     broker_listener_hook_fn listener_hook;
     void *listener_hook_ctx;
-    broker_reload_fn reload_hook;
-    void *reload_hook_ctx;
+    struct {
+        broker_reload_fn fn;
+        void *ctx;
+    } reloads[8];
+    int nreloads;
     net_loop *loop;
     net_listener *listeners[BROKER_MAX_LISTENERS];
     int nlisteners;
@@ -162,8 +182,18 @@ struct broker {
     conn *conns_head;
     uint32_t nconns;
     conn *dirty_head;
+    conn *again_head;
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
+    hmap authenticating; /* conn id -> conn, while CONN_AUTH */
+    uint64_t next_conn_id;
+    broker_fd_watch fds[8];
+    int nfds;
+    struct {
+        void (*fn)(void *ctx, uint64_t now_ms);
+        void *ctx;
+    } ticks[8];
+    int nticks;
     sub_trie trie;
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
@@ -230,10 +260,19 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Reads again from connections whose transport still holds decoded input (TLS records, WebSocket frames)
+ * after they used up their share of one event. */
+void conn_read_again(broker *b);
+/* Processes input already buffered (after an authentication answer let the connection read again). */
+void conn_resume(conn *c);
 
 /* ---- proto.c ---- */
-/* Handles one decoded packet. */
-void proto_handle(conn *c, mqtt_packet *p);
+/* Handles one decoded packet (raw: its bytes, needed to keep a CONNECT while authentication is pending). */
+void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len);
+/* Finishes a pending authentication step with its answer. */
+void proto_auth_answer(conn *c, const broker_auth_result *r);
+/* Forgets a connection's pending authentication (it is closing). */
+void proto_auth_forget(conn *c);
 /* Handles a CONNECT that failed to decode (right CONNACK for the version, then close). */
 void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_error *err);
 void proto_disconnect(conn *c, uint8_t reason, const char *reason_string);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -78,18 +80,6 @@ void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_er
     conn_close(c, -1, err->message ? err->message : "malformed CONNECT");
 }
 
-static uint8_t proto_authenticate(conn *c, const mqtt_connect *ck)
-{
-    broker *b = c->b;
-    if (b->sec.authenticate)
-        return b->sec.authenticate(b->sec.ctx, &c->info, ck);
-    if (ck->props.present & PROP(AUTH_METHOD))
-        return MQTT_RC_BAD_AUTH_METHOD;
-    if (!c->ls->allow_anonymous)
-        return MQTT_RC_NOT_AUTHORIZED;
-    return 0;
-}
-
 /* Takes over an existing connection of the same client id: it gets DISCONNECT 0x8E and is closed. */
 static void proto_takeover(broker *b, const char *id, size_t len)
 {
@@ -129,9 +119,10 @@ static void proto_connack_props(conn *c, mqtt_props *ap, const char *assigned, u
         ap->present |= PROP(MAXIMUM_PACKET_SIZE);
         ap->maximum_packet_size = b->set.max_packet_size;
     }
-    if (c->ls->max_topic_alias) {
+    c->in_alias_max = c->ls->max_topic_alias; /* fixed for the connection, whatever a reload does */
+    if (c->in_alias_max) {
         ap->present |= PROP(TOPIC_ALIAS_MAXIMUM);
-        ap->topic_alias_maximum = c->ls->max_topic_alias;
+        ap->topic_alias_maximum = c->in_alias_max;
     }
     if (!b->set.retain_available) {
         ap->present |= PROP(RETAIN_AVAILABLE);
@@ -177,51 +168,15 @@ static uint8_t proto_connect_policy(conn *c, const mqtt_connect *ck, uint16_t *k
     return 0;
 }
 
-static void proto_connect(conn *c, mqtt_connect *ck)
+/* The session part of an accepted CONNECT: will, takeover, session, CONNACK, resend. */
+static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_auth_result *r)
 {
     broker *b = c->b;
-    char assigned[96];
-    const char *id = (const char *)ck->client_id.data;
-    size_t idlen = ck->client_id.len;
-    uint16_t ka, server_ka;
+    const mqtt_props *pr = &ck->props;
+    const char *id = c->auth_client_id;
+    size_t idlen = strlen(id);
     broker_msg *will = NULL;
     bool present = false;
-
-    c->version = ck->version;
-    const mqtt_props *pr = &ck->props;
-    c->out_window = pr->present & PROP(RECEIVE_MAXIMUM) ? pr->receive_maximum : 65535;
-    c->out_max_packet = pr->present & PROP(MAXIMUM_PACKET_SIZE) ? pr->maximum_packet_size : 0;
-    c->out_alias_max = pr->present & PROP(TOPIC_ALIAS_MAXIMUM) ? pr->topic_alias_maximum : 0;
-    c->request_problem_info = pr->present & PROP(REQUEST_PROBLEM_INFO) ? pr->request_problem_info : 1;
-    if (c->version != MQTT_V5)
-        c->out_window = 65535, c->out_max_packet = 0, c->out_alias_max = 0;
-
-    uint8_t rc = proto_connect_policy(c, ck, &ka, &server_ka);
-    if (rc) {
-        proto_refuse(c, rc, "CONNECT refused by policy");
-        return;
-    }
-    if (idlen == 0) {
-        snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
-                 (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
-        id = assigned;
-        idlen = strlen(assigned);
-    }
-    if (ck->has_username) {
-        free((char *)c->info.username);
-        c->info.username = strndup((const char *)ck->username.data, ck->username.len);
-    }
-    char idz[65536 + 1];
-    memcpy(idz, id, idlen);
-    idz[idlen] = 0;
-    c->info.client_id = idz;
-    c->info.version = c->version;
-    rc = proto_authenticate(c, ck);
-    c->info.client_id = NULL;
-    if (rc) {
-        proto_refuse(c, rc, "authentication failed");
-        return;
-    }
     if (ck->has_will) {
         will = msg_new(ck->will_topic.data, ck->will_topic.len, ck->will_payload.data, ck->will_payload.len,
                        ck->will_qos, ck->will_retain, c->version == MQTT_V5 ? &ck->will_props : NULL, b->now_ms, 0,
@@ -242,13 +197,10 @@ static void proto_connect(conn *c, mqtt_connect *ck)
         msg_unref(s->will);
         s->will = NULL;
         s->will_at_ms = 0;
-    } else {
-        s = session_new(b, id, idlen);
-        if (!s) {
-            msg_unref(will);
-            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
-            return;
-        }
+    } else if (!(s = session_new(b, id, idlen))) {
+        msg_unref(will);
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
     }
     uint32_t expiry = 0;
     if (c->version == MQTT_V5)
@@ -276,18 +228,190 @@ static void proto_connect(conn *c, mqtt_connect *ck)
     c->info.client_id = s->client_id;
     c->state = CONN_ACTIVE;
     c->will_keep = true;
-    c->keepalive_ms = (uint64_t)ka * 1500u;
+    c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
     b->stats.clients_connected++;
     if (b->stats.clients_connected > b->stats.clients_maximum)
         b->stats.clients_maximum = b->stats.clients_connected;
 
     mqtt_props ap;
-    proto_connack_props(c, &ap, idz != id && ck->client_id.len == 0 ? s->client_id : NULL, server_ka, capped,
+    proto_connack_props(c, &ap, ck->client_id.len == 0 ? s->client_id : NULL, c->server_keepalive_s, capped,
                         expiry);
+    if (pr->present & PROP(AUTH_METHOD)) {
+        ap.present |= PROP(AUTH_METHOD);
+        ap.auth_method = pr->auth_method;
+        if (r->data) {
+            ap.present |= PROP(AUTH_DATA);
+            ap.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
+        }
+    }
     proto_send_connack(c, 0, present, &ap);
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
-             c->version == MQTT_V5 ? 5 : 4, ka, present ? "resumed" : "new");
+             c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
+    free(c->auth_client_id);
+    c->auth_client_id = NULL;
     proto_resume(b, c, s);
+}
+
+/* Sends AUTH (Continue authentication) with the CONNECT's method and the step's data. */
+static void proto_send_auth(conn *c, mqtt_bytes method, const broker_auth_result *r)
+{
+    mqtt_packet p = {.type = MQTT_AUTH};
+    p.u.auth.reason = MQTT_RC_CONTINUE_AUTH;
+    p.u.auth.props.present = PROP(AUTH_METHOD);
+    p.u.auth.props.auth_method = method;
+    if (r->data) {
+        p.u.auth.props.present |= PROP(AUTH_DATA);
+        p.u.auth.props.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
+    }
+    if (!conn_send(c, &p))
+        conn_close(c, -1, "cannot send AUTH");
+}
+
+/* Decodes the CONNECT kept while authenticating (no arena reset: the current packet may still be in use). */
+static bool proto_saved_connect(conn *c, mqtt_packet *p)
+{
+    mqtt_limits lim = {.max_packet_size = c->saved_len, .max_user_props = c->b->set.max_user_properties,
+                       .max_topic_levels = c->b->set.max_topic_levels};
+    mqtt_alloc al = {broker_arena_alloc, c->b};
+    mqtt_error err = {0};
+    return c->saved_connect &&
+           mqtt_decode(c->saved_connect, c->saved_len, 0, &lim, &al, p, &err) == MQTT_OK && p->type == MQTT_CONNECT;
+}
+
+void proto_auth_forget(conn *c)
+{
+    broker *b = c->b;
+    if (c->saved_connect) {
+        OPENSSL_cleanse(c->saved_connect, c->saved_len);
+        free(c->saved_connect);
+        c->saved_connect = NULL;
+        if (hmap_remove(&b->authenticating, &c->id, sizeof c->id) && c->state == CONN_CLOSING && b->sec.auth_abandoned)
+            b->sec.auth_abandoned(b->sec.ctx, c->id);
+    }
+    free(c->auth_client_id);
+    c->auth_client_id = NULL;
+    c->auth_waiting = false;
+}
+
+/* Applies the answer of an authentication step: accept, refuse, continue or keep waiting. */
+static void proto_auth_apply(conn *c, const mqtt_connect *ck, int status, const broker_auth_result *r,
+                             const uint8_t *raw, size_t raw_len)
+{
+    broker *b = c->b;
+    if (status == BROKER_AUTH_DONE && r->reason != MQTT_RC_CONTINUE_AUTH) {
+        if (r->reason) {
+            proto_auth_forget(c);
+            proto_refuse(c, r->reason, "authentication failed");
+            return;
+        }
+        proto_connect_accept(c, ck, r);
+        proto_auth_forget(c);
+        return;
+    }
+    if (status == BROKER_AUTH_DONE && !(ck->props.present & PROP(AUTH_METHOD))) {
+        proto_auth_forget(c);
+        proto_refuse(c, MQTT_RC_PROTOCOL_ERROR, "continue authentication without a method");
+        return;
+    }
+    if (!c->saved_connect) {
+        c->saved_connect = malloc(raw_len);
+        if (!c->saved_connect || hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
+            free(c->saved_connect);
+            c->saved_connect = NULL;
+            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+            return;
+        }
+        memcpy(c->saved_connect, raw, raw_len);
+        c->saved_len = (uint32_t)raw_len;
+        if (ck->has_password && ck->password.len)
+            OPENSSL_cleanse(c->saved_connect + (ck->password.data - raw), ck->password.len);
+    }
+    c->state = CONN_AUTH;
+    c->auth_waiting = status == BROKER_AUTH_PENDING;
+    if (status == BROKER_AUTH_DONE)
+        proto_send_auth(c, ck->props.auth_method, r);
+}
+
+/* The built-in authentication: listener's anonymous setting only. */
+static void proto_default_auth(conn *c, const mqtt_connect *ck, broker_auth_result *r)
+{
+    if (ck->props.present & PROP(AUTH_METHOD))
+        r->reason = MQTT_RC_BAD_AUTH_METHOD;
+    else if (!c->ls->allow_anonymous)
+        r->reason = MQTT_RC_NOT_AUTHORIZED;
+}
+
+static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t raw_len)
+{
+    broker *b = c->b;
+    char assigned[96];
+    const mqtt_props *pr = &ck->props;
+
+    c->version = ck->version;
+    c->out_window = pr->present & PROP(RECEIVE_MAXIMUM) ? pr->receive_maximum : 65535;
+    c->out_max_packet = pr->present & PROP(MAXIMUM_PACKET_SIZE) ? pr->maximum_packet_size : 0;
+    c->out_alias_max = pr->present & PROP(TOPIC_ALIAS_MAXIMUM) ? pr->topic_alias_maximum : 0;
+    c->request_problem_info = pr->present & PROP(REQUEST_PROBLEM_INFO) ? pr->request_problem_info : 1;
+    if (c->version != MQTT_V5)
+        c->out_window = 65535, c->out_max_packet = 0, c->out_alias_max = 0;
+    uint8_t rc = proto_connect_policy(c, ck, &c->keepalive_s, &c->server_keepalive_s);
+    if (rc) {
+        proto_refuse(c, rc, "CONNECT refused by policy");
+        return;
+    }
+    if (ck->client_id.len == 0) {
+        snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
+                 (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
+        c->auth_client_id = strdup(assigned);
+    } else {
+        c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
+    }
+    free((char *)c->info.username);
+    c->info.username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
+    if (!c->auth_client_id || (ck->has_username && !c->info.username)) {
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
+    }
+    c->info.client_id = c->auth_client_id;
+    c->info.version = c->version;
+    broker_auth_result r = {0};
+    int status = BROKER_AUTH_DONE;
+    if (b->sec.authenticate)
+        status = b->sec.authenticate(b->sec.ctx, &c->info, ck, c->id, &r);
+    else
+        proto_default_auth(c, ck, &r);
+    proto_auth_apply(c, ck, status, &r, raw, raw_len);
+}
+
+/* An AUTH packet while CONNECT is being authenticated. */
+static void proto_auth_packet(conn *c, const mqtt_reason_only *a)
+{
+    broker *b = c->b;
+    mqtt_packet saved;
+    if (c->auth_waiting || !b->sec.auth_step || !proto_saved_connect(c, &saved) ||
+        a->reason != MQTT_RC_CONTINUE_AUTH || !(a->props.present & PROP(AUTH_METHOD)) ||
+        a->props.auth_method.len != saved.u.connect.props.auth_method.len ||
+        memcmp(a->props.auth_method.data, saved.u.connect.props.auth_method.data, a->props.auth_method.len) != 0) {
+        proto_auth_forget(c);
+        proto_refuse(c, MQTT_RC_PROTOCOL_ERROR, "unexpected AUTH");
+        return;
+    }
+    broker_auth_result r = {0};
+    int status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
+    proto_auth_apply(c, &saved.u.connect, status, &r, c->saved_connect, c->saved_len);
+}
+
+void proto_auth_answer(conn *c, const broker_auth_result *r)
+{
+    mqtt_packet saved;
+    if (c->state != CONN_AUTH || !c->auth_waiting)
+        return;
+    if (!proto_saved_connect(c, &saved)) {
+        proto_auth_forget(c);
+        proto_refuse(c, MQTT_RC_UNSPECIFIED, "lost the CONNECT");
+        return;
+    }
+    proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->saved_connect, c->saved_len);
 }
 
 static void proto_ack(conn *c, uint8_t type, uint16_t pid, uint8_t reason)
@@ -334,12 +458,12 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
         return true;
     }
     uint16_t a = p->props.topic_alias;
-    if (a == 0 || a > c->ls->max_topic_alias) {
+    if (a == 0 || a > c->in_alias_max) {
         proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
     if (!c->in_aliases) {
-        c->in_aliases = calloc(c->ls->max_topic_alias, sizeof(char *));
+        c->in_aliases = calloc(c->in_alias_max, sizeof(char *));
         if (!c->in_aliases) {
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
@@ -411,7 +535,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
         reason = MQTT_RC_QUOTA_EXCEEDED;
     else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos, p->retain))
         reason = MQTT_RC_NOT_AUTHORIZED;
-    else if (broker_over_memory(b))
+    else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
     else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
              !mqtt_utf8_valid(p->payload.data, p->payload.len))
@@ -602,11 +726,20 @@ static void proto_client_disconnect(conn *c, const mqtt_reason_only *d)
     conn_close(c, -1, "client sent DISCONNECT");
 }
 
-void proto_handle(conn *c, mqtt_packet *p)
+void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len)
 {
+    if (c->state == CONN_AUTH) {
+        if (p->type == MQTT_AUTH)
+            proto_auth_packet(c, &p->u.auth);
+        else if (p->type == MQTT_DISCONNECT)
+            conn_close(c, -1, "client sent DISCONNECT during authentication");
+        else
+            proto_refuse(c, MQTT_RC_PROTOCOL_ERROR, "packet before authentication finished");
+        return;
+    }
     if (c->state != CONN_ACTIVE) {
         if (p->type == MQTT_CONNECT)
-            proto_connect(c, &p->u.connect);
+            proto_connect(c, &p->u.connect, raw, raw_len);
         else
             conn_close(c, -1, "first packet is not CONNECT");
         return;

@@ -9,6 +9,7 @@
 
 #define OUTQ_IOV_MAX 64
 #define OUTQ_AREA_KEEP 16384 /* an idle queue keeps at most this much byte area */
+#define OUTQ_EAGER_TRIMS 4   /* the first emptyings that give the buffers back at once */
 
 static outq_seg *outq_seg_at(const outq *q, uint32_t i)
 {
@@ -105,6 +106,7 @@ void outq_commit(outq *q, size_t n)
     }
     q->area_tail += (uint32_t)n;
     q->bytes += n;
+    q->area_pending += n;
 }
 
 int outq_push_ref(outq *q, const void *ptr, size_t len, void *ref)
@@ -129,11 +131,15 @@ static void outq_consume(outq *q, size_t n)
         size_t left = s->len - q->first_sent;
         if (n < left) {
             q->first_sent += (uint32_t)n;
+            if (!s->ptr)
+                q->area_pending -= n;
             return;
         }
         n -= left;
-        if (!s->ptr)
+        if (!s->ptr) {
             q->area_head = s->off + s->len;
+            q->area_pending -= left;
+        }
         if (s->ref)
             q->release(s->ref);
         q->seg_first = (q->seg_first + 1) & (q->seg_cap - 1);
@@ -142,14 +148,32 @@ static void outq_consume(outq *q, size_t n)
     }
 }
 
+/* The first few times a queue empties (CONNACK, SUBACK: a connection that may stay idle) its buffers go back
+ * at once, so the next connection reuses them; a busy queue keeps them (no allocation per write) until
+ * outq_trim() or until they grew beyond OUTQ_AREA_KEEP. */
 static void outq_idle_shrink(outq *q)
 {
     q->area_head = q->area_tail = 0;
-    if (q->area_cap > OUTQ_AREA_KEEP) {
+    if (q->empties < OUTQ_EAGER_TRIMS) {
+        q->empties++;
+        outq_trim(q);
+    } else if (q->area_cap > OUTQ_AREA_KEEP) {
         free(q->area);
         q->area = NULL;
         q->area_cap = 0;
     }
+}
+
+void outq_trim(outq *q)
+{
+    if (q->seg_count > 0)
+        return;
+    free(q->area);
+    q->area = NULL;
+    q->area_cap = q->area_head = q->area_tail = 0;
+    free(q->segs);
+    q->segs = NULL;
+    q->seg_cap = q->seg_first = 0;
 }
 
 ssize_t outq_flush(outq *q, transport *t)

@@ -30,6 +30,8 @@ typedef struct outq {
     uint32_t seg_first, seg_count, seg_cap;
     uint32_t first_sent; /* bytes of the first segment already written */
     size_t bytes;        /* bytes waiting */
+    size_t area_pending; /* of which in the byte area (the rest are referenced payloads) */
+    uint32_t empties;    /* times the queue was written out completely (the first few free the buffers) */
     outq_release_fn release;
 } outq;
 
@@ -45,5 +47,8 @@ int outq_push_ref(outq *q, const void *ptr, size_t len, void *ref);
 /* Writes as much as the transport takes (one writev per call, looping while it accepts everything).
  * Returns bytes written (0 if nothing could be), or -1 on a fatal error (errno set). */
 ssize_t outq_flush(outq *q, transport *t);
+/* Gives back the buffers of an empty queue (no-op when bytes are waiting); the next reserve or push
+ * allocates again. Called for idle connections, whose kept buffers would otherwise dominate their cost. */
+void outq_trim(outq *q);
 
 #endif

@@ -51,6 +51,8 @@ static void bench_usage(FILE *out)
             "  -u, --username NAME    -P, --password SECRET   credentials for CONNECT\n"
             "      --tls              TLS over TCP (full handshakes, no session resumption)\n"
             "      --cafile FILE      with --tls: verify the broker's certificate (default: not verified)\n"
+            "      --sources N        spread clients over 127.0.0.1 .. 127.0.0.N (per-address broker limits,\n"
+            "                         ephemeral ports; IPv4 loopback only; default 1)\n"
             "      --ws               MQTT over WebSocket (subprotocol mqtt; over TLS with --tls)\n"
             "      --ws-path PATH     the upgrade request's path (default /mqtt)\n"
             "      --json             also print the result as one JSON line\n"
@@ -197,7 +199,7 @@ static int config_scenario(bench_config *cfg, const char *name)
 }
 
 enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET, OPT_TLS,
-       OPT_CAFILE, OPT_WS, OPT_WS_PATH };
+       OPT_CAFILE, OPT_WS, OPT_WS_PATH, OPT_SOURCES };
 
 static const struct option bench_options[] = {
     {"scenario", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
@@ -211,6 +213,7 @@ static const struct option bench_options[] = {
     {"threads", required_argument, NULL, 't'},  {"pid", required_argument, NULL, OPT_PID},
     {"username", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'P'},
     {"tls", no_argument, NULL, OPT_TLS},        {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"sources", required_argument, NULL, OPT_SOURCES},
     {"ws", no_argument, NULL, OPT_WS},          {"ws-path", required_argument, NULL, OPT_WS_PATH},
     {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
@@ -259,6 +262,7 @@ static int config_option(bench_config *cfg, int opt, const char *arg, uint64_t *
     case OPT_TLS: cfg->tls = true; return 0;
     case OPT_CAFILE: cfg->cafile = arg; return 0;
     case OPT_WS: cfg->ws = true; return 0;
+    case OPT_SOURCES: rc = parse_uint("--sources", arg, 1, 254, &v); cfg->sources = (uint32_t)v; return rc;
     case OPT_WS_PATH:
         if (arg[0] != '/' || strlen(arg) > 200 || strpbrk(arg, " \r\n")) {
             fprintf(stderr, "bench: --ws-path: an absolute path without spaces, at most 200 bytes\n");
@@ -298,6 +302,10 @@ int bench_config_parse(bench_config *cfg, int argc, char **argv)
     }
     if (parse_loopback(cfg) || config_finish(cfg, clients, pubs, subs))
         return -1;
+    if (cfg->sources > 1 && cfg->addr.ss_family != AF_INET) {
+        fprintf(stderr, "bench: --sources needs an IPv4 loopback broker address\n");
+        return -1;
+    }
     config_identity(cfg);
     return 0;
 }

@@ -1,5 +1,5 @@
-"""`rampart bench`: tiny bounded runs of the load generator against Debian's mosquitto, to validate the
-generator itself. The checks are on the consistency of the JSON report, never on
+"""`rampart bench`: tiny bounded runs of the load generator against Rampart and against Debian's mosquitto
+(which validates the generator itself). The checks are on the consistency of the JSON report, never on
 timings: every message delivered at a low rate, none lost or duplicated, counts that add up."""
 import json
 import os
@@ -103,9 +103,40 @@ def mosquitto():
     shutil.rmtree(work, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def rampart():
+    """The broker under test ($RAMPART_BIN) on a free loopback port with its built-in configuration. At
+    teardown it must exit cleanly on SIGTERM without sanitizer reports."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="rampart-bench-broker-", suffix=".log", delete=False)
+    proc = subprocess.Popen([BIN, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "rampart did not start: " + \
+                open(log.name, errors="replace").read()
+            time.sleep(0.05)
+    yield {"port": port, "pid": proc.pid}
+    proc.terminate()
+    rc = proc.wait(timeout=30)
+    text = open(log.name, errors="replace").read()
+    os.unlink(log.name)
+    assert rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-4000:]
+
+
+@pytest.fixture(params=["rampart", "mosquitto"])
+def any_broker(request):
+    """Both brokers: the generator's reports must be consistent against either."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_pairs_at_low_rate_against_mosquitto(mosquitto, qos):
-    rc, rep, err = bench(mosquitto["port"], "-s", "pairs", "-c", "2", "-q", str(qos), "-r", "200", "-d", "1",
+def test_pairs_at_low_rate(any_broker, qos):
+    mosquitto = any_broker
+    rc, rep, err = bench(mosquitto["port"], "-s", "pairs", "-c", "2", "-q", str(qos), "-r", "200", "-w", "10", "-d", "1",
                          "--drain", "5", pid=mosquitto["pid"])
     assert rep is not None, err
     assert rc == 0, rep.get("error")
@@ -115,8 +146,8 @@ def test_pairs_at_low_rate_against_mosquitto(mosquitto, qos):
     assert b["pid"] == mosquitto["pid"] and b["peak_rss_kb"] >= b["rss_kb"] > 0 and b["cpu_s"] >= 0
 
 
-def test_fan_out_fan_in_shared_counts_against_mosquitto(mosquitto):
-    port = mosquitto["port"]
+def test_fan_out_fan_in_shared_counts(any_broker):
+    port = any_broker["port"]
     rc, rep, err = bench(port, "-s", "fan-out", "--subscribers", "4", "-q", "1", "-n", "50", "-w", "10", "-d", "5",
                          "--drain", "5")
     assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
@@ -134,15 +165,18 @@ def test_fan_out_fan_in_shared_counts_against_mosquitto(mosquitto):
     assert rep["delivered"] == 60  # each message to exactly one member of the group
 
 
-def test_storm_idle_and_tls_against_mosquitto(mosquitto):
-    rc, rep, err = bench(mosquitto["port"], "-s", "storm", "-c", "30", "--concurrency", "5", "-d", "20",
-                         pid=mosquitto["pid"])
+def test_storm_and_idle(any_broker):
+    rc, rep, err = bench(any_broker["port"], "-s", "storm", "-c", "30", "--concurrency", "5", "-d", "20",
+                         "--sources", "3", pid=any_broker["pid"])
     assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
     assert rep["scenario"] == "storm" and rep["connects"] == 30 and rep["latency"]["count"] == 30
-    rc, rep, err = bench(mosquitto["port"], "-s", "idle", "-c", "20", "-d", "0.5", pid=mosquitto["pid"])
+    rc, rep, err = bench(any_broker["port"], "-s", "idle", "-c", "20", "-d", "0.5", pid=any_broker["pid"])
     assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
     assert rep["scenario"] == "idle" and rep["errors"] == 0
     assert "bytes_per_connection" in rep["broker"] and rep["broker"]["rss_kb"] > 0
+
+
+def test_tls_against_mosquitto(mosquitto):
     rc, rep, err = bench(mosquitto["tls_port"], "--tls", "--cafile", mosquitto["cafile"], "-s", "pairs", "-c", "2",
                          "-q", "1", "-r", "200", "-d", "1", "--drain", "5")
     assert rep is not None and rc == 0, err + str(rep and rep.get("error"))

@@ -60,6 +60,7 @@ typedef struct bench_config {
     const char *username, *password;
     bool tls;               /* TLS over TCP */
     const char *cafile;     /* --tls: verify the broker's certificate against these CAs (else no check) */
+    uint32_t sources;       /* IPv4: spread clients over source addresses 127.0.0.1 .. 127.0.0.N */
     bool ws;                /* MQTT over WebSocket (over TLS with --tls) */
     const char *ws_path;    /* --ws: the HTTP path of the upgrade request */
 } bench_config;
@@ -97,7 +98,8 @@ typedef struct bench_worker {
     struct bench_conn *storm_slots; /* storm: `storm_limit` reusable connections */
     _Atomic uint64_t inflight;   /* QoS 1/2 messages awaiting completion, all publishers of this worker */
     uint64_t foreign;            /* deliveries that were not this run's messages */
-    uint64_t stalls;             /* QoS 0 windows given up on after a second without deliveries */
+    uint64_t stalls;             /* windows written off after CONN_STALL_NS without deliveries */
+    uint32_t sources_next;       /* --sources: connections started, for the source address rotation */
     uint8_t arena[16384]; /* decode scratch, reset per packet */
     size_t arena_used;
     char error[160]; /* the first error this worker saw */

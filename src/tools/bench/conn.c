@@ -399,6 +399,23 @@ static int conn_queue_subscribe(bench_conn *c)
     return bench_conn_queue(c, &p);
 }
 
+/* --sources N: binds the socket to 127.0.0.(1 + i % N), i counting this worker's connections, so that a
+ * broker's per-address limits and the ephemeral port range are shared by N addresses. Returns 0 or -1. */
+static int conn_bind_source(bench_conn *c)
+{
+    struct sockaddr_in src;
+    uint32_t host = 1 + (c->w->id + c->w->run->cfg.threads * c->w->sources_next++) % c->w->run->cfg.sources;
+
+    memset(&src, 0, sizeof src);
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000000u | host);
+    if (bind(c->fd, (const struct sockaddr *)&src, sizeof src) < 0) {
+        conn_fail(c, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Opens the TCP connection and queues CONNECT. Returns 0 or -1 (counted as a failure). */
 int bench_conn_start(bench_conn *c)
 {
@@ -414,6 +431,8 @@ int bench_conn_start(bench_conn *c)
         return -1;
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (cfg->sources > 1 && conn_bind_source(c) < 0)
+        return -1;
     if (connect(c->fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen) < 0 && errno != EINPROGRESS) {
         conn_fail(c, strerror(errno));
         return -1;
