@@ -99,6 +99,7 @@ static int h_max_queued_messages(struct parse_state *, const struct directive *,
 static int h_expiration(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_max_connections(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_crlfile(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_audit_dest(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_firewall_allow_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_tls_version(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_protocol(struct parse_state *, const struct directive *, char *, char *, size_t);
@@ -136,6 +137,8 @@ static const struct directive directives[] = {
     REFUSE("allow_duplicate_messages", GLOBAL, NONE, "-"),
     D("allow_zero_length_clientid", SECURITY, true, I3, true, "true", V_BOOL, 0, 0, G(allow_zero_length_clientid),
       L(allow_zero_length_clientid), NULL, false),
+    D("audit_dest", GLOBAL, true, I6, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, h_audit_dest, true),
+    D("audit_rate", GLOBAL, true, I6, true, "20", V_U32, 1, 100000, G(audit_rate), NO_OFFSET, NULL, false),
     REFUSE("auth_plugin", SECURITY, NONE, "-"),
     REFUSE("auth_plugin_deny_special_chars", SECURITY, NONE, "-"),
     D("auth_queue", GLOBAL, false, I5, true, "64", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
@@ -996,6 +999,45 @@ static int h_ws_timeout(struct parse_state *ps, const struct directive *d, char 
         return -1;
     }
     parse_current_listener(ps)->ws.handshake_timeout_ms = (int)(v * 1000);
+    return 0;
+}
+
+static int h_audit_dest(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    rampart_config *cfg = ps->cfg;
+    char *rest = value;
+    char *kind = parse_word(&rest);
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (!strcmp(kind, "file")) {
+        if (!*rest || rest[0] != '/') {
+            snprintf(msg, len, "`audit_dest file` needs an absolute path");
+            return -1;
+        }
+        if (cfg->audit_file_count >= CONFIG_MAX_AUDIT_FILES) {
+            snprintf(msg, len, "at most %d audit files", CONFIG_MAX_AUDIT_FILES);
+            return -1;
+        }
+        char *copy = strdup(rest);
+        if (!copy) {
+            snprintf(msg, len, "out of memory");
+            return -1;
+        }
+        cfg->audit_files[cfg->audit_file_count++] = copy;
+        return 0;
+    }
+    if (*rest) {
+        snprintf(msg, len, "unexpected '%s' after '%s'", rest, kind);
+        return -1;
+    }
+    if (!strcmp(kind, "syslog"))
+        cfg->audit_syslog = true;
+    else if (!strcmp(kind, "stdout"))
+        cfg->audit_stdout = true;
+    else {
+        snprintf(msg, len, "unknown destination '%s' (file PATH, syslog, stdout)", kind);
+        return -1;
+    }
     return 0;
 }
 

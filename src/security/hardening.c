@@ -171,6 +171,8 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     add_dir_of(v->write_paths, &v->n_write_paths, cfg->auth.ban_file, oom);
     if ((cfg->log_dest & CONFIG_LOG_DEST_FILE) && cfg->log_file)
         add_path(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom); /* reopened on SIGHUP */
     for (size_t i = 0; i < s->n_allow_read; i++)
         add_path(v->read_paths, &v->n_read_paths, s->allow_read[i], oom);
     for (size_t i = 0; i < s->n_allow_write; i++)
