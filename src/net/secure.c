@@ -41,7 +41,8 @@ static bool secure_copy_ws(secure_listener *s, const ws_transport_settings *ws, 
         if (!(s->origins[i] = strdup(ws->origins[i])))
             goto oom;
     s->ws.origins = (const char *const *)s->origins;
-    memcpy(s->ws_proxies, ws->trusted_proxies, ws->trusted_proxy_count * sizeof *s->ws_proxies);
+    if (ws->trusted_proxy_count)
+        memcpy(s->ws_proxies, ws->trusted_proxies, ws->trusted_proxy_count * sizeof *s->ws_proxies);
     s->ws.trusted_proxies = s->ws_proxies;
     if (ws->path && !s->ws_path)
         goto oom;
@@ -66,7 +67,8 @@ secure_listener *secure_listener_new(const tls_settings *tls, const ws_transport
         snprintf(err, errlen, "listener %s: at most %d proxy_protocol_from lines", s->name, SECURE_MAX_LIST);
         goto fail;
     }
-    memcpy(s->proxy_from, proxy_from, proxy_from_count * sizeof *s->proxy_from);
+    if (proxy_from_count)
+        memcpy(s->proxy_from, proxy_from, proxy_from_count * sizeof *s->proxy_from);
     s->proxy_from_count = proxy_from_count;
     if (ws && !secure_copy_ws(s, ws, err, errlen))
         goto fail;
