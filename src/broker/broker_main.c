@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "base/notify.h"
 #include "broker/broker_config.h"
+#include "broker/broker_gate.h"
 #include "config/config.h"
 #include "security/hardening.h"
 #include "tools/commands.h"
@@ -136,8 +137,24 @@ out:
     config_free(&cfg);
 }
 
+/* Starts the connection-security gate from the configuration: one password file for the whole broker. */
+static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        if (l->password_file && (!cfg->auth.password_file || strcmp(l->password_file, cfg->auth.password_file))) {
+            snprintf(err, errlen, "%s:%d: a password_file per listener is not supported; use one global password_file",
+                     l->file ? l->file : "config", l->line);
+            return -1;
+        }
+    }
+    return sec_gate_new(&cfg->auth, gate, err, errlen);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
+    sec_gate *gate = NULL;
+    broker_gate *bgate = NULL;
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
@@ -157,12 +174,17 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    reload.caps.password_auth = true;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    if (broker_main_gate(&cfg, &gate, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     b = broker_new(&set);
-    if (!b || broker_listen(b) < 0)
+    if (!b || !(bgate = broker_gate_install(b, gate)) || broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
@@ -176,6 +198,8 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_gate_free(bgate);
+    sec_gate_free(gate);
     config_free(&cfg);
     return rc;
 }
