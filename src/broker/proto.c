@@ -508,6 +508,10 @@ static void proto_publish(conn *c, mqtt_publish *p)
     broker *b = c->b;
     session *s = c->session;
     mqtt_bytes topic;
+    if (p->props.present & PROP(SUBSCRIPTION_ID)) { /* [MQTT-3.3.4-6]: only the Server sends it */
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "subscription identifier in a client PUBLISH");
+        return;
+    }
     if (!proto_publish_topic(c, p, &topic))
         return;
     if (p->qos > c->ls->max_qos) {
