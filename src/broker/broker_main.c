@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "base/notify.h"
+#include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "broker/broker_gate.h"
 #include "config/config.h"
@@ -137,6 +138,13 @@ out:
     config_free(&cfg);
 }
 
+/* SIGHUP: re-reads the ACL files (of the configuration loaded at start-up) and drops the live subscriptions
+ * they no longer allow. */
+static void broker_main_on_reload_acl(void *ctx, broker *b)
+{
+    broker_acl_reload(ctx, b);
+}
+
 /* Starts the connection-security gate from the configuration: one password file for the whole broker. */
 static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
 {
@@ -159,6 +167,7 @@ int rampart_broker_main(int argc, char **argv)
     rampart_config cfg;
     broker_settings set;
     broker *b = NULL;
+    broker_acl *acl = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
@@ -174,6 +183,12 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    acl = broker_acl_new(&cfg, err, sizeof err);
+    if (!acl) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    reload.caps.acl = true;
     reload.caps.password_auth = true;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
@@ -184,9 +199,15 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     b = broker_new(&set);
-    if (!b || !(bgate = broker_gate_install(b, gate)) || broker_listen(b) < 0)
+    if (!b || !(bgate = broker_gate_install(b, gate)))
+        goto out;
+    if (broker_acl_active(acl))
+        broker_acl_install(acl, b);
+    if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
+    if (broker_acl_active(acl))
+        broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;
@@ -198,6 +219,7 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_acl_free(acl);
     broker_gate_free(bgate);
     sec_gate_free(gate);
     config_free(&cfg);

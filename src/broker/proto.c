@@ -215,6 +215,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
+    s->listener_user = c->info.listener_user;
+    s->listener_port = c->info.listener_port;
     free(s->username);
     s->username = c->info.username ? strdup(c->info.username) : NULL;
     s->will = will;
