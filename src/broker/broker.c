@@ -98,7 +98,11 @@ bool broker_over_memory(const broker *b)
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain)
 {
-    if (!b->sec.authorize)
+    /* $SYS belongs to the broker: no client (nor its will) may publish there, whatever the ACL says. */
+    if (access == BROKER_ACCESS_PUBLISH && len >= 4 && memcmp(topic, "$SYS", 4) == 0 &&
+        (len == 4 || topic[4] == '/'))
+        return false;
+    if (!b->authorizer && !b->sec.authorize)
         return true;
     broker_client info = {0};
     if (c) {
@@ -107,7 +111,11 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         info.client_id = s->client_id;
         info.username = s->username;
         info.version = s->version;
+        info.listener_user = s->listener_user;
+        info.listener_port = s->listener_port;
     }
+    if (b->authorizer)
+        return b->authorizer(b->authorizer_ctx, &info, access, topic, len, qos, retain);
     return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
 }
 
@@ -177,6 +185,10 @@ static int broker_signals(broker *b)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    /* An inherited "ignore" would discard these before signalfd could see them (nohup, background jobs). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -1;
     signal(SIGPIPE, SIG_IGN);
@@ -215,6 +227,12 @@ fail:
 void broker_set_security(broker *b, const broker_security *sec)
 {
     b->sec = *sec;
+}
+
+void broker_set_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
+{
+    b->authorizer = fn;
+    b->authorizer_ctx = ctx;
 }
 
 void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx)

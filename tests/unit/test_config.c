@@ -178,16 +178,46 @@ TEST(errors_carry_file_and_line_and_all_are_collected)
     done(&cfg, &errs);
 }
 
-TEST(acl_file_refused_until_the_acl_module_lands)
+TEST(acl_file_global_and_per_listener)
 {
     rampart_config cfg;
     config_errors errs;
-    CHECK_EQ(load(&cfg, &errs, "acl_file /etc/acl\n"), -1);
-    const struct config_directive_info *d = config_directive_find("acl_file");
-    CHECK(d != NULL);
-    if (d && !d->supported)
-        CHECK(has_error(&errs, "t.conf:1: option 'acl_file' is not supported yet (issue 6 src/security (ACL, "
-                               "audit))"));
+    CHECK_EQ(load(&cfg, &errs, "acl_file /etc/acl\nlistener 1\nlistener 2\n"), 0);
+    CHECK_STR(cfg.acl_file, "/etc/acl");
+    CHECK_STR(cfg.listeners[0].acl_file, "/etc/acl");
+    CHECK_STR(cfg.listeners[1].acl_file, "/etc/acl");
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "per_listener_settings true\nlistener 1\nacl_file /a\nlistener 2\n"), 0);
+    CHECK_STR(cfg.listeners[0].acl_file, "/a");
+    CHECK(cfg.listeners[1].acl_file == NULL);
+    done(&cfg, &errs);
+}
+
+TEST(upgrade_outgoing_qos_true_is_not_supported_yet)
+{
+    rampart_config cfg;
+    config_errors errs;
+    CHECK_EQ(load(&cfg, &errs, "upgrade_outgoing_qos false\n"), 0);
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "upgrade_outgoing_qos true\n"), -1);
+    CHECK(has_error(&errs, "t.conf:1: upgrade_outgoing_qos: `true` is not supported yet (issue 3 src/broker)"));
+    done(&cfg, &errs);
+}
+
+TEST(audit_destinations)
+{
+    rampart_config cfg;
+    config_errors errs;
+    CHECK_EQ(load(&cfg, &errs, "audit_dest file /var/log/a.json\naudit_dest syslog\naudit_dest stdout\naudit_rate 5\n"), 0);
+    CHECK_EQ(cfg.audit_file_count, 1);
+    CHECK_STR(cfg.audit_files[0], "/var/log/a.json");
+    CHECK(cfg.audit_syslog && cfg.audit_stdout);
+    CHECK_EQ(cfg.audit_rate, 5);
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "audit_dest file relative.json\naudit_dest kafka\naudit_rate 0\n"), -1);
+    CHECK(has_error(&errs, "t.conf:1: audit_dest: `audit_dest file` needs an absolute path"));
+    CHECK(has_error(&errs, "t.conf:2: audit_dest: unknown destination 'kafka' (file PATH, syslog, stdout)"));
+    CHECK(has_error(&errs, "t.conf:3: audit_rate: 0 is out of range 1..100000"));
     done(&cfg, &errs);
 }
 
