@@ -56,6 +56,7 @@ void broker_settings_clear(broker_settings *s)
     for (int i = 0; i < s->nlisteners; i++) {
         free(s->listeners[i].address);
         free(s->listeners[i].bind_interface);
+        free(s->listeners[i].mount_point);
     }
     free(s->clientid_prefix);
     s->nlisteners = 0;
@@ -185,6 +186,10 @@ static int broker_signals(broker *b)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    /* An inherited "ignore" would discard these before signalfd could see them (nohup, background jobs). */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -1;
     signal(SIGPIPE, SIG_IGN);

@@ -1,11 +1,14 @@
 /* hardening.c - see hardening.h. */
 #include "security/hardening.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "config/config.h"
@@ -169,8 +172,12 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->acl_file, oom);
     /* The ban file is replaced atomically (write a temporary file, rename): its directory is written. */
     add_dir_of(v->write_paths, &v->n_write_paths, cfg->auth.ban_file, oom);
+    /* Log and audit-log files are reopened on reload (log rotation renames them away): their directories are
+     * written. Keep them in a directory of their own (/var/log/rampart, systemd's LogsDirectory=). */
     if ((cfg->log_dest & CONFIG_LOG_DEST_FILE) && cfg->log_file)
-        add_path(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom);
     for (size_t i = 0; i < cfg->audit_file_count; i++)
         add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom); /* reopened on SIGHUP */
     for (size_t i = 0; i < s->n_allow_read; i++)
@@ -222,12 +229,32 @@ out:
     return rc;
 }
 
+/* Writes this process's id to path (pid_file), replacing its content; refuses to follow a symbolic link.
+ * Written before the privileges are dropped; it is not removed at exit (the account may not write its
+ * directory), so readers check that the process named is alive (`rampart audit` does). Returns 0 or -1. */
+static int write_pid_file(const char *path, char *err, size_t errlen)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+
+    if (fd < 0 || write(fd, buf, (size_t)len) != len) {
+        snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
 int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen)
 {
     static struct hardening_view view;
     struct sandbox_policy policy;
     int rc = -1;
 
+    if (cfg->pid_file && write_pid_file(cfg->pid_file, err, errlen) != 0)
+        return -1;
     if (hardening_from_config(cfg, &view, err, errlen) != 0)
         return -1;
     if (view.cluster_node_name)
