@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "base/notify.h"
 #include "broker/broker_config.h"
+#include "broker/broker_transports.h"
 #include "config/config.h"
 #include "security/hardening.h"
 #include "tools/commands.h"
@@ -96,12 +97,19 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
     return 0;
 }
 
+/* SIGHUP: certificates, keys and CRLs of TLS listeners (clients whose certificate became invalid are closed). */
+static void broker_main_reload(void *ctx, broker *b)
+{
+    broker_transports_reload(ctx, b);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
     broker *b = NULL;
+    broker_transports *tr = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
@@ -117,11 +125,20 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_capabilities caps = {0};
+    broker_transports_capabilities(&caps);
+    if (!(tr = broker_transports_new(&cfg, err, sizeof err))) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     if (broker_settings_from_config(&cfg, &caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
     b = broker_new(&set);
+    if (b) {
+        broker_set_listener_hook(b, broker_transports_hook, tr);
+        broker_set_reload_hook(b, broker_main_reload, tr);
+    }
     if (!b || broker_listen(b) < 0)
         goto out;
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
@@ -135,6 +152,7 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_transports_free(tr);
     config_free(&cfg);
     return rc;
 }
