@@ -92,7 +92,7 @@ void broker_arena_reset(broker *b)
 
 bool broker_over_memory(const broker *b)
 {
-    return b->set.memory_limit && b->mem_msgs > b->set.memory_limit;
+    return b->set.memory_limit && b->mem_msgs + b->mem_out > b->set.memory_limit;
 }
 
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
@@ -159,8 +159,8 @@ static void broker_on_signal(void *ctx, uint32_t events)
         if (si.ssi_signo == SIGHUP) {
             log_notice("SIGHUP: reloading");
             notify_reloading();
-            if (b->reload_hook)
-                b->reload_hook(b->reload_hook_ctx, b);
+            for (int i = 0; i < b->nreloads; i++)
+                b->reloads[i].fn(b->reloads[i].ctx, b);
             notify_ready();
         } else {
             log_notice("signal %u: shutting down", si.ssi_signo);
@@ -223,10 +223,69 @@ void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx)
     b->listener_hook_ctx = ctx;
 }
 
-void broker_set_reload_hook(broker *b, broker_reload_fn fn, void *ctx)
+int broker_add_reload_hook(broker *b, broker_reload_fn fn, void *ctx)
 {
-    b->reload_hook = fn;
-    b->reload_hook_ctx = ctx;
+    if (b->nreloads == (int)(sizeof b->reloads / sizeof b->reloads[0]))
+        return -1;
+    b->reloads[b->nreloads].fn = fn;
+    b->reloads[b->nreloads].ctx = ctx;
+    b->nreloads++;
+    return 0;
+}
+
+static bool broker_same_listener(const broker_listener_settings *a, const broker_listener_settings *b)
+{
+    if (a->port != b->port || !a->address != !b->address)
+        return false;
+    return !a->address || strcmp(a->address, b->address) == 0;
+}
+
+void broker_reload_settings(broker *b, const broker_settings *ns)
+{
+    broker_settings *s = &b->set;
+    s->max_connections = ns->max_connections;
+    s->max_connections_per_ip = ns->max_connections_per_ip;
+    s->max_packet_size = ns->max_packet_size;
+    s->max_packet_size_unauth = ns->max_packet_size_unauth;
+    s->message_size_limit = ns->message_size_limit;
+    s->max_inflight_messages = ns->max_inflight_messages;
+    s->max_queued_messages = ns->max_queued_messages;
+    s->max_queued_bytes = ns->max_queued_bytes;
+    s->queue_qos0_messages = ns->queue_qos0_messages;
+    s->max_keepalive = ns->max_keepalive;
+    s->connect_timeout_s = ns->connect_timeout_s;
+    s->retain_available = ns->retain_available;
+    s->max_subscriptions = ns->max_subscriptions;
+    s->max_topic_levels = ns->max_topic_levels;
+    s->max_user_properties = ns->max_user_properties;
+    s->max_session_expiry = ns->max_session_expiry;
+    s->memory_limit = ns->memory_limit;
+    s->out_buffer_limit = ns->out_buffer_limit;
+    s->sys_interval = ns->sys_interval;
+    for (int i = 0; i < ns->nlisteners; i++) {
+        const broker_listener_settings *n = &ns->listeners[i];
+        int j = 0;
+        while (j < s->nlisteners && !broker_same_listener(&s->listeners[j], n))
+            j++;
+        if (j == s->nlisteners) {
+            log_warning("reload: new listener on port %u needs a restart", n->port);
+            continue;
+        }
+        broker_listener_settings *o = &s->listeners[j];
+        o->allow_anonymous = n->allow_anonymous;
+        o->allow_zero_length_clientid = n->allow_zero_length_clientid;
+        o->max_qos = n->max_qos;
+        o->max_topic_alias = n->max_topic_alias;
+        o->max_connections = n->max_connections;
+    }
+    for (int j = 0; j < s->nlisteners; j++) {
+        int i = 0;
+        while (i < ns->nlisteners && !broker_same_listener(&s->listeners[j], &ns->listeners[i]))
+            i++;
+        if (i == ns->nlisteners)
+            log_warning("reload: removing the listener on port %u needs a restart", s->listeners[j].port);
+    }
+    log_notice("reload: broker limits applied");
 }
 
 int broker_listen(broker *b)
@@ -365,7 +424,7 @@ static void broker_sys(broker *b)
     broker_sys_publish(b, "$SYS/broker/bytes/sent", "%llu", (unsigned long long)st->bytes_sent);
     broker_sys_publish(b, "$SYS/broker/retained messages/count", "%zu", b->retained.count);
     broker_sys_publish(b, "$SYS/broker/subscriptions/count", "%zu", b->trie.subs);
-    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs);
+    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs + b->mem_out);
     broker_sys_load(b, (double)b->set.sys_interval);
 }
 
@@ -398,10 +457,13 @@ static int broker_iterate(broker *b, int max_wait_ms)
     int timeout = b->next_tick_ms > b->now_ms ? (int)(b->next_tick_ms - b->now_ms) : 0;
     if (max_wait_ms >= 0 && timeout > max_wait_ms)
         timeout = max_wait_ms;
+    if (b->again_head)
+        timeout = 0;
     if (loop_run_once(b->loop, timeout) < 0) {
         log_error("event loop: %s", strerror(errno));
         return -1;
     }
+    conn_read_again(b);
     b->now_ms = loop_now_ms();
     if (b->now_ms >= b->next_tick_ms) {
         broker_tick(b);

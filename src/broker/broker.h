@@ -10,7 +10,7 @@
  *                          delivery (BROKER_ACCESS_READ); returns true to allow. Default: allow.
  *   transports             a listener's transport factory (listener_set_transport), set by whoever opens TLS /
  *                          WebSocket listeners; see broker_listener_hook.
- *   on_reload              called on SIGHUP.
+ *   reload hooks           called on SIGHUP (broker_add_reload_hook).
  */
 #ifndef RAMPART_BROKER_BROKER_H
 #define RAMPART_BROKER_BROKER_H
@@ -139,7 +139,15 @@ void broker_set_security(broker *b, const broker_security *sec);
 typedef void (*broker_listener_hook_fn)(void *ctx, net_listener *l, const broker_listener_settings *ls);
 void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx);
 typedef void (*broker_reload_fn)(void *ctx, broker *b);
-void broker_set_reload_hook(broker *b, broker_reload_fn fn, void *ctx);
+/* Adds a function called on SIGHUP (in the order added; at most 8). Returns 0 or -1. */
+int broker_add_reload_hook(broker *b, broker_reload_fn fn, void *ctx);
+/*
+ * Applies new settings to a running broker: every global limit, and the client-facing settings (anonymous
+ * access, zero-length ids, max_qos, max_topic_alias for new connections, max_connections) of each listener
+ * that has the same address and port in ns. Listeners themselves are not opened or closed: a listener
+ * added or removed is logged as needing a restart. ns is not modified.
+ */
+void broker_reload_settings(broker *b, const broker_settings *ns);
 /* Opens the listeners (after hooks are installed). Returns 0 or -1 (logged). */
 int broker_listen(broker *b);
 /* Runs until SIGINT / SIGTERM (or broker_stop). Returns 0. */

@@ -98,9 +98,49 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
 }
 
 /* SIGHUP: certificates, keys and CRLs of TLS listeners (clients whose certificate became invalid are closed). */
-static void broker_main_reload(void *ctx, broker *b)
+static void broker_main_reload_tls(void *ctx, broker *b)
 {
     broker_transports_reload(ctx, b);
+}
+
+typedef struct broker_main_reload {
+    const broker_main_args *args;
+    broker_capabilities caps;
+} broker_main_reload;
+
+/* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
+static void broker_main_on_reload(void *ctx, broker *b)
+{
+    broker_main_reload *r = ctx;
+    rampart_config cfg;
+    broker_settings ns;
+    config_errors errs;
+    char err[512];
+    if (!r->args->config) {
+        log_notice("reload: no configuration file, nothing to reload");
+        return;
+    }
+    config_errors_init(&errs);
+    memset(&ns, 0, sizeof ns);
+    if (config_load(&cfg, r->args->config, &errs) != 0) {
+        for (size_t i = 0; i < errs.count; i++)
+            log_error("reload: %s", errs.messages[i]);
+        log_error("reload: configuration has errors, keeping the running one");
+        goto out;
+    }
+    if (broker_settings_from_config(&cfg, &r->caps, &ns, err, sizeof err) < 0) {
+        log_error("reload: %s; keeping the running configuration", err);
+        goto out;
+    }
+    if (broker_config_logging(&cfg, err, sizeof err) < 0)
+        log_error("reload: %s", err);
+    if (r->args->verbose)
+        log_set_level(LOG_LEVEL_DEBUG);
+    broker_reload_settings(b, &ns);
+out:
+    broker_settings_clear(&ns);
+    config_errors_free(&errs);
+    config_free(&cfg);
 }
 
 int rampart_broker_main(int argc, char **argv)
@@ -124,23 +164,23 @@ int rampart_broker_main(int argc, char **argv)
     }
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
-    broker_capabilities caps = {0};
-    broker_transports_capabilities(&caps);
+    broker_main_reload reload = {.args = &args};
+    broker_transports_capabilities(&reload.caps);
     if (!(tr = broker_transports_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
-    if (broker_settings_from_config(&cfg, &caps, &set, err, sizeof err) < 0) {
+    if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
     b = broker_new(&set);
-    if (b) {
+    if (b)
         broker_set_listener_hook(b, broker_transports_hook, tr);
-        broker_set_reload_hook(b, broker_main_reload, tr);
-    }
     if (!b || broker_listen(b) < 0)
         goto out;
+    broker_add_reload_hook(b, broker_main_on_reload, &reload);
+    broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;

@@ -135,8 +135,16 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     conn_on_event(c, 0);
 }
 
+/* Keeps the broker's count of queued output bytes (the memory ceiling) in step with this connection. */
+static void conn_account(conn *c)
+{
+    c->b->mem_out += c->out.area_pending - c->out_accounted;
+    c->out_accounted = c->out.area_pending;
+}
+
 void conn_mark_dirty(conn *c)
 {
+    conn_account(c);
     if (c->dirty || c->state == CONN_CLOSING)
         return;
     c->dirty = true;
@@ -187,6 +195,7 @@ static bool conn_flush(conn *c)
         return false;
     }
     c->b->stats.bytes_sent += (uint64_t)n;
+    conn_account(c);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -387,6 +396,26 @@ static void conn_do_read(conn *c)
         if (!c->t->ops->pending(c->t) && c->t->want_read)
             return;
     }
+    /* Out of turns with input still inside the transport: epoll will not say so, come back next round. */
+    if (c->state != CONN_CLOSING && c->t->ops->pending(c->t) && !c->again) {
+        c->again = true;
+        c->next_again = c->b->again_head;
+        c->b->again_head = c;
+    }
+}
+
+void conn_read_again(broker *b)
+{
+    conn *list = b->again_head;
+    b->again_head = NULL;
+    while (list) {
+        conn *c = list;
+        list = c->next_again;
+        c->again = false;
+        c->next_again = NULL;
+        if (c->state != CONN_CLOSING)
+            conn_on_event(c, LOOP_READ);
+    }
 }
 
 static void conn_on_event(void *ctx, uint32_t events)
@@ -459,15 +488,23 @@ void conn_destroy(conn *c)
 {
     broker *b = c->b;
     int fd = c->watch.fd;
+    if (c->again) {
+        for (conn **pp = &b->again_head; *pp; pp = &(*pp)->next_again)
+            if (*pp == c) {
+                *pp = c->next_again;
+                break;
+            }
+    }
     proto_auth_forget(c);
     outq_free(&c->out);
+    conn_account(c);
     free(c->ibuf);
     for (uint16_t i = 0; i < c->out_alias_count; i++)
         free(c->out_alias_topics[i]);
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->ls->max_topic_alias; i++)
+        for (uint16_t i = 0; i < c->in_alias_max; i++)
             free(c->in_aliases[i]);
         free(c->in_aliases);
     }

@@ -95,6 +95,7 @@ struct conn {
     uint8_t *ibuf;
     uint32_t ilen, icap;
     outq out;
+    size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
     uint16_t keepalive_s;    /* negotiated keep alive */
@@ -106,7 +107,8 @@ struct conn {
     uint16_t out_alias_count;
     hmap out_aliases;        /* topic -> alias (uintptr_t) ; keys in out_alias_topics */
     char **out_alias_topics; /* [alias-1] */
-    char **in_aliases;       /* [alias-1], settings.max_topic_alias entries */
+    char **in_aliases;       /* [alias-1], in_alias_max entries */
+    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
     bool request_problem_info;
     bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
     bool auth_waiting;       /* an authentication answer is pending: read nothing */
@@ -119,6 +121,8 @@ struct conn {
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
+    conn *next_again;        /* in broker.again: the transport holds input already decoded */
+    bool again;
 };
 
 typedef struct ip_count {
@@ -159,8 +163,11 @@ struct broker {
     broker_security sec;
     broker_listener_hook_fn listener_hook;
     void *listener_hook_ctx;
-    broker_reload_fn reload_hook;
-    void *reload_hook_ctx;
+    struct {
+        broker_reload_fn fn;
+        void *ctx;
+    } reloads[8];
+    int nreloads;
     net_loop *loop;
     net_listener *listeners[BROKER_MAX_LISTENERS];
     int nlisteners;
@@ -175,6 +182,7 @@ struct broker {
     conn *conns_head;
     uint32_t nconns;
     conn *dirty_head;
+    conn *again_head;
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
     hmap authenticating; /* conn id -> conn, while CONN_AUTH */
@@ -252,6 +260,9 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Reads again from connections whose transport still holds decoded input (TLS records, WebSocket frames)
+ * after they used up their share of one event. */
+void conn_read_again(broker *b);
 /* Processes input already buffered (after an authentication answer let the connection read again). */
 void conn_resume(conn *c);
 

@@ -119,9 +119,10 @@ static void proto_connack_props(conn *c, mqtt_props *ap, const char *assigned, u
         ap->present |= PROP(MAXIMUM_PACKET_SIZE);
         ap->maximum_packet_size = b->set.max_packet_size;
     }
-    if (c->ls->max_topic_alias) {
+    c->in_alias_max = c->ls->max_topic_alias; /* fixed for the connection, whatever a reload does */
+    if (c->in_alias_max) {
         ap->present |= PROP(TOPIC_ALIAS_MAXIMUM);
-        ap->topic_alias_maximum = c->ls->max_topic_alias;
+        ap->topic_alias_maximum = c->in_alias_max;
     }
     if (!b->set.retain_available) {
         ap->present |= PROP(RETAIN_AVAILABLE);
@@ -457,12 +458,12 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
         return true;
     }
     uint16_t a = p->props.topic_alias;
-    if (a == 0 || a > c->ls->max_topic_alias) {
+    if (a == 0 || a > c->in_alias_max) {
         proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
     if (!c->in_aliases) {
-        c->in_aliases = calloc(c->ls->max_topic_alias, sizeof(char *));
+        c->in_aliases = calloc(c->in_alias_max, sizeof(char *));
         if (!c->in_aliases) {
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
@@ -530,7 +531,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
         reason = MQTT_RC_QUOTA_EXCEEDED;
     else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos, p->retain))
         reason = MQTT_RC_NOT_AUTHORIZED;
-    else if (broker_over_memory(b))
+    else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
     else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
              !mqtt_utf8_valid(p->payload.data, p->payload.len))

@@ -106,6 +106,7 @@ void outq_commit(outq *q, size_t n)
     }
     q->area_tail += (uint32_t)n;
     q->bytes += n;
+    q->area_pending += n;
 }
 
 int outq_push_ref(outq *q, const void *ptr, size_t len, void *ref)
@@ -130,11 +131,15 @@ static void outq_consume(outq *q, size_t n)
         size_t left = s->len - q->first_sent;
         if (n < left) {
             q->first_sent += (uint32_t)n;
+            if (!s->ptr)
+                q->area_pending -= n;
             return;
         }
         n -= left;
-        if (!s->ptr)
+        if (!s->ptr) {
             q->area_head = s->off + s->len;
+            q->area_pending -= left;
+        }
         if (s->ref)
             q->release(s->ref);
         q->seg_first = (q->seg_first + 1) & (q->seg_cap - 1);

@@ -30,6 +30,7 @@ typedef struct outq {
     uint32_t seg_first, seg_count, seg_cap;
     uint32_t first_sent; /* bytes of the first segment already written */
     size_t bytes;        /* bytes waiting */
+    size_t area_pending; /* of which in the byte area (the rest are referenced payloads) */
     uint32_t empties;    /* times the queue was written out completely (the first few free the buffers) */
     outq_release_fn release;
 } outq;

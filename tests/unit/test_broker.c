@@ -678,4 +678,238 @@ TEST(enhanced_auth_continue_with_auth_packets)
     broker_free(b);
 }
 
+static void small_memory(broker_settings *s)
+{
+    s->memory_limit = 1024;
+}
+
+TEST(memory_ceiling_refuses_new_messages)
+{
+    broker *b = start(small_memory);
+    uint8_t buf[512];
+    int pub = connect_client(b, "m5", 5, true, NULL, NULL);
+    char big[1500];
+    memset(big, 'r', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    send_pkt(b, pub, publish_pkt("keep", big, 0, 0, true, 5)); /* retained: 1.5 KB stays stored */
+    CHECK(b->mem_msgs > 1024);
+    send_pkt(b, pub, publish_pkt("t", "x", 1, 3, false, 5));
+    size_t n = recv_all(pub, buf, sizeof buf);
+    CHECK_EQ(n, 5);
+    CHECK_MEM(buf, "\x40\x03\x00\x03\x97", 5); /* quota exceeded */
+    send_pkt(b, pub, publish_pkt("keep", "", 0, 0, true, 5)); /* deleting is always possible */
+    CHECK(b->mem_msgs < 1024);
+    send_pkt(b, pub, publish_pkt("t", "x", 1, 4, false, 5));
+    n = recv_all(pub, buf, sizeof buf);
+    CHECK_EQ(n, 5);
+    CHECK_EQ(buf[4], 0x10); /* accepted, no subscribers */
+    close(pub);
+    pump(b);
+    CHECK_EQ(b->mem_out, 0);
+    broker_free(b);
+}
+
+/* ---- MQTT 5 subscription options, identifiers, aliases, sizes, shared requeue ---- */
+
+static pkt subscribe5(uint16_t pid, const char *filter, uint8_t opts, uint32_t sub_id)
+{
+    pkt b = {.n = 0};
+    put16(&b, pid);
+    if (sub_id) {
+        put8(&b, 2);
+        put8(&b, 0x0b);
+        put8(&b, (uint8_t)sub_id); /* < 128: one byte */
+    } else {
+        put8(&b, 0);
+    }
+    putstr(&b, filter);
+    put8(&b, opts);
+    return frame(0x82, &b);
+}
+
+static int connect5(broker *b, const char *id, const uint8_t *props, size_t len)
+{
+    uint8_t buf[512];
+    int fd = attach(b);
+    send_pkt(b, fd, connect_pkt(id, 5, true, 60, NULL, props, len));
+    recv_all(fd, buf, sizeof buf);
+    return fd;
+}
+
+TEST(no_local_and_retain_as_published)
+{
+    broker *b = start(NULL);
+    uint8_t buf[1024];
+    int a = connect5(b, "nl-a", NULL, 0);
+    int o = connect5(b, "nl-o", NULL, 0);
+    send_pkt(b, a, subscribe5(1, "nl", 0x04 | 0x08 | 1, 0)); /* No Local, Retain As Published */
+    send_pkt(b, o, subscribe5(1, "nl", 1, 0));
+    recv_all(a, buf, sizeof buf);
+    recv_all(o, buf, sizeof buf);
+    send_pkt(b, a, publish_pkt("nl", "mine", 0, 0, true, 5));
+    CHECK_EQ(recv_all(a, buf, sizeof buf), 0); /* not sent back to its publisher */
+    size_t n = recv_all(o, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    CHECK_EQ(buf[0] & 1, 0); /* live delivery without Retain As Published: RETAIN cleared */
+    send_pkt(b, o, publish_pkt("nl", "theirs", 0, 0, true, 5));
+    n = recv_all(a, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    CHECK_EQ(buf[0] & 1, 1); /* Retain As Published keeps it */
+    close(a);
+    close(o);
+    broker_free(b);
+}
+
+TEST(retain_handling_1_and_2)
+{
+    broker *b = start(NULL);
+    uint8_t buf[1024];
+    int p = connect5(b, "rh-p", NULL, 0);
+    send_pkt(b, p, publish_pkt("rh/x", "kept", 0, 0, true, 5));
+    int s = connect5(b, "rh-s", NULL, 0);
+    send_pkt(b, s, subscribe5(1, "rh/#", 0x20 | 1, 0)); /* 2: never */
+    size_t n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 0);
+    send_pkt(b, s, subscribe5(2, "rh/+", 0x10 | 1, 0)); /* 1: only when new */
+    n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    send_pkt(b, s, subscribe5(3, "rh/+", 0x10 | 1, 0)); /* existed: nothing */
+    n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 0);
+    send_pkt(b, s, subscribe5(4, "rh/+", 1, 0)); /* 0: always */
+    n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    close(p);
+    close(s);
+    broker_free(b);
+}
+
+TEST(overlapping_subscriptions_one_copy_all_identifiers)
+{
+    broker *b = start(NULL);
+    uint8_t buf[1024];
+    int s = connect5(b, "ov", NULL, 0);
+    send_pkt(b, s, subscribe5(1, "ov/#", 0, 7));
+    send_pkt(b, s, subscribe5(2, "ov/+", 1, 9));
+    recv_all(s, buf, sizeof buf);
+    int p = connect5(b, "ov-p", NULL, 0);
+    send_pkt(b, p, publish_pkt("ov/a", "x", 1, 1, false, 5));
+    uint8_t qos = 9;
+    size_t n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, &qos, NULL), 1);
+    CHECK_EQ(qos, 1); /* the highest of the two */
+    CHECK(memmem(buf, n, "\x0b\x07", 2) != NULL);
+    CHECK(memmem(buf, n, "\x0b\x09", 2) != NULL);
+    close(s);
+    close(p);
+    broker_free(b);
+}
+
+TEST(outbound_topic_alias_assigned)
+{
+    broker *b = start(NULL);
+    uint8_t buf[1024];
+    const uint8_t props[] = {0x22, 0x00, 0x05}; /* Topic Alias Maximum 5 */
+    int s = connect5(b, "al", props, sizeof props);
+    send_pkt(b, s, subscribe5(1, "alias/topic", 0, 0));
+    recv_all(s, buf, sizeof buf);
+    int p = connect5(b, "al-p", NULL, 0);
+    send_pkt(b, p, publish_pkt("alias/topic", "1", 0, 0, false, 5));
+    size_t n = recv_all(s, buf, sizeof buf);
+    CHECK(memmem(buf, n, "alias/topic", 11) != NULL);
+    CHECK(memmem(buf, n, "\x23\x00\x01", 3) != NULL);
+    send_pkt(b, p, publish_pkt("alias/topic", "2", 0, 0, false, 5));
+    n = recv_all(s, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    CHECK(memmem(buf, n, "alias/topic", 11) == NULL); /* the alias alone */
+    CHECK_MEM(buf + 2, "\x00\x00\x03\x23\x00\x01", 6);
+    close(s);
+    close(p);
+    broker_free(b);
+}
+
+TEST(client_maximum_packet_size_drops_for_that_client_only)
+{
+    broker *b = start(NULL);
+    uint8_t buf[4096];
+    const uint8_t props[] = {0x27, 0x00, 0x00, 0x00, 0x40}; /* Maximum Packet Size 64 */
+    int small = connect5(b, "small", props, sizeof props);
+    int big = connect5(b, "big", NULL, 0);
+    send_pkt(b, small, subscribe5(1, "sz", 1, 0));
+    send_pkt(b, big, subscribe5(1, "sz", 1, 0));
+    recv_all(small, buf, sizeof buf);
+    recv_all(big, buf, sizeof buf);
+    int p = connect5(b, "sz-p", NULL, 0);
+    char payload[201];
+    memset(payload, 'p', 200);
+    payload[200] = 0;
+    send_pkt(b, p, publish_pkt("sz", payload, 1, 1, false, 5));
+    send_pkt(b, p, publish_pkt("sz", "tiny", 1, 2, false, 5));
+    size_t n = recv_all(small, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1); /* only the small one */
+    n = recv_all(big, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 2);
+    session *s = hmap_get(&b->sessions, "small", 5);
+    CHECK_EQ(s->inflight.count, 1); /* the dropped one left no hole in the window */
+    close(small);
+    close(big);
+    close(p);
+    broker_free(b);
+}
+
+TEST(shared_subscription_fair_and_requeued_on_disconnect)
+{
+    broker *b = start(NULL);
+    uint8_t buf[4096];
+    int m1 = connect5(b, "m1", NULL, 0);
+    int m2 = connect5(b, "m2", NULL, 0);
+    send_pkt(b, m1, subscribe5(1, "$share/g/job", 1, 0));
+    send_pkt(b, m2, subscribe5(1, "$share/g/job", 1, 0));
+    recv_all(m1, buf, sizeof buf);
+    recv_all(m2, buf, sizeof buf);
+    int p = connect5(b, "jp", NULL, 0);
+    for (uint16_t i = 1; i <= 4; i++)
+        send_pkt(b, p, publish_pkt("job", "w", 1, i, false, 5));
+    size_t n1 = recv_all(m1, buf, sizeof buf);
+    int c1 = count_publishes(buf, n1, NULL, NULL);
+    size_t n2 = recv_all(m2, buf, sizeof buf);
+    int c2 = count_publishes(buf, n2, NULL, NULL);
+    CHECK_EQ(c1, 2);
+    CHECK_EQ(c2, 2);
+    /* m1 never acknowledges and goes away: its two messages go to m2. */
+    close(m1);
+    pump(b);
+    size_t n = recv_all(m2, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 2);
+    close(m2);
+    close(p);
+    broker_free(b);
+}
+
+static void ka_max(broker_settings *s)
+{
+    s->max_keepalive = 1;
+}
+
+TEST(keep_alive_enforced_and_server_keep_alive_sent)
+{
+    broker *b = start(ka_max);
+    uint8_t buf[512];
+    int fd = attach(b);
+    send_pkt(b, fd, connect_pkt("ka", 5, true, 0, NULL, NULL, 0));
+    size_t n = recv_all(fd, buf, sizeof buf);
+    CHECK(n > 4 && memmem(buf, n, "\x13\x00\x01", 3) != NULL); /* Server Keep Alive 1 */
+    bool closed = false;
+    for (int i = 0; i < 400 && !closed; i++) { /* 1.5 s of silence ends it; give it up to 4 s */
+        broker_step(b, 10);
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r > 0 && buf[0] == 0xe0)
+            CHECK_EQ(buf[2], 0x8d);
+        closed = r == 0;
+    }
+    CHECK(closed);
+    close(fd);
+    broker_free(b);
+}
+
 TEST_MAIN()
