@@ -109,6 +109,11 @@ typedef struct broker_security {
                      broker_auth_result *out);
     /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
     void (*auth_abandoned)(void *ctx, uint64_t cookie);
+    /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it
+     * at once (connection limits, already logged). May be NULL. */
+    bool (*accept)(void *ctx, const broker_client *client, uint64_t cookie);
+    /* The connection `cookie` is gone (called for every connection, accepted or not). May be NULL. */
+    void (*closed)(void *ctx, uint64_t cookie);
     bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;

@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "base/notify.h"
 #include "broker/broker_config.h"
+#include "broker/broker_gate.h"
 #include "broker/broker_transports.h"
 #include "config/config.h"
 #include "security/hardening.h"
@@ -143,8 +144,24 @@ out:
     config_free(&cfg);
 }
 
+/* Starts the connection-security gate from the configuration: one password file for the whole broker. */
+static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->listener_count; i++) {
+        const struct config_listener *l = &cfg->listeners[i];
+        if (l->password_file && (!cfg->auth.password_file || strcmp(l->password_file, cfg->auth.password_file))) {
+            snprintf(err, errlen, "%s:%d: a password_file per listener is not supported; use one global password_file",
+                     l->file ? l->file : "config", l->line);
+            return -1;
+        }
+    }
+    return sec_gate_new(&cfg->auth, gate, err, errlen);
+}
+
 int rampart_broker_main(int argc, char **argv)
 {
+    sec_gate *gate = NULL;
+    broker_gate *bgate = NULL;
     broker_main_args args = {0};
     rampart_config cfg;
     broker_settings set;
@@ -165,6 +182,7 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    reload.caps.password_auth = true;
     broker_transports_capabilities(&reload.caps);
     if (!(tr = broker_transports_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "rampart: %s\n", err);
@@ -174,10 +192,14 @@ int rampart_broker_main(int argc, char **argv)
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    if (broker_main_gate(&cfg, &gate, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     b = broker_new(&set);
     if (b)
         broker_set_listener_hook(b, broker_transports_hook, tr);
-    if (!b || broker_listen(b) < 0)
+    if (!b || !(bgate = broker_gate_install(b, gate)) || broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
     broker_add_reload_hook(b, broker_main_reload_tls, tr);
@@ -192,6 +214,8 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_gate_free(bgate);
+    sec_gate_free(gate);
     broker_transports_free(tr);
     config_free(&cfg);
     return rc;

@@ -131,6 +131,10 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+        conn_close(c, -1, "refused by connection limits");
+        return;
+    }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
 }
@@ -496,6 +500,8 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
+    if (b->sec.closed)
+        b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);

@@ -287,6 +287,11 @@ size_t mqtt_vbi_size(uint32_t value);
  * Decodes one whole packet: buf holds exactly header_len + remaining bytes. `version` is the connection's
  * negotiated protocol level (ignored for CONNECT, which carries its own). All strings, topics, filters,
  * properties and flags are validated as a server must; slices in *out point into buf.
+ * lim may be NULL (protocol maxima); alloc may be NULL when no array is needed. Exceeding max_user_props or
+ * max_subs_per_packet, or an exhausted allocator, fails with 0x83 before anything is allocated.
+ * When a CONNECT fails after its protocol level was read, out->u.connect.version holds that level.
+ * Rules that need connection state stay with the caller (docs/core-principles.md, section 4): e.g. a
+ * Subscription Identifier in a client's PUBLISH (MQTT-3.3.4-6) decodes, the broker must refuse it (0x82).
  */
 int mqtt_decode(const uint8_t *buf, size_t len, uint8_t version, const mqtt_limits *lim,
                 const mqtt_alloc *alloc, mqtt_packet *out, mqtt_error *err);

@@ -155,6 +155,8 @@ static const struct directive directives[] = {
     REFUSE("clientid_prefixes", GLOBAL, NONE, "-"),
     D("connect_timeout", GLOBAL, false, I5, true, "10", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     REFUSE("connection", GLOBAL, NONE, "-"),
+    D("connection_limits_loopback", GLOBAL, false, I5, true, "false", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
+      false),
     REFUSE("connection_messages", GLOBAL, I3, "true"),
     D("connection_rate_per_address", GLOBAL, false, I5, true, "20", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
       false),

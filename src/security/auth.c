@@ -369,14 +369,15 @@ static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *ad
                           const char *client, const char *listener)
 {
     char detail[128];
+    int64_t secs = (int64_t)(d->retry_after_ms / 1000);
 
-    snprintf(detail, sizeof detail, "duration_s=%u failures=%u", a->cfg.limiter.lockout_s, d->failures);
+    snprintf(detail, sizeof detail, "duration_s=%" PRId64 " failures=%u", secs, d->failures);
     if (d->locked_scopes & (1u << LIMITER_SCOPE_ADDRESS)) {
-        auth_ban_add(a, BAN_ADDRESS, addr->text, a->cfg.limiter.lockout_s, "lockout: failed logins from address");
+        auth_ban_add(a, BAN_ADDRESS, addr->text, secs, "lockout: failed logins from address");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=address ban_added", addr, user, client, listener, detail);
     }
     if (d->locked_scopes & (1u << LIMITER_SCOPE_NETWORK)) {
-        auth_ban_add(a, BAN_NETWORK, addr->network, a->cfg.limiter.lockout_s, "lockout: failed logins from network");
+        auth_ban_add(a, BAN_NETWORK, addr->network, secs, "lockout: failed logins from network");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=network ban_added", addr, user, client, listener, detail);
     }
     if (d->locked_scopes & (1u << LIMITER_SCOPE_USERNAME))

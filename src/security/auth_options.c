@@ -2,12 +2,13 @@
 #include "security/auth_options.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_PATH, OPT_U32, OPT_DAYS, OPT_SECONDS64 };
+enum opt_kind { OPT_PATH, OPT_U32, OPT_DAYS, OPT_BOOL };
 
 typedef struct opt_def {
     const char *name;
@@ -24,6 +25,7 @@ static const opt_def opts[] = {
     {"auth_workers", OPT_U32, 1, 64, AUTH_OFF(workers)},
     {"ban_file", OPT_PATH, 0, 0, offsetof(auth_settings, ban_file)},
     {"connect_timeout", OPT_U32, 1, 3600, CONN_OFF(connect_timeout_s)},
+    {"connection_limits_loopback", OPT_BOOL, 0, 1, CONN_OFF(include_loopback)},
     {"connection_rate_per_address", OPT_U32, 0, 1000000, CONN_OFF(rate_per_address)},
     {"connection_rate_per_listener", OPT_U32, 0, 1000000, CONN_OFF(rate_per_listener)},
     {"login_backoff_address", OPT_U32, 0, 1000000, AUTH_OFF(limiter.address.backoff_after)},
@@ -95,6 +97,14 @@ int auth_settings_set(auth_settings *s, const char *name, const char *value, cha
         }
         s->auth.password_file = s->password_file;
         s->auth.ban_file = s->ban_file;
+        return 1;
+    }
+    if (d->kind == OPT_BOOL) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "%s must be true or false, not '%s'", name, value);
+            return -1;
+        }
+        *(bool *)((char *)s + d->offset) = !strcmp(value, "true");
         return 1;
     }
     errno = 0;

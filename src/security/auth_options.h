@@ -10,6 +10,7 @@
  *   login_backoff_base_ms MS      login_backoff_max_ms MS
  *   connect_timeout SECONDS       max_connections_per_address N    max_unauthenticated N
  *   max_unauthenticated_per_address N   connection_rate_per_address N   connection_rate_per_listener N
+ *   connection_limits_loopback true|false
  */
 #ifndef RAMPART_SECURITY_AUTH_OPTIONS_H
 #define RAMPART_SECURITY_AUTH_OPTIONS_H

@@ -423,12 +423,15 @@ int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
     char tmp[4096];
     int fd = -1, rc = -1;
     FILE *f = NULL;
+    struct stat st;
 
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && stat(path, &st) == 0) /* the operator's tool keeps the broker's ownership, and back */
+        (void)!fchown(fd, st.st_uid, st.st_gid);
     if (fd < 0 || !(f = fdopen(fd, "w"))) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         goto done;
@@ -466,7 +469,7 @@ int ban_file_update(const char *path, int (*fn)(ban_list *b, void *ctx), void *c
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    lock_fd = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644); /* empty; any user may lock */
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
         snprintf(err, errlen, "%s: %s", lock_path, strerror(errno));
         goto done;

@@ -94,9 +94,16 @@ static bool bucket_take(bucket *b, uint32_t rate, uint32_t burst, uint64_t now_m
     return true;
 }
 
+static bool addr_is_loopback(const sec_addr *a)
+{
+    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+    return (a->family == 4 && a->bytes[0] == 127) || (a->family == 6 && !memcmp(a->bytes, v6_loopback, 16));
+}
+
 enum connlimit_verdict connlimit_accept(connlimit *c, unsigned listener, const sec_addr *addr, uint64_t now_ms)
 {
-    bool created;
+    bool created, exempt = !c->cfg.include_loopback && addr_is_loopback(addr);
     addr_state *s;
 
     if (!bucket_take(&c->listeners[listener % LISTENERS_MAX], c->cfg.rate_per_listener, c->cfg.burst_per_listener,
@@ -107,11 +114,11 @@ enum connlimit_verdict connlimit_accept(connlimit *c, unsigned listener, const s
     s = lru_put(c->addrs, addr->text, strlen(addr->text), &created);
     if (!s)
         return CONNLIMIT_MAX_UNAUTHENTICATED;
-    if (!bucket_take(&s->rate, c->cfg.rate_per_address, c->cfg.burst_per_address, now_ms))
+    if (!exempt && !bucket_take(&s->rate, c->cfg.rate_per_address, c->cfg.burst_per_address, now_ms))
         return CONNLIMIT_RATE_ADDRESS;
     if (c->cfg.max_per_address && s->open >= c->cfg.max_per_address)
         return CONNLIMIT_MAX_ADDRESS;
-    if (c->cfg.max_unauthenticated_per_address && s->unauth >= c->cfg.max_unauthenticated_per_address)
+    if (!exempt && c->cfg.max_unauthenticated_per_address && s->unauth >= c->cfg.max_unauthenticated_per_address)
         return CONNLIMIT_MAX_UNAUTHENTICATED_ADDRESS;
     s->open++;
     s->unauth++;

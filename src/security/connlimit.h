@@ -25,11 +25,13 @@ typedef struct connlimit_config {
     uint32_t max_unauthenticated_per_address;       /* 0 = unlimited */
     uint32_t connect_timeout_s;                     /* CONNECT deadline */
     uint32_t max_entries;                           /* addresses tracked */
+    bool include_loopback; /* false: loopback addresses skip the per-address rate and unauthenticated caps */
 } connlimit_config;
 
 /* Defaults: 20/s burst 40 per address, 1000/s burst 2000 per listener, 256 open per address, 1024
  * unauthenticated in all and 32 per address, CONNECT within 10 s, 65536 addresses tracked. Loopback
- * addresses are subject to the same limits. */
+ * addresses (127.0.0.0/8, ::1) skip the per-address rate and unauthenticated caps unless include_loopback
+ * is set (local clients and tests); the listener rate and the global cap apply to them. */
 connlimit_config connlimit_config_default(void);
 
 enum connlimit_verdict {

@@ -98,7 +98,7 @@ uint32_t sec_gate_connect_timeout_ms(const sec_gate *g)
 }
 
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
-                          const struct sockaddr *peer, socklen_t peer_len)
+                          const char *address)
 {
     sec_conn *c = calloc(1, sizeof *c);
     enum connlimit_verdict v;
@@ -106,7 +106,8 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
 
     if (!c)
         return NULL;
-    sec_addr_from_sockaddr(peer, peer_len, &c->addr);
+    if (sec_addr_parse(address, &c->addr) < 0)
+        sec_addr_from_sockaddr(NULL, 0, &c->addr);
     snprintf(c->listener, sizeof c->listener, "%s", name ? name : "-");
     c->allow_anonymous = allow_anonymous;
     v = connlimit_accept(g->conn, index, &c->addr, now);

@@ -59,9 +59,10 @@ void sec_gate_tick(sec_gate *g);
 int sec_gate_reload(sec_gate *g);
 uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
 
-/* A connection was accepted on listener `index` (0..255) named `name` (for the log). NULL: refuse it. */
+/* A connection from `address` (IPv4 or IPv6 text; anything else counts as one "local" address) was accepted
+ * on listener `index` (0..255) named `name` (for the log). NULL: refuse it (logged), close the socket. */
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
-                          const struct sockaddr *peer, socklen_t peer_len);
+                          const char *address);
 void sec_gate_close(sec_gate *g, sec_conn *c);
 void sec_gate_authenticated(sec_gate *g, sec_conn *c);
 const sec_addr *sec_conn_addr(const sec_conn *c);

@@ -12,6 +12,7 @@ typedef struct counter {
     uint32_t cur, prev;       /* failures in the current and previous fixed windows */
     uint64_t last_failure_ms;
     uint64_t locked_until_ms; /* usernames only */
+    uint32_t lockouts;        /* lockouts so far: each one lasts twice as long as the one before */
 } counter;
 
 struct limiter {
@@ -22,10 +23,10 @@ struct limiter {
 limiter_config limiter_config_default(void)
 {
     limiter_config c = {
-        .window_s = 600,
-        .address = {3, 10},
-        .network = {30, 100},
-        .username = {5, 20},
+        .window_s = 3600,
+        .address = {5, 20},
+        .network = {50, 200},
+        .username = {10, 40},
         .backoff_base_ms = 1000,
         .backoff_max_ms = 60000,
         .lockout_s = 900,
@@ -111,6 +112,18 @@ static uint64_t backoff_ms(const limiter *l, uint32_t failures, uint32_t after)
     while (steps-- > 0 && d < l->cfg.backoff_max_ms)
         d *= 2;
     return d < l->cfg.backoff_max_ms ? d : l->cfg.backoff_max_ms;
+}
+
+/* Length of lockout number n (0-based): lockout_s doubled n times, at most a day (or lockout_s if longer). */
+static uint64_t lockout_ms(const limiter *l, uint32_t n)
+{
+    uint64_t d = (uint64_t)l->cfg.lockout_s * 1000, cap = 86400000;
+
+    if (cap < d)
+        cap = d;
+    while (n-- > 0 && d < cap)
+        d *= 2;
+    return d < cap ? d : cap;
 }
 
 /* The verdict of one scope's counter at now (no side effects beyond rolling windows). */
@@ -205,7 +218,7 @@ static limiter_decision scope_fail(limiter *l, counter *c, const limiter_scope_c
         d.verdict = LIMITER_LOCKOUT;
         d.scope = scope;
         d.failures = f;
-        d.retry_after_ms = (uint64_t)l->cfg.lockout_s * 1000;
+        d.retry_after_ms = lockout_ms(l, c->lockouts++);
         c->cur = c->prev = 0;
         if (scope == LIMITER_SCOPE_USERNAME)
             c->locked_until_ms = now_ms + d.retry_after_ms;

@@ -6,7 +6,8 @@
  *                  base * 2^(failures - backoff_after) ms (capped at backoff_max_ms) after the last failure;
  *                  an attempt that comes earlier is refused WITHOUT any password work (so opening parallel
  *                  connections does not help an attacker);
- *   lockout_after  at this many failures the scope is locked out for lockout_s: for an address or a network
+ *   lockout_after  at this many failures the scope is locked out for lockout_s, doubled for each further
+ *                  lockout of the same key (at most a day; retry_after_ms says how long): for an address or a network
  *                  limiter_record_failure() says so and the caller adds a ban (persisted, visible, removable);
  *                  for a username the limiter itself refuses it until the lockout ends.
  * A username's backoff and lockout do not apply to an address from which that username authenticated
@@ -36,7 +37,7 @@ typedef struct limiter_config {
     uint32_t max_entries;
 } limiter_config;
 
-/* Defaults: window 600 s; address 3/10, network 30/100, username 5/20 (backoff after / lockout at);
+/* Defaults: window 3600 s (longer than the backoff needs to reach lockout: 20 spaced failures); address 5/20, network 50/200, username 10/40 (backoff after / lockout at);
  * backoff 1 s doubling up to 60 s; lockout 900 s; trusted pairs remembered 30 days; 65536 entries a table. */
 limiter_config limiter_config_default(void);
 

@@ -127,7 +127,8 @@ static int lines_save(const char *path, const pw_lines *l)
 {
     char tmp[4096];
     struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0777) : 0600;
+    bool existed = stat(path, &st) == 0;
+    mode_t mode = existed ? (st.st_mode & 0777) : 0600;
     int fd;
     FILE *f;
     int rc = -1;
@@ -141,6 +142,9 @@ static int lines_save(const char *path, const pw_lines *l)
         return -1;
     }
     fchmod(fd, mode);
+    /* keep the owner and group (e.g. root:rampart 0640, so the broker can re-read it after dropping root) */
+    if (existed && fchown(fd, st.st_uid, st.st_gid) < 0 && geteuid() == 0)
+        fprintf(stderr, "rampart passwd: warning: cannot keep the owner of %s: %s\n", path, strerror(errno));
     for (size_t i = 0; i < l->count; i++)
         fprintf(f, "%s\n", l->line[i]);
     if (fflush(f) == 0 && !ferror(f) && fsync(fd) == 0 && rename(tmp, path) == 0)

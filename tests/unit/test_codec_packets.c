@@ -3,6 +3,8 @@
  * from the OASIS specifications (fixed header 2.1 / 2.1.1, variable headers and payloads of chapter 3), and
  * round trips encode -> decode -> encode of every packet type in both versions.
  */
+#include <stdlib.h>
+
 #include "codec_helpers.h"
 
 struct golden {
@@ -547,6 +549,56 @@ TEST(names)
     CHECK_EQ(mqtt_connack_code_v311(0x88), 3);
     CHECK_EQ(mqtt_connack_code_v311(0x86), 4);
     CHECK_EQ(mqtt_connack_code_v311(0x87), 5);
+}
+
+/* Decodes buf (copied to an exact-size heap block so ASan sees any over-read); a failure must carry a
+ * reason and a message, a success must re-encode and decode again. Returns the decode result. */
+static int decode_checked(const uint8_t *bytes, size_t len, uint8_t version)
+{
+    uint8_t *buf = malloc(len ? len : 1);
+    memcpy(buf, bytes, len);
+    mqtt_packet p, q;
+    mqtt_error e = {0};
+    int rc = test_decode(buf, len, version, &p, &e);
+    if (rc == MQTT_ERROR && (e.reason < 0x80 || !e.message || e.offset > len)) {
+        fprintf(stderr, "  bad error report 0x%02x offset %u\n", e.reason, e.offset);
+        test_current_failed = 1;
+    }
+    if (rc == MQTT_OK) {
+        static uint8_t out[512];
+        uint8_t v = p.type == MQTT_CONNECT ? p.u.connect.version : version;
+        size_t n = mqtt_encode(&p, v, out, sizeof(out));
+        CHECK(n > 0 && n <= len);
+        mqtt_alloc a = {test_arena_alloc, &test_arena_global}; /* keep p's arrays: do not reset */
+        CHECK_EQ(mqtt_decode(out, n, v, NULL, &a, &q, &e), MQTT_OK);
+    }
+    free(buf);
+    return rc;
+}
+
+/* Every golden vector with its body cut at every length (remaining length adjusted), and with every byte
+ * replaced by each of a set of values: never a crash, an over-read or an error without a reason. */
+TEST(truncations_and_mutations)
+{
+    static const uint8_t values[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x7F, 0x80, 0x81, 0xC0, 0xED, 0xFF,
+                                     '#', '+', '/', '$'};
+    for (size_t i = 0; i < NGOLDEN; i++) {
+        const struct golden *g = &goldens[i];
+        uint8_t buf[256];
+        size_t h = 2; /* every golden vector has a one-byte remaining length */
+        for (size_t k = 0; k + h < g->len; k++) {
+            buf[0] = g->bytes[0];
+            buf[1] = (uint8_t)k;
+            memcpy(buf + 2, g->bytes + 2, k);
+            (void)decode_checked(buf, k + 2, g->version);
+        }
+        for (size_t pos = 0; pos < g->len; pos++)
+            for (size_t v = 0; v < sizeof(values); v++) {
+                memcpy(buf, g->bytes, g->len);
+                buf[pos] = values[v];
+                (void)decode_checked(buf, g->len, g->version);
+            }
+    }
 }
 
 TEST_MAIN()

@@ -76,4 +76,24 @@ TEST(max_per_address_and_listener_rate)
     connlimit_free(c);
 }
 
+TEST(loopback_exempt_from_per_address_caps_unless_included)
+{
+    connlimit_config cfg = connlimit_config_default();
+    connlimit *c;
+    sec_addr lo = addr_of("127.0.0.1");
+
+    cfg.rate_per_address = 1;
+    cfg.burst_per_address = 1;
+    cfg.max_unauthenticated_per_address = 1;
+    c = connlimit_new(&cfg);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(connlimit_accept(c, 0, &lo, 10), CONNLIMIT_OK);
+    connlimit_free(c);
+    cfg.include_loopback = true;
+    c = connlimit_new(&cfg);
+    CHECK_EQ(connlimit_accept(c, 0, &lo, 10), CONNLIMIT_OK);
+    CHECK_EQ(connlimit_accept(c, 0, &lo, 10), CONNLIMIT_RATE_ADDRESS);
+    connlimit_free(c);
+}
+
 TEST_MAIN()

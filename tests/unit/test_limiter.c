@@ -70,7 +70,7 @@ TEST(address_backoff_then_lockout)
     int evaluated = 0, locked = 0;
 
     /* An attacker retrying as soon as allowed: count attempts that reach password work. */
-    for (int i = 0; i < 500 && !locked; i++) {
+    for (int i = 0; i < 20000 && !locked; i++) {
         d = limiter_check(l, &a, U("victim"), now);
         if (d.verdict == LIMITER_ALLOW) {
             evaluated++;
@@ -184,6 +184,28 @@ TEST(success_does_not_reset_failures)
         limiter_record_failure(l, &a, U("victim"), now);
     limiter_record_success(l, &a, U("mine"), now);
     CHECK_EQ(limiter_check(l, &a, U("victim"), now + 1).verdict, LIMITER_BACKOFF);
+    limiter_free(l);
+}
+
+TEST(repeated_lockouts_last_longer)
+{
+    limiter_config cfg = limiter_config_default();
+    limiter *l;
+    sec_addr a = addr_of("192.0.2.1");
+    uint64_t now = 17000000, first = 0, second = 0;
+    limiter_decision d;
+
+    cfg.address.backoff_after = 0;
+    cfg.address.lockout_after = 2;
+    l = limiter_new(&cfg);
+    limiter_record_failure(l, &a, U("u"), now);
+    d = limiter_record_failure(l, &a, U("u"), now);
+    first = d.retry_after_ms;
+    limiter_record_failure(l, &a, U("u"), now + 1);
+    d = limiter_record_failure(l, &a, U("u"), now + 1);
+    second = d.retry_after_ms;
+    CHECK_EQ(first, cfg.lockout_s * 1000ULL);
+    CHECK_EQ(second, 2 * first);
     limiter_free(l);
 }
 

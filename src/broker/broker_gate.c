@@ -1,0 +1,188 @@
+/* broker_gate.c - see broker_gate.h. */
+#include "broker/broker_gate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "broker/hmap.h"
+#include "config/config.h"
+
+/* One connection's gate state, found by the broker's cookie. */
+typedef struct gate_entry {
+    uint64_t cookie; /* the map's key */
+    sec_conn *sec;
+} gate_entry;
+
+struct broker_gate {
+    broker *b;
+    sec_gate *g;
+    hmap conns; /* cookie -> gate_entry */
+    uint8_t data[SCRAM_MSG_MAX]; /* Authentication Data of the answer being returned (the broker copies it) */
+};
+
+static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
+{
+    return hmap_get(&bg->conns, &cookie, sizeof cookie);
+}
+
+/* The listener's allow_anonymous, from its configuration record. */
+static bool gate_listener_anonymous(const broker_client *cl)
+{
+    const struct config_listener *l = cl->listener_user;
+    return l ? l->allow_anonymous : false;
+}
+
+static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
+{
+    broker_gate *bg = ctx;
+    char name[64];
+    gate_entry *e = calloc(1, sizeof *e);
+
+    if (!e)
+        return false;
+    snprintf(name, sizeof name, "port %u", cl->listener_port);
+    e->cookie = cookie;
+    e->sec = sec_gate_accept(bg->g, cl->listener_port, name, gate_listener_anonymous(cl), cl->address);
+    if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
+        if (e->sec)
+            sec_gate_close(bg->g, e->sec);
+        free(e);
+        return false;
+    }
+    return true;
+}
+
+static void gate_closed(void *ctx, uint64_t cookie)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = hmap_remove(&bg->conns, &cookie, sizeof cookie);
+
+    if (!e)
+        return;
+    sec_gate_close(bg->g, e->sec);
+    free(e);
+}
+
+/* Turns a gate reply into the broker's answer. Returns BROKER_AUTH_DONE or BROKER_AUTH_PENDING. */
+static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broker_auth_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->kind == SEC_REPLY_PENDING)
+        return BROKER_AUTH_PENDING;
+    out->reason = r->reason;
+    if (r->has_auth && r->auth_data_len) {
+        memcpy(bg->data, r->auth_data, r->auth_data_len);
+        out->data = bg->data;
+        out->data_len = r->auth_data_len;
+    }
+    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0)
+        sec_gate_authenticated(bg->g, e->sec);
+    return BROKER_AUTH_DONE;
+}
+
+static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_connect *ck, uint64_t cookie,
+                             broker_auth_result *out)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = gate_find(bg, cookie);
+    sec_reply r;
+
+    (void)cl;
+    if (!e) { /* a connection the accept hook never saw (broker_attach): refuse */
+        memset(out, 0, sizeof *out);
+        out->reason = MQTT_RC_NOT_AUTHORIZED;
+        return BROKER_AUTH_DONE;
+    }
+    sec_gate_connect(bg->g, e->sec, cookie, ck, &r);
+    return gate_answer(bg, e, &r, out);
+}
+
+static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
+                          broker_auth_result *out)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = gate_find(bg, cookie);
+    sec_reply r;
+
+    (void)cl;
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        out->reason = MQTT_RC_PROTOCOL_ERROR;
+        return BROKER_AUTH_DONE;
+    }
+    sec_gate_auth(bg->g, e->sec, packet, &r);
+    return gate_answer(bg, e, &r, out);
+}
+
+/* Finished verifications: answer their connections (those still there). */
+static void gate_results(void *ctx)
+{
+    broker_gate *bg = ctx;
+    uint64_t cookie;
+    sec_reply r;
+    broker_auth_result out;
+
+    while (sec_gate_take_result(bg->g, &cookie, &r)) {
+        gate_entry *e = gate_find(bg, cookie);
+        if (!e)
+            continue; /* the client went away meanwhile */
+        gate_answer(bg, e, &r, &out);
+        broker_auth_complete(bg->b, cookie, &out);
+    }
+}
+
+static void gate_tick(void *ctx, uint64_t now_ms)
+{
+    broker_gate *bg = ctx;
+    (void)now_ms;
+    sec_gate_tick(bg->g);
+}
+
+static void gate_reload(void *ctx, broker *b)
+{
+    broker_gate *bg = ctx;
+    (void)b;
+    sec_gate_reload(bg->g);
+}
+
+broker_gate *broker_gate_install(broker *b, sec_gate *g)
+{
+    broker_gate *bg = calloc(1, sizeof *bg);
+    broker_security sec = {0};
+
+    if (!bg) {
+        log_error("out of memory installing authentication");
+        return NULL;
+    }
+    bg->b = b;
+    bg->g = g;
+    if (broker_watch_fd(b, sec_gate_fd(g), gate_results, bg) < 0 || broker_add_tick(b, gate_tick, bg) < 0) {
+        log_error("cannot watch the authentication workers");
+        free(bg);
+        return NULL;
+    }
+    sec.ctx = bg;
+    sec.accept = gate_accept;
+    sec.closed = gate_closed;
+    sec.authenticate = gate_authenticate;
+    sec.auth_step = gate_auth_step;
+    broker_set_security(b, &sec);
+    if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
+        log_error("cannot install the password file reload");
+        free(bg);
+        return NULL;
+    }
+    return bg;
+}
+
+void broker_gate_free(broker_gate *bg)
+{
+    if (!bg)
+        return;
+    for (uint32_t i = 0; i < bg->conns.cap; i++)
+        free(bg->conns.slots[i].value);
+    hmap_free(&bg->conns);
+    free(bg);
+}
