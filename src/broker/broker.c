@@ -98,7 +98,7 @@ bool broker_over_memory(const broker *b)
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain)
 {
-    if (!b->sec.authorize)
+    if (!b->authorizer && !b->sec.authorize)
         return true;
     broker_client info = {0};
     if (c) {
@@ -107,7 +107,11 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         info.client_id = s->client_id;
         info.username = s->username;
         info.version = s->version;
+        info.listener_user = s->listener_user;
+        info.listener_port = s->listener_port;
     }
+    if (b->authorizer)
+        return b->authorizer(b->authorizer_ctx, &info, access, topic, len, qos, retain);
     return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
 }
 
@@ -215,6 +219,12 @@ fail:
 void broker_set_security(broker *b, const broker_security *sec)
 {
     b->sec = *sec;
+}
+
+void broker_set_authorizer(broker *b, broker_authorize_fn fn, void *ctx)
+{
+    b->authorizer = fn;
+    b->authorizer_ctx = ctx;
 }
 
 void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx)

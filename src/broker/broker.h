@@ -140,6 +140,12 @@ broker_listener_settings *broker_settings_add_listener(broker_settings *s, const
 broker *broker_new(broker_settings *s);
 /* Installs security hooks (copied). */
 void broker_set_security(broker *b, const broker_security *sec);
+/* Installs the authorization hook on its own, with its own ctx, so authentication (broker_set_security) and
+ * authorization (the ACL, src/broker/broker_acl.c) are installed independently; when set it is used instead of
+ * sec.authorize. */
+typedef bool (*broker_authorize_fn)(void *ctx, const broker_client *client, enum broker_access access,
+                                    const char *topic, size_t topic_len, uint8_t qos, bool retain);
+void broker_set_authorizer(broker *b, broker_authorize_fn fn, void *ctx);
 /* Called for each listener after it opens, so a transport provider can install its factory. */
 typedef void (*broker_listener_hook_fn)(void *ctx, net_listener *l, const broker_listener_settings *ls);
 void broker_set_listener_hook(broker *b, broker_listener_hook_fn fn, void *ctx);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "base/notify.h"
+#include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "broker/broker_gate.h"
 #include "broker/broker_transports.h"
@@ -144,6 +145,13 @@ out:
     config_free(&cfg);
 }
 
+/* SIGHUP: re-reads the ACL files (of the configuration loaded at start-up) and drops the live subscriptions
+ * they no longer allow. */
+static void broker_main_on_reload_acl(void *ctx, broker *b)
+{
+    broker_acl_reload(ctx, b);
+}
+
 /* Starts the connection-security gate from the configuration: one password file for the whole broker. */
 static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
 {
@@ -166,6 +174,7 @@ int rampart_broker_main(int argc, char **argv)
     rampart_config cfg;
     broker_settings set;
     broker *b = NULL;
+    broker_acl *acl = NULL;
     broker_transports *tr = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
@@ -182,6 +191,12 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    acl = broker_acl_new(&cfg, err, sizeof err);
+    if (!acl) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
+    reload.caps.acl = true;
     reload.caps.password_auth = true;
     broker_transports_capabilities(&reload.caps);
     if (!(tr = broker_transports_new(&cfg, err, sizeof err))) {
@@ -197,11 +212,16 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     b = broker_new(&set);
-    if (b)
-        broker_set_listener_hook(b, broker_transports_hook, tr);
-    if (!b || !(bgate = broker_gate_install(b, gate)) || broker_listen(b) < 0)
+    if (!b || !(bgate = broker_gate_install(b, gate)))
+        goto out;
+    if (broker_acl_active(acl))
+        broker_acl_install(acl, b);
+    broker_set_listener_hook(b, broker_transports_hook, tr);
+    if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
+    if (broker_acl_active(acl))
+        broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
@@ -214,6 +234,7 @@ int rampart_broker_main(int argc, char **argv)
 out:
     broker_settings_clear(&set);
     broker_free(b);
+    broker_acl_free(acl);
     broker_gate_free(bgate);
     sec_gate_free(gate);
     broker_transports_free(tr);

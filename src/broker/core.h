@@ -57,6 +57,8 @@ struct session {
     char *username;
     uint64_t uid; /* unique per session object, for No Local */
     conn *conn;   /* NULL while offline */
+    void *listener_user;    /* the listener it last connected through (for authorization while offline) */
+    uint16_t listener_port;
     uint8_t version;
     uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
     uint64_t expire_at_ms;  /* while offline */
@@ -161,6 +163,8 @@ typedef struct broker_stats {
 struct broker {
     broker_settings set;
     broker_security sec;
+    broker_authorize_fn authorizer; /* broker_set_authorizer: replaces sec.authorize when set */
+    void *authorizer_ctx;
     broker_listener_hook_fn listener_hook;
     void *listener_hook_ctx;
     struct {

@@ -215,6 +215,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
+    s->listener_user = c->info.listener_user;
+    s->listener_port = c->info.listener_port;
     free(s->username);
     s->username = c->info.username ? strdup(c->info.username) : NULL;
     s->will = will;
@@ -508,6 +510,10 @@ static void proto_publish(conn *c, mqtt_publish *p)
     broker *b = c->b;
     session *s = c->session;
     mqtt_bytes topic;
+    if (p->props.present & PROP(SUBSCRIPTION_ID)) { /* [MQTT-3.3.4-6]: only the Server sends it */
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "subscription identifier in a client PUBLISH");
+        return;
+    }
     if (!proto_publish_topic(c, p, &topic))
         return;
     if (p->qos > c->ls->max_qos) {

@@ -374,8 +374,10 @@ void route_requeue_shared(broker *b, session *s)
     for (int q = 0; q < 2; q++) {
         for (uint32_t i = 0; i < queues[q]->count;) {
             delivery *d = dq_at(queues[q], i);
-            /* A QoS 2 message past PUBREC belongs to this client now: it stays. */
-            if (d->group && d->msg && !(d->flags & DLV_PUBREL) && route_requeue_one(b, s, d)) {
+            /* A QoS 2 PUBLISH already sent is completed with this client only [MQTT-4.8.2-4, 4.8.2-5]:
+             * only QoS 1 in flight and anything still queued may move to another member. */
+            bool movable = q == 1 || d->qos != 2;
+            if (d->group && d->msg && movable && route_requeue_one(b, s, d)) {
                 if (q == 1)
                     s->queued_bytes -= d->msg->payload_len + d->msg->topic_len;
                 delivery_release(d);

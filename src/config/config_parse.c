@@ -125,7 +125,8 @@ static int h_ws_timeout(struct parse_state *, const struct directive *, char *, 
 
 /* Sorted by name (checked by the unit tests; lookup is a binary search). */
 static const struct directive directives[] = {
-    D("acl_file", SECURITY, true, I6, false, "none", V_STRING, 0, 0, G(acl_file), L(acl_file), NULL, false),
+    D("acl_file", SECURITY, true, I6 " + src/broker/broker_acl.c", true, "none", V_STRING, 0, 0, G(acl_file),
+      L(acl_file), NULL, false),
     D("address", GLOBAL, false, NONE, false, "-", V_REFUSED, 0, 0, NO_OFFSET, NO_OFFSET, NULL, true),
     D("addresses", GLOBAL, false, NONE, false, "-", V_REFUSED, 0, 0, NO_OFFSET, NO_OFFSET, NULL, true),
     D("allow_anonymous", SECURITY, true, I5, true, "false (true on the built-in loopback listener)", V_BOOL, 0,

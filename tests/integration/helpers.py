@@ -72,7 +72,7 @@ class Broker:
     """
     One broker process on a free loopback port with a generated mosquitto-syntax configuration:
     `listener PORT 127.0.0.1`, `allow_anonymous true` unless the test says otherwise, then the test's
-    option lines. start() waits until it accepts TCP connections; stop() sends SIGTERM, waits, and returns
+    option lines (see uses_builtin_config for the one case started with `-p PORT` instead). start() waits until it accepts TCP connections; stop() sends SIGTERM, waits, and returns
     a list of problems (non-zero exit, sanitizer output) that the fixture turns into a test failure.
     """
 
@@ -104,9 +104,20 @@ class Broker:
             lines += list(opts)
         return "\n".join(lines) + "\n"
 
+    def uses_builtin_config(self):
+        """
+        A Rampart broker the test gives no options is started as `rampart -p PORT`: its built-in configuration
+        is exactly the default test configuration (127.0.0.1 only, anonymous clients), so the command-line
+        start path is exercised too. Any option, listener setting or second listener means `-c FILE`.
+        """
+        return (not is_mosquitto() and not self.options and not self.listener_options
+                and not self.extra_listeners and self.anonymous is True)
+
     def command(self):
         if is_mosquitto():
             return [MOSQUITTO_BIN, "-c", self.config_path]
+        if self.uses_builtin_config():
+            return [RAMPART_BIN, "-p", str(self.port)]
         return [RAMPART_BIN, "-c", self.config_path]
 
     def start(self):
@@ -126,6 +137,9 @@ class Broker:
         while True:
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
+                self.proc = None          # reported here; nothing left for stop() to check
+                self._log_file.close()
+                self._log_file = None
                 raise AssertionError("broker exited with %d during startup:\n%s" % (self.returncode, self.log()))
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):
@@ -682,6 +696,45 @@ def decode_props(b, i):
     return out, end
 
 
+SERVER_TYPES = (CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH)
+PUBACK_CODES = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}
+PUBREL_CODES = {0x00, 0x92}
+
+
+def check_server_packet(p, length_bytes, version):
+    """
+    Rules every packet a server sends must follow, checked on everything the raw client reads: a packet type a
+    server may send [MQTT-3.1.0-1 direction], the reserved fixed-header flags [MQTT-2.1.3-1 / 2.2.2-1], a
+    minimal Remaining Length [MQTT-1.5.5-1], CONNACK reserved flag bits [MQTT-3.2.2-1], reason codes from the
+    packet's own set [MQTT-3.4.2-1, 3.5.2-1, 3.6.2-1, 3.7.2-1], no Session Expiry on a server DISCONNECT
+    [MQTT-3.14.2-2], and no DISCONNECT at all from a 3.1.1 server.
+    """
+    assert p.type in SERVER_TYPES, "server sent packet type %d" % p.type
+    if p.type == PUBLISH:
+        assert (p.flags >> 1) & 3 != 3, "server sent PUBLISH with QoS 3"
+        assert not (p.qos == 0 and p.dup), "server sent a QoS 0 PUBLISH with DUP set"
+    else:
+        want = 2 if p.type == PUBREL else 0
+        assert p.flags == want, "server packet type %d has flags %x" % (p.type, p.flags)
+    assert len(vbi(len(p.body))) == length_bytes, "Remaining Length not minimally encoded"
+    if p.type == CONNACK:
+        assert p.body[0] & 0xFE == 0, "CONNACK reserved flag bits set"
+        if p.reason != 0:
+            assert not p.session_present, "Session Present set with a non-zero CONNACK code"
+    if version == V5:
+        if p.type in (PUBACK, PUBREC):
+            assert p.reason in PUBACK_CODES, "PUBACK/PUBREC reason 0x%02x" % p.reason
+        if p.type in (PUBREL, PUBCOMP):
+            assert p.reason in PUBREL_CODES, "PUBREL/PUBCOMP reason 0x%02x" % p.reason
+        if p.type == DISCONNECT:
+            assert p.prop(P_SESSION_EXPIRY) is None, "server sent Session Expiry in DISCONNECT"
+        if p.type == PUBLISH:
+            alias = p.prop(P_TOPIC_ALIAS)
+            assert alias is None or alias > 0, "server sent Topic Alias 0"
+    else:
+        assert p.type not in (DISCONNECT, AUTH), "3.1.1 server sent packet type %d" % p.type
+
+
 class Closed(Exception):
     """The broker closed the connection while a packet was expected."""
 
@@ -733,6 +786,7 @@ class Raw:
                     self.buf = self.buf[i + length:]
                     p = Packet(first >> 4, first & 15, body, self.version)
                     p.raw = raw
+                    check_server_packet(p, i - 1, self.version)
                     return p
             self._fill(deadline)
 
@@ -771,6 +825,7 @@ class Raw:
             assert discs, "broker closed without DISCONNECT (expected reason 0x%02x); got %r" % (reason, packets)
             assert discs[-1].reason == reason, \
                 "DISCONNECT reason 0x%02x, expected 0x%02x" % (discs[-1].reason, reason)
+            assert packets[-1] is discs[-1], "broker sent packets after its DISCONNECT: %r" % packets
             return discs[-1]
         assert not [p for p in packets if p.type == DISCONNECT], "3.1.1 server sent DISCONNECT: %r" % packets
         return None

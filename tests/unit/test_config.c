@@ -178,16 +178,18 @@ TEST(errors_carry_file_and_line_and_all_are_collected)
     done(&cfg, &errs);
 }
 
-TEST(acl_file_refused_until_the_acl_module_lands)
+TEST(acl_file_global_and_per_listener)
 {
     rampart_config cfg;
     config_errors errs;
-    CHECK_EQ(load(&cfg, &errs, "acl_file /etc/acl\n"), -1);
-    const struct config_directive_info *d = config_directive_find("acl_file");
-    CHECK(d != NULL);
-    if (d && !d->supported)
-        CHECK(has_error(&errs, "t.conf:1: option 'acl_file' is not supported yet (issue 6 src/security (ACL, "
-                               "audit))"));
+    CHECK_EQ(load(&cfg, &errs, "acl_file /etc/acl\nlistener 1\nlistener 2\n"), 0);
+    CHECK_STR(cfg.acl_file, "/etc/acl");
+    CHECK_STR(cfg.listeners[0].acl_file, "/etc/acl");
+    CHECK_STR(cfg.listeners[1].acl_file, "/etc/acl");
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "per_listener_settings true\nlistener 1\nacl_file /a\nlistener 2\n"), 0);
+    CHECK_STR(cfg.listeners[0].acl_file, "/a");
+    CHECK(cfg.listeners[1].acl_file == NULL);
     done(&cfg, &errs);
 }
 
