@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "net/transport.h"
 #include "security/acl.h"
+#include "security/auditlog.h"
 
 struct broker_acl {
     const rampart_config *cfg;
@@ -16,6 +17,7 @@ struct broker_acl {
     acl **by_listener;  /* cfg->listener_count entries, NULL = no ACL on that listener */
     acl *offline;       /* the ACL every listener shares, or NULL when they differ (then offline = refused) */
     bool shared;        /* every listener has the same ACL (possibly none) */
+    auditlog *audit;    /* borrowed, may be NULL */
 };
 
 /* The ACL loaded from path, loading it if new. NULL with err on failure. */
@@ -93,6 +95,42 @@ static enum acl_access broker_acl_access(enum broker_access access)
     }
 }
 
+/* Copies at most cap - 1 bytes of (s, len), cut at a UTF-8 character boundary. */
+static void copy_utf8(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t n = len < cap - 1 ? len : cap - 1;
+    if (n < len)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* One audit event for a refused SUBSCRIBE or PUBLISH. */
+static void broker_acl_audit_denial(broker_acl *g, const broker_client *client, const transport *t,
+                                    enum broker_access access, const char *topic, size_t len)
+{
+    if (!auditlog_enabled(g->audit))
+        return;
+    char name[512];
+    copy_utf8(name, sizeof(name), topic, len);
+    const struct config_listener *cl = client->listener_user;
+    bool ours = cl && cl >= g->cfg->listeners && cl < g->cfg->listeners + g->cfg->listener_count;
+    auditlog_event e = {
+        .type = "acl_denied",
+        .listener = ours ? cl->tls.name : NULL,
+        .address = client->address,
+        .port = client->port,
+        .client_id = client->client_id,
+        .username = client->username,
+        .cert_subject = t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL,
+        .outcome = "denied",
+        .reason = access == BROKER_ACCESS_SUBSCRIBE ? "subscribe" : "publish",
+        .topic = name,
+    };
+    auditlog_emit(g->audit, &e, auditlog_now_ms());
+}
+
 static bool broker_acl_authorize(void *ctx, const broker_client *client, enum broker_access access,
                                  const char *topic, size_t len, uint8_t qos, bool retain)
 {
@@ -110,11 +148,18 @@ static bool broker_acl_authorize(void *ctx, const broker_client *client, enum br
     acl_result r = acl_check(a, &who, broker_acl_access(access), topic, len, qos, retain);
     bool allowed = r.allowed && (access != BROKER_ACCESS_SUBSCRIBE || qos <= r.max_qos);
     if (!allowed && access != BROKER_ACCESS_READ)
+        broker_acl_audit_denial(g, client, t, access, topic, len);
+    if (!allowed && access != BROKER_ACCESS_READ)
         log_info("acl: denied %s '%.*s' to client '%s' (user '%s', %s)",
                  access == BROKER_ACCESS_SUBSCRIBE ? "subscribe" : "publish", (int)(len > 256 ? 256 : len), topic,
                  client->client_id ? client->client_id : "", client->username ? client->username : "",
                  client->address ? client->address : "offline");
     return allowed;
+}
+
+void broker_acl_set_audit(broker_acl *g, auditlog *log)
+{
+    g->audit = log;
 }
 
 void broker_acl_install(broker_acl *g, broker *b)
@@ -129,8 +174,12 @@ void broker_acl_reload(broker_acl *g, broker *b)
         acl *old = g->files[i];
         if (acl_reload(&g->files[i], err, sizeof(err)) < 0) {
             log_error("acl: reload failed, the previous rules stay in service: %s", err);
+            auditlog_event e = {.type = "acl_reloaded", .outcome = "failure", .reason = err};
+            auditlog_emit(g->audit, &e, auditlog_now_ms());
             continue;
         }
+        auditlog_event ok = {.type = "acl_reloaded", .outcome = "success", .reason = acl_path(g->files[i])};
+        auditlog_emit(g->audit, &ok, auditlog_now_ms());
         for (size_t l = 0; l < g->cfg->listener_count; l++)
             if (g->by_listener[l] == old)
                 g->by_listener[l] = g->files[i];

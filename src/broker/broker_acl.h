@@ -24,6 +24,10 @@ void broker_acl_free(broker_acl *g);
 /* True when at least one listener has an ACL. */
 bool broker_acl_active(const broker_acl *g);
 
+/* Sends ACL denials (subscribe, publish) and reload outcomes to the audit log (may be NULL; borrowed). */
+struct auditlog;
+void broker_acl_set_audit(broker_acl *g, struct auditlog *log);
+
 /* Installs g as b's authorization hook (broker_set_authorizer); authentication hooks are left alone. */
 void broker_acl_install(broker_acl *g, broker *b);
 

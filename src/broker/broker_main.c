@@ -16,6 +16,7 @@
 #include "broker/broker_gate.h"
 #include "broker/broker_transports.h"
 #include "config/config.h"
+#include "security/auditlog.h"
 #include "security/hardening.h"
 #include "tools/commands.h"
 
@@ -152,6 +153,36 @@ static void broker_main_on_reload_acl(void *ctx, broker *b)
     broker_acl_reload(ctx, b);
 }
 
+/* The security audit log of the configuration (audit_dest, audit_rate); without destinations it drops
+ * everything. NULL with err when a file cannot be opened. */
+static auditlog *broker_main_audit(const rampart_config *cfg, char *err, size_t errlen)
+{
+    auditlog *a = auditlog_new(cfg->audit_rate);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        if (auditlog_add_file(a, cfg->audit_files[i], err, errlen) < 0) {
+            auditlog_free(a);
+            return NULL;
+        }
+    if (cfg->audit_syslog)
+        auditlog_add_syslog(a);
+    if (cfg->audit_stdout)
+        auditlog_add_stdout(a);
+    return a;
+}
+
+/* SIGHUP: reopens the audit files (logrotate). */
+static void broker_main_on_reload_audit(void *ctx, broker *b)
+{
+    char err[512];
+    (void)b;
+    if (auditlog_reopen(ctx, err, sizeof err) < 0)
+        log_error("audit: %s", err);
+}
+
 /* Starts the connection-security gate from the configuration: one password file for the whole broker. */
 static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
 {
@@ -175,6 +206,7 @@ int rampart_broker_main(int argc, char **argv)
     broker_settings set;
     broker *b = NULL;
     broker_acl *acl = NULL;
+    auditlog *audit = NULL;
     broker_transports *tr = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
@@ -191,11 +223,17 @@ int rampart_broker_main(int argc, char **argv)
     if (args.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_main_reload reload = {.args = &args};
+    audit = broker_main_audit(&cfg, err, sizeof err);
+    if (!audit) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     acl = broker_acl_new(&cfg, err, sizeof err);
     if (!acl) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    broker_acl_set_audit(acl, audit);
     reload.caps.acl = true;
     reload.caps.password_auth = true;
     broker_transports_capabilities(&reload.caps);
@@ -222,6 +260,8 @@ int rampart_broker_main(int argc, char **argv)
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
     if (broker_acl_active(acl))
         broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
+    if (auditlog_enabled(audit))
+        broker_add_reload_hook(b, broker_main_on_reload_audit, audit);
     broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
@@ -235,6 +275,7 @@ out:
     broker_settings_clear(&set);
     broker_free(b);
     broker_acl_free(acl);
+    auditlog_free(audit);
     broker_gate_free(bgate);
     sec_gate_free(gate);
     broker_transports_free(tr);

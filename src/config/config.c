@@ -51,6 +51,8 @@ void config_listener_init(struct config_listener *l, uint16_t port)
 /* Frees what a listener owns (including the const strings of tls/ws, owned by the configuration). */
 void config_listener_clear(struct config_listener *l)
 {
+    for (size_t i = 0; i < l->firewall_allow_from_count; i++)
+        free(l->firewall_allow_from[i]);
     free(l->bind_address);
     free(l->bind_interface);
     free(l->file);
@@ -102,6 +104,7 @@ void config_defaults(rampart_config *cfg)
     cfg->memory_limit = (uint64_t)1 << 30;
     cfg->persistent_client_expiration = 0;
     cfg->sys_interval = 10;
+    cfg->audit_rate = 20;
     cfg->log_dest = CONFIG_LOG_DEST_STDERR;
     cfg->log_type = CONFIG_LOG_TYPE_ERROR | CONFIG_LOG_TYPE_WARNING | CONFIG_LOG_TYPE_NOTICE |
                     CONFIG_LOG_TYPE_INFORMATION;
@@ -178,6 +181,8 @@ void config_free(rampart_config *cfg)
     free(cfg->acl_file);
     free(cfg->pid_file);
     free(cfg->log_file);
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        free(cfg->audit_files[i]);
     auth_settings_clear(&cfg->auth);
     sandbox_settings_clear(&cfg->sandbox);
     memset(cfg, 0, sizeof(*cfg));

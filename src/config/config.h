@@ -43,6 +43,8 @@
 #define CONFIG_MAX_FILE_SIZE (4u << 20)
 #define CONFIG_MAX_PROXIES 16        /* websocket_trusted_proxy, proxy_protocol_from per listener */
 #define CONFIG_MAX_ORIGINS 16        /* websocket_origin per listener */
+#define CONFIG_MAX_FIREWALL_SOURCES 16 /* firewall_allow_from per listener */
+#define CONFIG_MAX_AUDIT_FILES 4
 #define CONFIG_DEFAULT_PORT 1883
 
 /* The errors of one load, each "file:line: message" (or "file: message" when no line applies). */
@@ -114,6 +116,11 @@ struct config_listener {
     ws_transport_settings ws;            /* path, origins, trusted proxies, sizes, name; owned */
     ws_cidr proxy_protocol_from[CONFIG_MAX_PROXIES]; /* proxy_protocol_from ADDR[/BITS] (PROXY v1/v2) */
     size_t proxy_protocol_from_count;    /* 0 = PROXY protocol off on this listener */
+
+    /* --- hardening (issue 8, docs/hardening.md): firewall_allow_from NETWORK, repeatable: the source networks
+     *     `rampart firewall` admits to this listener (none = anywhere); the broker itself does not filter --- */
+    char *firewall_allow_from[CONFIG_MAX_FIREWALL_SOURCES]; /* "ADDR" or "ADDR/BITS", validated; owned */
+    size_t firewall_allow_from_count;
 };
 
 typedef struct rampart_config {
@@ -156,6 +163,13 @@ typedef struct rampart_config {
     char *log_file;                      /* log_dest file PATH */
     uint32_t log_type;                   /* CONFIG_LOG_TYPE_*; default ERROR|WARNING|NOTICE|INFORMATION */
     bool log_type_set;                   /* a log_type line replaced the default set */
+
+    /* --- security audit log (issue 6, security/auditlog.h) --- */
+    char *audit_files[CONFIG_MAX_AUDIT_FILES]; /* audit_dest file PATH (repeatable) */
+    size_t audit_file_count;
+    bool audit_syslog;                   /* audit_dest syslog */
+    bool audit_stdout;                   /* audit_dest stdout */
+    uint32_t audit_rate;                 /* audit_rate N: events per second per type and source; default 20 */
 
     /* --- modules with their own option parsers (routed by the table) --- */
     auth_settings auth;                  /* password_file (global), ban_file, login limiting, connect_timeout,

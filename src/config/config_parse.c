@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -98,6 +99,8 @@ static int h_max_queued_messages(struct parse_state *, const struct directive *,
 static int h_expiration(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_max_connections(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_crlfile(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_audit_dest(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_firewall_allow_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_tls_version(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_protocol(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_origin(struct parse_state *, const struct directive *, char *, char *, size_t);
@@ -134,6 +137,8 @@ static const struct directive directives[] = {
     REFUSE("allow_duplicate_messages", GLOBAL, NONE, "-"),
     D("allow_zero_length_clientid", SECURITY, true, I3, true, "true", V_BOOL, 0, 0, G(allow_zero_length_clientid),
       L(allow_zero_length_clientid), NULL, false),
+    D("audit_dest", GLOBAL, true, I6, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, h_audit_dest, true),
+    D("audit_rate", GLOBAL, true, I6, true, "20", V_U32, 1, 100000, G(audit_rate), NO_OFFSET, NULL, false),
     REFUSE("auth_plugin", SECURITY, NONE, "-"),
     REFUSE("auth_plugin_deny_special_chars", SECURITY, NONE, "-"),
     D("auth_queue", GLOBAL, false, I5, true, "64", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
@@ -154,6 +159,7 @@ static const struct directive directives[] = {
     TLS_STR("ciphers_tls1.3", ciphers_tls13, "OpenSSL's TLS 1.3 suites"),
     REFUSE("cleansession", GLOBAL, NONE, "-"),
     REFUSE("clientid_prefixes", GLOBAL, NONE, "-"),
+    D("cluster_node_name", GLOBAL, false, I8, true, "none", V_SANDBOX, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("connect_timeout", GLOBAL, false, I5, true, "10", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     REFUSE("connection", GLOBAL, NONE, "-"),
     D("connection_limits_loopback", GLOBAL, false, I5, true, "false", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
@@ -166,6 +172,8 @@ static const struct directive directives[] = {
     TLS_BOOL("crl_allow_expired", crl_allow_expired, "false"),
     SPECIAL("crlfile", true, "none", h_crlfile, true),
     REFUSE("dhparamfile", LISTENER, NONE, "-"),
+    D("firewall_allow_from", LISTENER, false, I8, true, "anywhere", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
+      h_firewall_allow_from, true),
     REFUSE("http_dir", LISTENER, NONE, "-"),
     REFUSE("idle_timeout", GLOBAL, NONE, "-"),
     D("include_dir", GLOBAL, false, CFG, true, "none", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET, h_include_dir,
@@ -877,6 +885,41 @@ static int h_crlfile(struct parse_state *ps, const struct directive *d, char *va
     return 0;
 }
 
+/* firewall_allow_from ADDR[/BITS]: an IPv4 or IPv6 network, appended to the current listener's list. */
+static int h_firewall_allow_from(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                 size_t len)
+{
+    struct config_listener *l = parse_current_listener(ps);
+    char host[INET6_ADDRSTRLEN];
+    unsigned char addr[16];
+    const char *slash = strchr(value, '/');
+    size_t hlen = slash ? (size_t)(slash - value) : strlen(value);
+    long long bits = -1;
+    int family = 0;
+
+    if (hlen < sizeof host) {
+        memcpy(host, value, hlen);
+        host[hlen] = '\0';
+        family = inet_pton(AF_INET, host, addr) == 1 ? 4 : inet_pton(AF_INET6, host, addr) == 1 ? 6 : 0;
+    }
+    if (!family || (slash && (parse_integer(slash + 1, &bits) < 0 || bits < 0 || bits > (family == 4 ? 32 : 128)))) {
+        snprintf(msg, len, "'%s' is not a network: ADDRESS or ADDRESS/BITS (IPv4 or IPv6)", value);
+        return -1;
+    }
+    if (l->firewall_allow_from_count >= CONFIG_MAX_FIREWALL_SOURCES) {
+        snprintf(msg, len, "too many firewall_allow_from lines on this listener (at most %d)",
+                 CONFIG_MAX_FIREWALL_SOURCES);
+        return -1;
+    }
+    l->firewall_allow_from[l->firewall_allow_from_count] = strdup(value);
+    if (!l->firewall_allow_from[l->firewall_allow_from_count]) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    l->firewall_allow_from_count++;
+    return 0;
+}
+
 static int h_tls_version(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
 {
     if (strcmp(value, "tlsv1.2") && strcmp(value, "tlsv1.3")) {
@@ -956,6 +999,45 @@ static int h_ws_timeout(struct parse_state *ps, const struct directive *d, char 
         return -1;
     }
     parse_current_listener(ps)->ws.handshake_timeout_ms = (int)(v * 1000);
+    return 0;
+}
+
+static int h_audit_dest(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
+{
+    rampart_config *cfg = ps->cfg;
+    char *rest = value;
+    char *kind = parse_word(&rest);
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (!strcmp(kind, "file")) {
+        if (!*rest || rest[0] != '/') {
+            snprintf(msg, len, "`audit_dest file` needs an absolute path");
+            return -1;
+        }
+        if (cfg->audit_file_count >= CONFIG_MAX_AUDIT_FILES) {
+            snprintf(msg, len, "at most %d audit files", CONFIG_MAX_AUDIT_FILES);
+            return -1;
+        }
+        char *copy = strdup(rest);
+        if (!copy) {
+            snprintf(msg, len, "out of memory");
+            return -1;
+        }
+        cfg->audit_files[cfg->audit_file_count++] = copy;
+        return 0;
+    }
+    if (*rest) {
+        snprintf(msg, len, "unexpected '%s' after '%s'", rest, kind);
+        return -1;
+    }
+    if (!strcmp(kind, "syslog"))
+        cfg->audit_syslog = true;
+    else if (!strcmp(kind, "stdout"))
+        cfg->audit_stdout = true;
+    else {
+        snprintf(msg, len, "unknown destination '%s' (file PATH, syslog, stdout)", kind);
+        return -1;
+    }
     return 0;
 }
 

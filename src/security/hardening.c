@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "config/config.h"
 
 /* Frees the strings of one listener. */
@@ -143,6 +144,8 @@ static void listener_from_config(struct hardening_view *v, struct hardening_list
     hl->tls_version = dup_or_null(l->tls.tls_version, oom);
     hl->ciphers = dup_or_null(l->tls.ciphers, oom);
     add_tls_paths(v, &l->tls, oom);
+    for (size_t i = 0; i < l->firewall_allow_from_count && i < HARDENING_MAX_SOURCES; i++)
+        hl->sources[hl->n_sources++] = dup_or_null(l->firewall_allow_from[i], oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->password_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, l->acl_file, oom);
 }
@@ -160,6 +163,7 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     v->acl_file = dup_or_null(cfg->acl_file, oom);
     v->password_max_age = cfg->auth.auth.password_max_age;
     v->pid_file = dup_or_null(cfg->pid_file, oom);
+    v->cluster_node_name = dup_or_null(s->cluster_node_name, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->config_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->auth.password_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->acl_file, oom);
@@ -167,6 +171,8 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     add_dir_of(v->write_paths, &v->n_write_paths, cfg->auth.ban_file, oom);
     if ((cfg->log_dest & CONFIG_LOG_DEST_FILE) && cfg->log_file)
         add_path(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom); /* reopened on SIGHUP */
     for (size_t i = 0; i < s->n_allow_read; i++)
         add_path(v->read_paths, &v->n_read_paths, s->allow_read[i], oom);
     for (size_t i = 0; i < s->n_allow_write; i++)
@@ -224,6 +230,10 @@ int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen)
 
     if (hardening_from_config(cfg, &view, err, errlen) != 0)
         return -1;
+    if (view.cluster_node_name)
+        log_notice("cluster_node_name %s: this build does not cluster; the name only informs `rampart firewall` "
+                   "and `rampart audit`",
+                   view.cluster_node_name);
     if (hardening_policy(&view, &policy, err, errlen) == 0)
         rc = sandbox_enter(&policy, NULL, err, errlen);
     hardening_free(&view);

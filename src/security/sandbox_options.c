@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char *const option_names[] = {"user", "sandbox_landlock", "sandbox_seccomp", "sandbox_allow_read",
-                                           "sandbox_allow_write"};
+                                           "sandbox_allow_write", "cluster_node_name"};
 
 void sandbox_settings_init(sandbox_settings *s)
 {
@@ -18,6 +18,7 @@ void sandbox_settings_init(sandbox_settings *s)
 void sandbox_settings_clear(sandbox_settings *s)
 {
     free(s->user);
+    free(s->cluster_node_name);
     for (size_t i = 0; i < s->n_allow_read; i++)
         free(s->allow_read[i]);
     for (size_t i = 0; i < s->n_allow_write; i++)
@@ -85,6 +86,33 @@ static int set_user(sandbox_settings *s, const char *value, char *err, size_t er
     return 1;
 }
 
+/* NAME@HOST, NAME ending in at most 5 digits with 5370 + N <= 65535 (the rule of tools/fwrules.h). */
+static int set_cluster_node_name(sandbox_settings *s, const char *value, char *err, size_t errlen)
+{
+    const char *at = strchr(value, '@'), *p;
+    long n = 0;
+    char *copy;
+
+    if (!at || at == value || !at[1] || strchr(at + 1, '@') || strpbrk(value, " \t")) {
+        snprintf(err, errlen, "'%s' is not a node name of the form NAME@HOST", value);
+        return -1;
+    }
+    for (p = at; p > value && p[-1] >= '0' && p[-1] <= '9'; p--)
+        ;
+    if (at - p > 5 || (n = (at - p) ? strtol(p, NULL, 10) : 0) > 65535 - 5370) {
+        snprintf(err, errlen, "'%s': the number ending the node name must be at most %d", value, 65535 - 5370);
+        return -1;
+    }
+    copy = strdup(value);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(s->cluster_node_name);
+    s->cluster_node_name = copy;
+    return 1;
+}
+
 int sandbox_settings_set(sandbox_settings *s, const char *name, const char *value, char *err, size_t errlen)
 {
     if (!strcmp(name, "user"))
@@ -97,5 +125,7 @@ int sandbox_settings_set(sandbox_settings *s, const char *name, const char *valu
         return add_path(s->allow_read, &s->n_allow_read, value, err, errlen);
     if (!strcmp(name, "sandbox_allow_write"))
         return add_path(s->allow_write, &s->n_allow_write, value, err, errlen);
+    if (!strcmp(name, "cluster_node_name"))
+        return set_cluster_node_name(s, value, err, errlen);
     return 0;
 }

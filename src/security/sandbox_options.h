@@ -8,6 +8,9 @@
  *   sandbox_seccomp true|false   seccomp system-call allowlist (default true)
  *   sandbox_allow_read PATH      an extra file or directory readable after start-up (repeatable)
  *   sandbox_allow_write PATH     an extra file or directory writable after start-up (repeatable)
+ *   cluster_node_name NAME@HOST  this node's cluster name; `rampart firewall` and `rampart audit` derive the
+ *                                cluster ports from it (discovery 4370+N, RPC 5370+N, N = the number ending
+ *                                NAME). This build does not cluster; the broker logs that it only informs them.
  */
 #ifndef RAMPART_SECURITY_SANDBOX_OPTIONS_H
 #define RAMPART_SECURITY_SANDBOX_OPTIONS_H
@@ -24,6 +27,7 @@ typedef struct sandbox_settings {
     size_t n_allow_read;
     char *allow_write[SANDBOX_OPTIONS_MAX_EXTRA]; /* owned */
     size_t n_allow_write;
+    char *cluster_node_name; /* owned; NULL = no clustering */
 } sandbox_settings;
 
 /* Defaults: default user, Landlock and seccomp on, no extra paths. */

@@ -145,15 +145,20 @@ static void check_listener(struct audit_report *r, const struct hardening_listen
 }
 
 /* Certificates, CRLs and secret files of one TLS listener. */
-static void check_listener_files(struct audit_report *r, const struct hardening_listener *l, uid_t owner,
-                                 time_t now)
+static void check_listener_files(struct audit_report *r, const struct hardening_view *v,
+                                 const struct hardening_listener *l, uid_t owner, time_t now)
 {
+    const char *cafile = l->cafile, *capath = l->capath;
     char name[96];
 
     if (!l->tls)
         return;
     listener_name(l, name, sizeof name);
-    audit_check_certificate(r, l->certfile, l->keyfile, l->cafile, l->capath, now);
+    /* A listener without a CA of its own (e.g. a browser-facing one) is verified against the CAs the rest of
+     * the deployment trusts, then the system store. */
+    for (size_t i = 0; i < v->n_listeners && !cafile && !capath; i++)
+        cafile = v->listeners[i].cafile, capath = v->listeners[i].capath;
+    audit_check_certificate(r, l->certfile, l->keyfile, cafile, capath, now);
     audit_check_crl(r, l->crlfile, l->require_certificate, name, now);
     if (l->keyfile)
         audit_check_secret_file(r, l->keyfile, "key file", owner);
@@ -195,17 +200,20 @@ static void check_ports(struct audit_report *r, const struct hardening_view *v)
     static struct audit_socket socks[AUDIT_MAX_SOCKETS];
     uint16_t accounted[HARDENING_MAX_LISTENERS + 2];
     size_t n_acc = 0, n = 0;
-    char *text;
 
     for (size_t i = 0; i < v->n_listeners; i++)
         accounted[n_acc++] = v->listeners[i].port;
     if (v->cluster_node_name && fw_cluster_ports(v->cluster_node_name, &accounted[n_acc], &accounted[n_acc + 1]) == 0)
         n_acc += 2;
+    /* Line by line: on a busy host the tables hold many thousands of connections, listeners are few. */
     for (int v6 = 0; v6 <= 1; v6++) {
-        text = read_small_file(v6 ? "/proc/net/tcp6" : "/proc/net/tcp");
-        if (text)
-            audit_parse_proc_net_tcp(text, v6, socks, &n, AUDIT_MAX_SOCKETS);
-        free(text);
+        FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+        char line[512];
+
+        while (f && fgets(line, sizeof line, f))
+            audit_parse_proc_net_tcp(line, v6, socks, &n, AUDIT_MAX_SOCKETS);
+        if (f)
+            fclose(f);
     }
     audit_check_sockets(r, socks, n, accounted, n_acc);
 }
@@ -324,7 +332,7 @@ static void audit_run(struct audit_report *r, const struct hardening_view *v)
     audit_check_openssl(r, OpenSSL_version_num(), OpenSSL_version(OPENSSL_VERSION), now);
     for (size_t i = 0; i < v->n_listeners; i++) {
         check_listener(r, &v->listeners[i]);
-        check_listener_files(r, &v->listeners[i], owner, now);
+        check_listener_files(r, v, &v->listeners[i], owner, now);
     }
     check_credentials(r, v, owner, now);
     check_process(r, v);

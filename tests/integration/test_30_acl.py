@@ -214,3 +214,101 @@ def test_broker_refuses_to_start_with_a_bad_acl_file(tmp_path):
                          timeout=helpers.WAIT * 3)
     assert out.returncode == 1
     assert "%s:2: 'a/#/b' is not a valid topic filter" % acl in out.stderr
+
+
+USER_ACL = ("user alice\n"
+            "topic readwrite alice/#\n"
+            "topic read shared/#\n"
+            "user bob\n"
+            "topic write shared/#\n"
+            "topic read bob/#\n"
+            "pattern readwrite home/%u/#\n")
+
+
+def user_client(host, port, cid, user, password):
+    class At2:
+        pass
+    at = At2()
+    at.host, at.port = host, port
+    c = helpers.Client(at, client_id=cid)
+    c.paho.username_pw_set(user, password)
+    c.connect()
+    return c
+
+
+def run_user_scenario(host, port):
+    """alice and bob (mosquitto_passwd users) under USER_ACL; returns what alice received, up to the marker."""
+    alice = user_client(host, port, "alice-1", "alice", "alice-pw")
+    alice.subscribe("shared/#", qos=1)
+    alice.subscribe("home/alice/#", qos=1)
+    bob = user_client(host, port, "bob-1", "bob", "bob-pw")
+    alice.publish("home/alice/own", b"1", qos=1)
+    for t in ("shared/x", "home/bob/y", "home/alice/z", "alice/evil", "shared/end"):
+        bob.publish(t, b"2", qos=1)
+    got = [m.topic for m in alice.get_until("shared/end")]
+    alice.close()
+    bob.close()
+    return got
+
+
+def test_user_blocks_and_username_patterns_like_mosquitto(make_broker, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "alice", "alice-pw"], check=True, timeout=30)
+    subprocess.run(["mosquitto_passwd", "-b", str(pw), "bob", "bob-pw"], check=True, timeout=30)
+    acl = tmp_path / "users.acl"
+    acl.write_text(USER_ACL)
+    b = make_broker(options=["user root", "password_file %s" % pw, "acl_file %s" % acl], anonymous=False)
+    got = run_user_scenario(b.host, b.port)
+    assert got == ["home/alice/own", "shared/x", "shared/end"]
+
+    # Rampart refuses at SUBSCRIBE what mosquitto only filters at delivery
+    raw = helpers.Raw(b, version=V5)
+    raw.connect("alice-2", username="alice", password="alice-pw")
+    assert raw.subscribe([("bob/#", 1), ("alice/#", 2), ("home/bob/#", 0)]) == [0x87, 2, 0x87]
+    raw.close()
+
+    port = helpers.free_port()
+    conf = tmp_path / "mosquitto-users.conf"
+    conf.write_text("user root\nlistener %d 127.0.0.1\npassword_file %s\nacl_file %s\n" % (port, pw, acl))
+    log = open(tmp_path / "mosquitto-users.log", "w")
+    proc = subprocess.Popen([helpers.MOSQUITTO_BIN, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        helpers.wait_until(lambda: port_open(port), "mosquitto listening")
+        assert run_user_scenario("127.0.0.1", port) == got
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=helpers.WAIT)
+        log.close()
+
+
+def test_acl_denials_reach_the_json_audit_log_without_secrets(make_broker, tmp_path):
+    import json
+    os.chmod(tmp_path, 0o755)
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "alice", "alice-pw"], check=True, timeout=30)
+    subprocess.run(["mosquitto_passwd", "-b", str(pw), "bob", "bob-pw"], check=True, timeout=30)
+    acl = tmp_path / "users.acl"
+    acl.write_text(USER_ACL)
+    audit = tmp_path / "audit.log"
+    b = make_broker(options=["user root", "password_file %s" % pw, "acl_file %s" % acl,
+                             "audit_dest file %s" % audit], anonymous=False)
+    run_user_scenario(b.host, b.port)
+    raw = helpers.Raw(b, version=V5)
+    raw.connect("alice-3", username="alice", password="alice-pw")
+    assert raw.subscribe([("bob/#", 1)]) == [0x87]
+    raw.close()
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    denied = [(e["username"], e["reason"], e["topic"]) for e in events if e["event"] == "acl_denied"]
+    assert ("bob", "publish", "home/alice/z") in denied
+    assert ("bob", "publish", "alice/evil") in denied
+    assert ("alice", "subscribe", "bob/#") in denied
+    one = [e for e in events if e["event"] == "acl_denied"][0]
+    assert one["outcome"] == "denied" and one["address"] == "127.0.0.1" and one["port"] > 0
+    assert one["listener"] == "127.0.0.1:%d" % b.port and one["time"].endswith("Z")
+    # SIGHUP: the rules are reloaded and the outcome audited
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: "acl_reloaded" in audit.read_text(), "the reload to be audited")
+    for secret in ("alice-pw", "bob-pw"):
+        assert secret not in audit.read_text()
+        assert secret not in b.log()

@@ -193,6 +193,23 @@ TEST(acl_file_global_and_per_listener)
     done(&cfg, &errs);
 }
 
+TEST(audit_destinations)
+{
+    rampart_config cfg;
+    config_errors errs;
+    CHECK_EQ(load(&cfg, &errs, "audit_dest file /var/log/a.json\naudit_dest syslog\naudit_dest stdout\naudit_rate 5\n"), 0);
+    CHECK_EQ(cfg.audit_file_count, 1);
+    CHECK_STR(cfg.audit_files[0], "/var/log/a.json");
+    CHECK(cfg.audit_syslog && cfg.audit_stdout);
+    CHECK_EQ(cfg.audit_rate, 5);
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "audit_dest file relative.json\naudit_dest kafka\naudit_rate 0\n"), -1);
+    CHECK(has_error(&errs, "t.conf:1: audit_dest: `audit_dest file` needs an absolute path"));
+    CHECK(has_error(&errs, "t.conf:2: audit_dest: unknown destination 'kafka' (file PATH, syslog, stdout)"));
+    CHECK(has_error(&errs, "t.conf:3: audit_rate: 0 is out of range 1..100000"));
+    done(&cfg, &errs);
+}
+
 TEST(duplicate_option_and_duplicate_listener)
 {
     rampart_config cfg;

@@ -284,6 +284,11 @@ TEST(options_parse_and_refuse)
     CHECK_EQ(sandbox_settings_set(&s, "sandbox_allow_write", "/var/lib/x", err, sizeof err), 1);
     CHECK_EQ(s.n_allow_write, 1);
     CHECK_EQ(sandbox_settings_set(&s, "listener", "1883", err, sizeof err), 0);
+    CHECK_EQ(sandbox_settings_set(&s, "cluster_node_name", "rampart3@host", err, sizeof err), 1);
+    CHECK_STR(s.cluster_node_name, "rampart3@host");
+    CHECK_EQ(sandbox_settings_set(&s, "cluster_node_name", "rampart", err, sizeof err), -1);
+    CHECK_EQ(sandbox_settings_set(&s, "cluster_node_name", "r99999@h", err, sizeof err), -1);
+    CHECK_EQ(sandbox_settings_set(&s, "cluster_node_name", "r60165@h", err, sizeof err), 1);
     sandbox_settings_clear(&s);
 }
 
