@@ -98,6 +98,10 @@ bool broker_over_memory(const broker *b)
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain)
 {
+    /* $SYS belongs to the broker: no client (nor its will) may publish there, whatever the ACL says. */
+    if (access == BROKER_ACCESS_PUBLISH && len >= 4 && memcmp(topic, "$SYS", 4) == 0 &&
+        (len == 4 || topic[4] == '/'))
+        return false;
     if (!b->authorizer && !b->sec.authorize)
         return true;
     broker_client info = {0};

@@ -100,6 +100,7 @@ static int h_expiration(struct parse_state *, const struct directive *, char *, 
 static int h_max_connections(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_crlfile(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_audit_dest(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_upgrade_outgoing_qos(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_firewall_allow_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_tls_version(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_protocol(struct parse_state *, const struct directive *, char *, char *, size_t);
@@ -307,8 +308,8 @@ static const struct directive directives[] = {
     SPECIAL("tls_version", true, "tlsv1.2 (1.2 and 1.3)", h_tls_version, false),
     REFUSE("topic", GLOBAL, NONE, "-"),
     REFUSE("try_private", GLOBAL, NONE, "-"),
-    D("upgrade_outgoing_qos", GLOBAL, true, I3, true, "false", V_BOOL, 0, 0, G(upgrade_outgoing_qos), NO_OFFSET,
-      NULL, false),
+    D("upgrade_outgoing_qos", GLOBAL, true, I3, true, "false", V_SPECIAL, 0, 0, G(upgrade_outgoing_qos),
+      NO_OFFSET, h_upgrade_outgoing_qos, false),
     TLS_BOOL("use_identity_as_username", use_identity_as_username, "false"),
     TLS_BOOL("use_subject_as_username", use_subject_as_username, "false"),
     REFUSE("use_username_as_clientid", LISTENER, I3, "false"),
@@ -1038,6 +1039,23 @@ static int h_audit_dest(struct parse_state *ps, const struct directive *d, char 
         snprintf(msg, len, "unknown destination '%s' (file PATH, syslog, stdout)", kind);
         return -1;
     }
+    return 0;
+}
+
+/* upgrade_outgoing_qos: `false` (mosquitto's default) is accepted; the broker does not implement `true` yet. */
+static int h_upgrade_outgoing_qos(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                  size_t len)
+{
+    bool v;
+    if (parse_bool_value(value, &v) < 0) {
+        snprintf(msg, len, "'%s' is not a boolean: use true or false", value);
+        return -1;
+    }
+    if (v) {
+        snprintf(msg, len, "`true` is not supported yet (%s)", d->info.owner);
+        return -1;
+    }
+    ps->cfg->upgrade_outgoing_qos = false;
     return 0;
 }
 

@@ -118,6 +118,18 @@ def test_zero_length_id_v311_persistent_refused_0x02(broker, raw):
     assert [p.raw for p in packets] == [b"\x20\x02\x00\x02"]
 
 
+def test_zero_length_id_refused_when_disallowed(make_broker, raw):
+    b = make_broker(["allow_zero_length_clientid false"])
+    r = raw(b, V5)
+    r.send(h.connect(""))
+    packets = r.until_closed()
+    assert len(packets) == 1 and packets[0].type == h.CONNACK and packets[0].reason == 0x85
+    assert not packets[0].session_present
+    r3 = raw(b, V311)
+    r3.send(h.connect("", version=V311))
+    assert [p.raw for p in r3.until_closed()] == [b"\x20\x02\x00\x02"]
+
+
 def test_session_present_v5(broker, raw):
     r = raw(broker, V5)
     p = r.connect("sp5", clean=True, props=[(h.P_SESSION_EXPIRY, 300)])
@@ -219,6 +231,16 @@ def test_keepalive_pings_within_one_and_a_half_keep_alive(broker, raw):
         time.sleep(2.4)
         r.send(h.pingreq())
         r.expect(h.PINGRESP)
+
+
+def test_server_keep_alive_when_max_keepalive_set(make_broker, raw):
+    b = make_broker(["max_keepalive 30"])
+    r = raw(b, V5)
+    p = r.connect("ska", keepalive=600)
+    assert p.prop(h.P_SERVER_KEEP_ALIVE) == 30
+    r2 = raw(b, V5)
+    p2 = r2.connect("ska0", keepalive=0)
+    assert p2.prop(h.P_SERVER_KEEP_ALIVE) == 30
 
 
 def test_clean_start_discards_session(broker, raw, client, topic):

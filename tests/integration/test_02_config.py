@@ -176,3 +176,15 @@ def test_mosquitto_refuses_the_same_lines(tmp_path, line, option):
     m = subprocess.run([MOSQUITTO, "-c", str(conf)], capture_output=True, text=True, timeout=30)
     assert m.returncode != 0
     assert "Error found at %s:3." % conf in (m.stdout + m.stderr)
+
+
+def test_check_parses_the_acl_file_too(tmp_path):
+    acl = tmp_path / "rules.acl"
+    acl.write_text("# rules\ntopic read a/#\nuser bob\ntopic sideways b\n")
+    conf = write(tmp_path, "acl.conf", "user root\nacl_file %s\n" % acl)
+    rc, out, err = check(conf)
+    assert rc == 1
+    assert "%s:4: 'sideways' is not read, write, readwrite, subscribe or deny" % acl in err
+    acl.write_text("# rules\ntopic read a/#\nuser bob\ntopic write b\n")
+    rc, out, err = check(conf)
+    assert rc == 0, err

@@ -100,6 +100,19 @@ def test_retained_dollar_not_matched_by_hash(broker, raw, topic):
     pub.pub("$ret/" + topic, b"", qos=1, retain=True)
 
 
+def test_retain_not_available(make_broker, raw, topic):
+    b = make_broker(["retain_available false"])
+    r = raw(b, V5)
+    c = r.connect("noretain")
+    assert c.prop(h.P_RETAIN_AVAILABLE) == 0
+    r.send(h.publish(topic, b"x", qos=1, pid=3, retain=True))
+    r.expect_disconnect(0x9A)
+    w = raw(b, V5)
+    w.send(h.connect("retained-will", will={"topic": topic, "payload": b"w", "retain": True}))
+    packets = w.until_closed()
+    assert [(p.type, p.reason) for p in packets] == [(h.CONNACK, 0x9A)]
+
+
 def test_mosquitto_clients_retained(broker, topic):
     h.mosquitto_pub(broker, topic, "from-pub", "-r", "-q", "1")
     sub = h.MosquittoSub(broker, topic, "-v", count=1)

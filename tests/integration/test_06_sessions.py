@@ -52,6 +52,46 @@ def test_qos0_not_queued_by_default(broker, raw, topic):
     assert [p.topic for p in r.publishes_until(topic + "/end")] == [topic + "/one", topic + "/end"]
 
 
+def test_qos0_queued_when_configured(make_broker, raw, topic):
+    b = make_broker(["queue_qos0_messages true"])
+    _offline_subscriber(b, raw, "q0-on", topic + "/#", V5, qos=1)
+    pub = raw(b, V5)
+    pub.connect("q0-on-pub")
+    pub.pub(topic + "/zero", b"z", qos=0)
+    pub.pub(topic + "/one", b"o", qos=1)
+    r = _resume(b, raw, "q0-on", V5)
+    pub.pub(topic + "/end", b"", qos=1)
+    assert [p.topic for p in r.publishes_until(topic + "/end")] == [topic + "/zero", topic + "/one", topic + "/end"]
+
+
+def test_offline_queue_bounded(make_broker, raw, topic):
+    b = make_broker(["max_queued_messages 5"])
+    _offline_subscriber(b, raw, "bounded", topic + "/#", V5, qos=1)
+    pub = raw(b, V5)
+    pub.connect("bounded-pub")
+    for i in range(30):
+        pub.pub(topic + "/x", b"%d" % i, qos=1)
+    r = _resume(b, raw, "bounded", V5)
+    pub.pub(topic + "/end", b"", qos=1)
+    got = [int(p.payload) for p in r.publishes_until(topic + "/end") if p.topic == topic + "/x"]
+    assert 0 < len(got) <= 5 + 20  # queue limit plus the in-flight window at most
+    assert len(got) < 30
+    assert got == sorted(got)
+
+
+def test_offline_queue_bytes_bounded(make_broker, raw, topic):
+    b = make_broker(["max_queued_bytes 4000", "max_queued_messages 1000"])
+    _offline_subscriber(b, raw, "bbytes", topic + "/#", V5, qos=1)
+    pub = raw(b, V5)
+    pub.connect("bbytes-pub")
+    for i in range(100):
+        pub.pub(topic + "/x", b"%04d" % i + b"." * 996, qos=1)
+    r = _resume(b, raw, "bbytes", V5)
+    pub.pub(topic + "/end", b"", qos=1)
+    got = [p for p in r.publishes_until(topic + "/end") if p.topic == topic + "/x"]
+    assert 0 < len(got) < 100
+
+
 def test_session_expiry_ends_session(broker, raw, topic):
     r = raw(broker, V5)
     r.connect("expiring", props=[(h.P_SESSION_EXPIRY, 1)])

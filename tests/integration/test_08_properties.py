@@ -191,6 +191,20 @@ def test_no_alias_sent_to_client_without_maximum(broker, raw, topic):
     assert all(p.topic == topic and p.prop(h.P_TOPIC_ALIAS) is None for p in got)
 
 
+def test_receive_maximum_exceeded_0x93(make_broker, raw, topic):
+    b = make_broker(["max_inflight_messages 3"])
+    pub = raw(b, V5)
+    c = pub.connect("rm-pub")
+    rmax = c.prop(h.P_RECEIVE_MAX, 65535)
+    assert rmax == 3
+    for i in range(rmax):
+        pub.send(h.publish(topic, b"x", qos=2, pid=i + 1))
+        pub.wait_for(h.PUBREC, i + 1)
+    pub.send(h.publish(topic, b"x", qos=2, pid=rmax + 1))
+    pub.expect_disconnect(0x93)
+    assert h.ping_ok(b)
+
+
 def test_broker_respects_client_receive_maximum(broker, raw, topic):
     sub = raw(broker, V5)
     sub.connect("rm-client", props=[(h.P_RECEIVE_MAX, 2)])
@@ -236,6 +250,16 @@ def test_maximum_packet_size_to_client(broker, raw, topic):
     got = small.next_publish()
     assert got.payload == b"small"
     assert len(got.raw) <= 128
+
+
+def test_maximum_packet_size_from_client_0x95(make_broker, raw, topic):
+    b = make_broker(["max_packet_size 1000"])
+    r = raw(b, V5)
+    c = r.connect("mps-in")
+    assert c.prop(h.P_MAX_PACKET) == 1000
+    r.send(h.publish(topic, b"x" * 2000, qos=0))
+    r.expect_disconnect(0x95)
+    assert h.ping_ok(b)
 
 
 def test_request_problem_information_zero_suppresses_reason_string(broker, raw, topic):

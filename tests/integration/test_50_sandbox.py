@@ -96,3 +96,22 @@ def test_switches_off_are_logged(make_broker):
     assert status(b.pid)["Seccomp"] == ["0"]
     log = b.log()
     assert "seccomp switched off" in log and "Landlock switched off" in log
+def test_landlock_refuses_a_file_outside_the_allowed_paths(make_broker, tmp_path):
+    # Running as root on purpose: root passes every file-mode check, so an EACCES can only come from Landlock.
+    b = sandboxed(make_broker(options=["user root"]))
+    # Control: a reload of the configuration where it was at start-up works.
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: "SIGHUP: reloading" in b.log(), "the first reload")
+    helpers.ping_ok(b)
+    assert "Permission denied" not in b.log()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    moved = outside / "broker.conf"
+    os.rename(b.config_path, moved)
+    os.symlink(moved, b.config_path)  # the path the broker reloads now leads out of its allowed directories
+    assert open(b.config_path).read()  # readable for everyone else
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: re.search(r"error: reload: .*broker\.conf.*Permission denied", b.log()),
+                       "the reload to be refused by Landlock")
+    assert b.alive()
+    assert helpers.ping_ok(b)

@@ -193,6 +193,17 @@ TEST(acl_file_global_and_per_listener)
     done(&cfg, &errs);
 }
 
+TEST(upgrade_outgoing_qos_true_is_not_supported_yet)
+{
+    rampart_config cfg;
+    config_errors errs;
+    CHECK_EQ(load(&cfg, &errs, "upgrade_outgoing_qos false\n"), 0);
+    done(&cfg, &errs);
+    CHECK_EQ(load(&cfg, &errs, "upgrade_outgoing_qos true\n"), -1);
+    CHECK(has_error(&errs, "t.conf:1: upgrade_outgoing_qos: `true` is not supported yet (issue 3 src/broker)"));
+    done(&cfg, &errs);
+}
+
 TEST(audit_destinations)
 {
     rampart_config cfg;
