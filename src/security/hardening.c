@@ -1,11 +1,14 @@
 /* hardening.c - see hardening.h. */
 #include "security/hardening.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "config/config.h"
@@ -222,12 +225,32 @@ out:
     return rc;
 }
 
+/* Writes this process's id to path (pid_file), replacing its content; refuses to follow a symbolic link.
+ * Written before the privileges are dropped; it is not removed at exit (the account may not write its
+ * directory), so readers check that the process named is alive (`rampart audit` does). Returns 0 or -1. */
+static int write_pid_file(const char *path, char *err, size_t errlen)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+
+    if (fd < 0 || write(fd, buf, (size_t)len) != len) {
+        snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
 int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen)
 {
     static struct hardening_view view;
     struct sandbox_policy policy;
     int rc = -1;
 
+    if (cfg->pid_file && write_pid_file(cfg->pid_file, err, errlen) != 0)
+        return -1;
     if (hardening_from_config(cfg, &view, err, errlen) != 0)
         return -1;
     if (view.cluster_node_name)

@@ -68,8 +68,8 @@ void hardening_free(struct hardening_view *v);
  * every listener port. Returns 0, or -1 with err set when a table is full. */
 int hardening_policy(const struct hardening_view *v, struct sandbox_policy *p, char *err, size_t errlen);
 
-/* The broker's one call after start-up (listeners bound, keys read): derives the sandbox policy from the
- * configuration and enters it (security/sandbox.h). Returns 0, or -1 with err set: the broker must exit. */
+/* The broker's one call after start-up (listeners bound, keys read): writes pid_file if configured, derives
+ * the sandbox policy from the configuration and enters it (security/sandbox.h). Returns 0, or -1 with err set: the broker must exit. */
 int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen);
 
 #endif

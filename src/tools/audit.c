@@ -240,6 +240,11 @@ static bool check_live_process(struct audit_report *r, const struct hardening_vi
     if (fscanf(f, "%d", &pid) != 1 || pid <= 0)
         pid = 0;
     fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    status = pid ? read_small_file(path) : NULL;
+    if (!status || strncmp(status, "rampart", 7) != 0)
+        pid = 0; /* a stale pid file: the process is gone or another program has the number */
+    free(status);
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     status = pid ? read_small_file(path) : NULL;
     snprintf(path, sizeof path, "/proc/%d/limits", pid);

@@ -308,3 +308,34 @@ def test_connect_deadline_closes_partial_connect(broker, raw):
     r = raw(broker, V5)
     r.send(h.connect("partial")[:6])
     assert r.until_closed(timeout=h.WAIT * 6) == []
+
+
+def test_shutdown_sends_0x8b_to_v5_and_closes_v311(make_broker, raw):
+    b = make_broker()
+    r5 = raw(b, V5)
+    r5.connect("down5")
+    r3 = raw(b, V311)
+    r3.connect("down311")
+    problems = b.stop()
+    assert problems == [], problems
+    r5.expect_disconnect(0x8B)
+    r3.expect_disconnect(None)
+
+
+def test_takeover_across_protocol_versions(broker, raw, topic):
+    # A 3.1.1 connection takes over a v5 session and the reverse; the session (and its subscription) survives.
+    v5 = raw(broker, V5)
+    v5.connect("cross", clean=True, props=[(h.P_SESSION_EXPIRY, 300)])
+    v5.subscribe([(topic, 1)])
+    v3 = raw(broker, V311)
+    assert v3.connect("cross", version=V311, clean=False).session_present
+    v5.expect_disconnect(0x8E)
+    pub = raw(broker, V5)
+    pub.connect("cross-pub")
+    pub.pub(topic, b"to-311", qos=1)
+    assert v3.next_publish().payload == b"to-311"
+    back = raw(broker, V5)
+    assert back.connect("cross", clean=False, props=[(h.P_SESSION_EXPIRY, 300)]).session_present
+    v3.expect_disconnect(None)
+    pub.pub(topic, b"to-5", qos=1)
+    assert back.next_publish().payload == b"to-5"

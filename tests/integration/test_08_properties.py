@@ -311,3 +311,27 @@ def test_connack_respects_client_maximum_packet_size(broker, raw):
     r.send(h.connect("", props=[(h.P_MAX_PACKET, 64), (h.P_REQ_PROBLEM, 1)]))
     c = r.expect(h.CONNACK)
     assert c.reason == 0 and len(c.raw) <= 64
+
+
+def test_max_topic_alias_option_sets_connack_maximum(make_broker, raw, topic):
+    b = make_broker(listener_options=["max_topic_alias 3"])
+    r = raw(b, V5)
+    c = r.connect("tam")
+    assert c.prop(h.P_TOPIC_ALIAS_MAX) == 3
+    r.pub(topic, b"x", qos=1, props=[(h.P_TOPIC_ALIAS, 3)])
+    r.send(h.publish(topic, b"x", qos=0, props=[(h.P_TOPIC_ALIAS, 4)]))
+    r.expect_disconnect(0x94)
+
+
+def test_message_size_limit_drops_large_payloads(make_broker, raw, topic):
+    b = make_broker(["message_size_limit 100"])
+    sub = raw(b, V5)
+    sub.connect("msl-sub")
+    sub.subscribe([(topic, 1)])
+    pub = raw(b, V5)
+    pub.connect("msl-pub")
+    ack = pub.pub(topic, b"x" * 101, qos=1)
+    assert ack.reason >= 0x80
+    pub.pub(topic, b"y" * 100, qos=1)
+    m = sub.next_publish()
+    assert m.payload == b"y" * 100

@@ -4,6 +4,7 @@ the shipped hardened example (contrib/rampart-hardened.conf, with a private CA f
 finding of severity high or worse, and the Lynis custom test reports the findings to a real Lynis run.
 """
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -124,3 +125,25 @@ def test_lynis_custom_test_reports_findings(tmp_path):
     assert "warning[]=CUST-8810|Rampart LSN-002" in data, data
     assert "suggestion[]=CUST-8810|Rampart ACL-001" in data, data
     assert "rampart_hardening_index=" in data
+
+
+def test_live_broker_is_inspected_through_pid_file(make_broker, tmp_path):
+    pid_file = tmp_path / "rampart.pid"
+    root = make_broker(options=["user root", "pid_file %s" % pid_file])
+    helpers.wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() == str(root.pid), "the pid file")
+    _, doc = audit_json(root.config_path)
+    evidence = [f["evidence"] for f in doc["findings"] if f["id"] == "PRC-001"]
+    assert any("pid %d" % root.pid in e and "Uid 0" in e for e in evidence), doc  # seen in /proc, not the file
+    assert "PRC-000" not in ids(doc)
+    assert not {"PRC-003", "PRC-004", "PRC-006"} & ids(doc), doc  # seccomp on, no core dumps, no_new_privs
+
+    pid_file2 = tmp_path / "rampart2.pid"
+    plain = make_broker(options=["pid_file %s" % pid_file2])
+    helpers.wait_until(lambda: re.search(r"notice: rampart \S+ running", plain.log()), "start-up")
+    _, doc = audit_json(plain.config_path)
+    assert not {"PRC-000", "PRC-001", "PRC-003", "PRC-004", "PRC-006"} & ids(doc), doc
+    # The broker's port is accounted for; a stale pid file (process gone) falls back to the configuration.
+    assert not any(":%d " % plain.port in f["evidence"] for f in doc["findings"] if f["id"] == "NET-001")
+    pid_file2.write_text("999999\n")
+    _, doc = audit_json(plain.config_path)
+    assert "PRC-000" in ids(doc)
