@@ -56,6 +56,7 @@ void broker_settings_clear(broker_settings *s)
     for (int i = 0; i < s->nlisteners; i++) {
         free(s->listeners[i].address);
         free(s->listeners[i].bind_interface);
+        free(s->listeners[i].mount_point);
     }
     free(s->clientid_prefix);
     s->nlisteners = 0;

@@ -38,6 +38,8 @@ typedef struct broker_listener_settings {
     uint8_t max_qos;
     uint16_t max_topic_alias;  /* inbound aliases we accept (Topic Alias Maximum) */
     int32_t max_connections;   /* on this listener; -1: no limit */
+    char *mount_point;         /* prefix added to every topic of this listener's clients; NULL: none */
+    bool use_username_as_clientid; /* the username replaces the client identifier */
     uint32_t connections;      /* current count (maintained by the broker) */
 } broker_listener_settings;
 

@@ -172,8 +172,12 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->acl_file, oom);
     /* The ban file is replaced atomically (write a temporary file, rename): its directory is written. */
     add_dir_of(v->write_paths, &v->n_write_paths, cfg->auth.ban_file, oom);
+    /* Log and audit-log files are reopened on reload (log rotation renames them away): their directories are
+     * written. Keep them in a directory of their own (/var/log/rampart, systemd's LogsDirectory=). */
     if ((cfg->log_dest & CONFIG_LOG_DEST_FILE) && cfg->log_file)
-        add_path(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->log_file, oom);
+    for (size_t i = 0; i < cfg->audit_file_count; i++)
+        add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom);
     for (size_t i = 0; i < cfg->audit_file_count; i++)
         add_dir_of(v->write_paths, &v->n_write_paths, cfg->audit_files[i], oom); /* reopened on SIGHUP */
     for (size_t i = 0; i < s->n_allow_read; i++)

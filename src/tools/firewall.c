@@ -1,6 +1,6 @@
 /*
  * firewall.c - `rampart firewall -c FILE [--iptables | --ip6tables] [--allow-tcp PORT]...`: prints a host
- * firewall admitting exactly the configured listener ports (from their `allow_from` source networks where
+ * firewall admitting exactly the configured listener ports (from their `firewall_allow_from` source networks where
  * given), the cluster ports of this node when `cluster_node_name` is set, and any --allow-tcp port (SSH, say).
  * nftables by default (`nft -f`), iptables-restore / ip6tables-restore on request. See tools/fwrules.h.
  */

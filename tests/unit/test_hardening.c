@@ -33,6 +33,7 @@ TEST(view_from_configuration)
     cfg.sandbox.user = strdup("nobody");
     cfg.log_dest = CONFIG_LOG_DEST_FILE;
     cfg.log_file = strdup("/nonexistent-rampart/log/rampart.log");
+    cfg.audit_files[cfg.audit_file_count++] = strdup("/nonexistent-rampart/audit/audit.json");
     CHECK_EQ(hardening_from_config(&cfg, &v, err, sizeof err), 0);
     CHECK_EQ(v.n_listeners, 1);
     CHECK_EQ(v.listeners[0].port, 1883);
@@ -44,7 +45,8 @@ TEST(view_from_configuration)
     CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/etc"));
     CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/tls"));
     CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/private"));
-    CHECK(has(v.write_paths, v.n_write_paths, "/nonexistent-rampart/log/rampart.log"));
+    CHECK(has(v.write_paths, v.n_write_paths, "/nonexistent-rampart/log"));
+    CHECK(has(v.write_paths, v.n_write_paths, "/nonexistent-rampart/audit"));
     CHECK_EQ(hardening_policy(&v, &p, err, sizeof err), 0);
     CHECK_EQ(p.user_mode, SANDBOX_USER_NAMED);
     CHECK_EQ(p.n_bind_ports, 1);
