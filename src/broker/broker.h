@@ -166,6 +166,9 @@ int broker_listen(broker *b);
 /* Runs until SIGINT / SIGTERM (or broker_stop). Returns 0. */
 int broker_run(broker *b);
 void broker_stop(broker *b);
+/* Closes (v5: DISCONNECT 0x98 Administrative action) every connection for which keep(ctx, its transport) is
+ * false, and returns how many. For transport providers, e.g. after a CRL reload. */
+int broker_close_if(broker *b, bool (*keep)(void *ctx, transport *t), void *ctx, const char *why);
 /* Closes every connection (v5 clients get DISCONNECT 0x8B) and frees everything. NULL is allowed. */
 void broker_free(broker *b);
 /* Serves an already connected, non-blocking socket as if accepted from `address` (tests, fuzzing, socket
