@@ -126,8 +126,11 @@ bench: all
 	/usr/bin/python3 scripts/bench-compare.py $(BENCH_ARGS)
 
 # ---- running -----------------------------------------------------------------------------------
+# First run: a private CA and server certificate in state/ (gitignored); then MQTT 1883, TLS 8883, WebSocket
+# 8083 and secure WebSocket 8084 on loopback (scripts/run.conf).
 run: all
-	./$(BUILD)/rampart -v
+	scripts/tls-ca.sh init state
+	./$(BUILD)/rampart -v -c scripts/run.conf
 
 # TLS scan (slow: minutes): sslscan + testssl against a broker with TLS and secure WebSocket listeners.
 tls-scan: all

@@ -56,6 +56,7 @@ void broker_settings_clear(broker_settings *s)
     for (int i = 0; i < s->nlisteners; i++) {
         free(s->listeners[i].address);
         free(s->listeners[i].bind_interface);
+        free(s->listeners[i].mount_point);
     }
     free(s->clientid_prefix);
     s->nlisteners = 0;
@@ -329,6 +330,18 @@ int broker_listen(broker *b)
 uint16_t broker_listener_port(const broker *b, int i)
 {
     return i < b->nlisteners ? listener_port(b->listeners[i]) : 0;
+}
+
+int broker_close_if(broker *b, bool (*keep)(void *ctx, transport *t), void *ctx, const char *why)
+{
+    int n = 0;
+    for (conn *c = b->conns_head; c; c = c->next) {
+        if (c->state == CONN_CLOSING || keep(ctx, c->t))
+            continue;
+        conn_close(c, MQTT_RC_ADMINISTRATIVE_ACTION, why);
+        n++;
+    }
+    return n;
 }
 
 void broker_stop(broker *b)

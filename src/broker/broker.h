@@ -38,6 +38,8 @@ typedef struct broker_listener_settings {
     uint8_t max_qos;
     uint16_t max_topic_alias;  /* inbound aliases we accept (Topic Alias Maximum) */
     int32_t max_connections;   /* on this listener; -1: no limit */
+    char *mount_point;         /* prefix added to every topic of this listener's clients; NULL: none */
+    bool use_username_as_clientid; /* the username replaces the client identifier */
     uint32_t connections;      /* current count (maintained by the broker) */
 } broker_listener_settings;
 
@@ -164,6 +166,9 @@ int broker_listen(broker *b);
 /* Runs until SIGINT / SIGTERM (or broker_stop). Returns 0. */
 int broker_run(broker *b);
 void broker_stop(broker *b);
+/* Closes (v5: DISCONNECT 0x98 Administrative action) every connection for which keep(ctx, its transport) is
+ * false, and returns how many. For transport providers, e.g. after a CRL reload. */
+int broker_close_if(broker *b, bool (*keep)(void *ctx, transport *t), void *ctx, const char *why);
 /* Closes every connection (v5 clients get DISCONNECT 0x8B) and frees everything. NULL is allowed. */
 void broker_free(broker *b);
 /* Serves an already connected, non-blocking socket as if accepted from `address` (tests, fuzzing, socket

@@ -32,10 +32,9 @@ static int broker_config_listener(const rampart_config *cfg, const struct config
         return broker_config_refuse(cl, err, errlen, "password_file: password authentication is not available");
     if (cl->acl_file && !caps->acl)
         return broker_config_refuse(cl, err, errlen, "acl_file: access control lists are not available");
-    if (cl->mount_point)
-        return broker_config_refuse(cl, err, errlen, "mount_point is not supported");
-    if (cl->use_username_as_clientid)
-        return broker_config_refuse(cl, err, errlen, "use_username_as_clientid is not supported");
+    if (cl->mount_point && (!*cl->mount_point || strpbrk(cl->mount_point, "+#") ||
+                            !mqtt_utf8_valid((const uint8_t *)cl->mount_point, strlen(cl->mount_point))))
+        return broker_config_refuse(cl, err, errlen, "mount_point must be a topic prefix without '+' or '#'");
     broker_listener_settings *ls = broker_settings_add_listener(s, cl->bind_address, cl->port);
     if (!ls)
         return broker_config_refuse(cl, err, errlen, "too many listeners or out of memory");
@@ -49,6 +48,9 @@ static int broker_config_listener(const rampart_config *cfg, const struct config
     ls->max_qos = cl->max_qos;
     ls->max_topic_alias = cl->max_topic_alias;
     ls->max_connections = cl->max_connections;
+    ls->use_username_as_clientid = cl->use_username_as_clientid;
+    if (cl->mount_point && !(ls->mount_point = strdup(cl->mount_point)))
+        return broker_config_refuse(cl, err, errlen, "out of memory");
     (void)cfg;
     return 0;
 }

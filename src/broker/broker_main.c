@@ -14,6 +14,7 @@
 #include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "broker/broker_gate.h"
+#include "broker/broker_transports.h"
 #include "config/config.h"
 #include "security/auditlog.h"
 #include "security/hardening.h"
@@ -97,6 +98,12 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
             return 1;
         }
     return 0;
+}
+
+/* SIGHUP: certificates, keys and CRLs of TLS listeners (clients whose certificate became invalid are closed). */
+static void broker_main_reload_tls(void *ctx, broker *b)
+{
+    broker_transports_reload(ctx, b);
 }
 
 typedef struct broker_main_reload {
@@ -200,6 +207,7 @@ int rampart_broker_main(int argc, char **argv)
     broker *b = NULL;
     broker_acl *acl = NULL;
     auditlog *audit = NULL;
+    broker_transports *tr = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
@@ -228,6 +236,11 @@ int rampart_broker_main(int argc, char **argv)
     broker_acl_set_audit(acl, audit);
     reload.caps.acl = true;
     reload.caps.password_auth = true;
+    broker_transports_capabilities(&reload.caps);
+    if (!(tr = broker_transports_new(&cfg, err, sizeof err))) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
@@ -241,6 +254,7 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     if (broker_acl_active(acl))
         broker_acl_install(acl, b);
+    broker_set_listener_hook(b, broker_transports_hook, tr);
     if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
@@ -248,6 +262,7 @@ int rampart_broker_main(int argc, char **argv)
         broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     if (auditlog_enabled(audit))
         broker_add_reload_hook(b, broker_main_on_reload_audit, audit);
+    broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;
@@ -263,6 +278,7 @@ out:
     auditlog_free(audit);
     broker_gate_free(bgate);
     sec_gate_free(gate);
+    broker_transports_free(tr);
     config_free(&cfg);
     return rc;
 }

@@ -228,6 +228,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
 int session_unsubscribe(broker *b, session *s, mqtt_bytes filter);
 void delivery_release(delivery *d);
 int dq_push(dqueue *q, const delivery *d);
+int dq_push_front(dqueue *q, const delivery *d);
 delivery *dq_at(const dqueue *q, uint32_t i);
 void dq_pop(dqueue *q, delivery *out);
 void dq_remove(dqueue *q, uint32_t i);
@@ -244,6 +245,8 @@ uint32_t route_publish(broker *b, broker_msg *msg);
 /* Delivers msg to s (one subscription match); see the body for queueing rules. */
 void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool retain, const uint32_t *ids,
                    uint16_t nids, trie_group *group);
+/* The number of QoS 1/2 messages that may be in flight to c. */
+uint32_t route_window(const broker *b, const conn *c);
 /* Fills the window of s's connection from its queue. */
 void route_pump(broker *b, session *s);
 /* Sends one delivery on c; returns false if it could not be encoded (too large for the client). */

@@ -80,6 +80,30 @@ void proto_connect_failed(conn *c, const uint8_t *buf, size_t len, const mqtt_er
     conn_close(c, -1, err->message ? err->message : "malformed CONNECT");
 }
 
+/* The topic or filter as the broker knows it: with the listener's mount point in front (after any
+ * "$share/GROUP/"). Returns false when out of scratch memory. */
+static bool proto_mount(conn *c, mqtt_bytes in, mqtt_bytes *out)
+{
+    const char *mp = c->ls->mount_point;
+    mqtt_bytes group, inner;
+    *out = in;
+    if (!mp)
+        return true;
+    size_t ml = strlen(mp), pre = 0;
+    if (mqtt_shared_split(in, &group, &inner))
+        pre = (size_t)(inner.data - in.data);
+    if (in.len + ml > UINT16_MAX)
+        return false;
+    uint8_t *buf = broker_arena_alloc(c->b, in.len + ml);
+    if (!buf)
+        return false;
+    memcpy(buf, in.data, pre);
+    memcpy(buf + pre, mp, ml);
+    memcpy(buf + pre + ml, in.data + pre, in.len - pre);
+    *out = (mqtt_bytes){buf, (uint32_t)(in.len + ml)};
+    return true;
+}
+
 /* Takes over an existing connection of the same client id: it gets DISCONNECT 0x8E and is closed. */
 static void proto_takeover(broker *b, const char *id, size_t len)
 {
@@ -93,6 +117,21 @@ static void proto_takeover(broker *b, const char *id, size_t len)
 /* Resends what was in flight when the client went away, then fills the window from the queue. */
 static void proto_resume(broker *b, conn *c, session *s)
 {
+    /* A window smaller than what was in flight (a new Receive Maximum): the newest PUBLISHes wait in the
+     * queue again, keeping their packet ids and DUP. PUBRELs are always resent. */
+    uint32_t w = route_window(b, c);
+    for (uint32_t i = s->inflight.count; i > 0 && s->inflight.count > w; i--) {
+        delivery *d = dq_at(&s->inflight, i - 1);
+        if ((d->flags & DLV_PUBREL) || !d->msg)
+            continue;
+        delivery moved = *d;
+        dq_remove(&s->inflight, i - 1);
+        if (dq_push_front(&s->queue, &moved) < 0) {
+            delivery_release(&moved);
+            continue;
+        }
+        s->queued_bytes += moved.msg->payload_len + moved.msg->topic_len;
+    }
     for (uint32_t i = 0; i < s->inflight.count; i++) {
         delivery *d = dq_at(&s->inflight, i);
         if (d->flags & DLV_PUBREL) {
@@ -177,8 +216,13 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     size_t idlen = strlen(id);
     broker_msg *will = NULL;
     bool present = false;
+    mqtt_bytes will_topic = ck->will_topic;
+    if (ck->has_will && !proto_mount(c, ck->will_topic, &will_topic)) {
+        proto_refuse(c, MQTT_RC_TOPIC_NAME_INVALID, "will topic too long with the mount point");
+        return;
+    }
     if (ck->has_will) {
-        will = msg_new(ck->will_topic.data, ck->will_topic.len, ck->will_payload.data, ck->will_payload.len,
+        will = msg_new(will_topic.data, will_topic.len, ck->will_payload.data, ck->will_payload.len,
                        ck->will_qos, ck->will_retain, c->version == MQTT_V5 ? &ck->will_props : NULL, b->now_ms, 0,
                        &b->mem_msgs);
         if (!will) {
@@ -361,7 +405,13 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         proto_refuse(c, rc, "CONNECT refused by policy");
         return;
     }
-    if (ck->client_id.len == 0) {
+    if (c->ls->use_username_as_clientid) {
+        if (!ck->has_username) {
+            proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
+            return;
+        }
+        c->auth_client_id = strndup((const char *)ck->username.data, ck->username.len);
+    } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
         c->auth_client_id = strdup(assigned);
@@ -516,6 +566,10 @@ static void proto_publish(conn *c, mqtt_publish *p)
     }
     if (!proto_publish_topic(c, p, &topic))
         return;
+    if (!proto_mount(c, topic, &topic)) {
+        proto_disconnect(c, MQTT_RC_TOPIC_NAME_INVALID, "topic too long with the mount point");
+        return;
+    }
     if (p->qos > c->ls->max_qos) {
         proto_disconnect(c, MQTT_RC_QOS_NOT_SUPPORTED, "QoS not supported");
         return;
@@ -763,9 +817,19 @@ void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len)
         proto_pubcomp(c, &p->u.ack);
         break;
     case MQTT_SUBSCRIBE:
+        for (uint32_t i = 0; i < p->u.subscribe.count; i++)
+            if (!proto_mount(c, p->u.subscribe.subs[i].filter, &p->u.subscribe.subs[i].filter)) {
+                proto_disconnect(c, MQTT_RC_TOPIC_FILTER_INVALID, "filter too long with the mount point");
+                return;
+            }
         proto_subscribe(c, &p->u.subscribe);
         break;
     case MQTT_UNSUBSCRIBE:
+        for (uint32_t i = 0; i < p->u.unsubscribe.count; i++)
+            if (!proto_mount(c, p->u.unsubscribe.filters[i], &p->u.unsubscribe.filters[i])) {
+                proto_disconnect(c, MQTT_RC_TOPIC_FILTER_INVALID, "filter too long with the mount point");
+                return;
+            }
         proto_unsubscribe(c, &p->u.unsubscribe);
         break;
     case MQTT_PINGREQ: {

@@ -152,21 +152,26 @@ static bool route_fill(delivery *d, broker_msg *msg, uint8_t qos, bool retain, c
     return true;
 }
 
+static bool route_pid_used(const session *s, uint16_t pid)
+{
+    for (uint32_t i = 0; i < s->inflight.count; i++)
+        if (dq_at(&s->inflight, i)->packet_id == pid)
+            return true;
+    return false;
+}
+
 static uint16_t route_next_pid(session *s)
 {
     for (;;) {
         uint16_t pid = s->next_pid++;
         if (s->next_pid == 0)
             s->next_pid = 1;
-        bool used = false;
-        for (uint32_t i = 0; i < s->inflight.count && !used; i++)
-            used = dq_at(&s->inflight, i)->packet_id == pid;
-        if (!used)
+        if (!route_pid_used(s, pid))
             return pid;
     }
 }
 
-static uint32_t route_window(const broker *b, const conn *c)
+uint32_t route_window(const broker *b, const conn *c)
 {
     uint32_t w = b->set.max_inflight_messages ? b->set.max_inflight_messages : 65535;
     return c->out_window < w ? c->out_window : w;
@@ -243,7 +248,9 @@ void route_pump(broker *b, session *s)
             delivery_release(&d);
             continue;
         }
-        d.packet_id = route_next_pid(s);
+        /* A message moved back from the window on reconnect keeps its id (unless taken meanwhile). */
+        if (!d.packet_id || route_pid_used(s, d.packet_id))
+            d.packet_id = route_next_pid(s);
         if (dq_push(&s->inflight, &d) < 0) {
             delivery_release(&d);
             continue;
@@ -299,6 +306,12 @@ bool route_send(broker *b, conn *c, delivery *d)
     pub->packet_id = d->qos ? d->packet_id : 0;
     pub->topic = (mqtt_bytes){(const uint8_t *)m->topic, m->topic_len};
     pub->payload = (mqtt_bytes){m->payload, m->payload_len};
+    if (c->ls->mount_point) { /* the client sees topics without its listener's mount point */
+        size_t ml = strlen(c->ls->mount_point);
+        if (m->topic_len <= ml || memcmp(m->topic, c->ls->mount_point, ml) != 0)
+            return false;
+        pub->topic = (mqtt_bytes){(const uint8_t *)m->topic + ml, (uint32_t)(m->topic_len - ml)};
+    }
     if (c->version == MQTT_V5) {
         pub->props = m->props;
         if (m->expiry_ms) {
@@ -310,7 +323,7 @@ bool route_send(broker *b, conn *c, delivery *d)
             pub->props.sub_ids = d->nsub > 1 ? d->sub_ids : &d->sub_id;
             pub->props.sub_id_count = d->nsub;
         }
-        if (route_alias(c, m, &alias))
+        if (!c->ls->mount_point && route_alias(c, m, &alias))
             pub->topic = (mqtt_bytes){NULL, 0};
         if (alias) {
             pub->props.present |= MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS);

@@ -46,6 +46,17 @@ int dq_push(dqueue *q, const delivery *d)
     return 0;
 }
 
+int dq_push_front(dqueue *q, const delivery *d)
+{
+    if (dq_push(q, d) < 0) /* grows when needed; then rotate the new last item to the front */
+        return -1;
+    delivery tmp = *dq_at(q, q->count - 1);
+    for (uint32_t j = q->count - 1; j > 0; j--)
+        *dq_at(q, j) = *dq_at(q, j - 1);
+    *dq_at(q, 0) = tmp;
+    return 0;
+}
+
 void dq_pop(dqueue *q, delivery *out)
 {
     assert(q->count > 0);

@@ -912,4 +912,76 @@ TEST(keep_alive_enforced_and_server_keep_alive_sent)
     broker_free(b);
 }
 
+static void mounted(broker_settings *s)
+{
+    s->listeners[0].mount_point = strdup("tenant1/");
+    s->listeners[0].use_username_as_clientid = true;
+}
+
+TEST(mount_point_and_username_as_client_id)
+{
+    broker *b = start(mounted);
+    uint8_t buf[1024];
+    int a = attach(b);
+    send_pkt(b, a, connect_user("ignored-id", "alice", "pw"));
+    CHECK_EQ(recv_all(a, buf, sizeof buf), 4);
+    CHECK(hmap_get(&b->sessions, "alice", 5) != NULL); /* the username is the client id */
+    CHECK(hmap_get(&b->sessions, "ignored-id", 10) == NULL);
+    send_pkt(b, a, subscribe_pkt(1, "x/#", 0, 4));
+    recv_all(a, buf, sizeof buf);
+    session *s = hmap_get(&b->sessions, "alice", 5);
+    CHECK(hmap_get(&s->subs, "tenant1/x/#", 11) != NULL);
+    int p = attach(b);
+    send_pkt(b, p, connect_user("x", "bob", "pw"));
+    recv_all(p, buf, sizeof buf);
+    send_pkt(b, p, publish_pkt("x/y", "in-tenant", 0, 0, false, 4));
+    size_t n = recv_all(a, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    CHECK_MEM(buf + 2, "\x00\x03x/y", 5); /* delivered without the mount point */
+    /* Without a username there is no client id to use. */
+    int anon = attach(b);
+    send_pkt(b, anon, connect_pkt("nouser", 4, true, 60, NULL, NULL, 0));
+    CHECK_EQ(recv_all(anon, buf, sizeof buf), 4);
+    CHECK_EQ(buf[3], 5); /* not authorized */
+    close(anon);
+    close(a);
+    close(p);
+    broker_free(b);
+}
+
+TEST(resume_respects_a_smaller_receive_maximum)
+{
+    broker *b = start(NULL);
+    uint8_t buf[4096];
+    const uint8_t keep[] = {0x11, 0x00, 0x00, 0x00, 0x3c}; /* Session Expiry 60 */
+    int s1 = connect5(b, "rm", keep, sizeof keep);
+    send_pkt(b, s1, subscribe5(1, "rm", 1, 0));
+    recv_all(s1, buf, sizeof buf);
+    int p = connect5(b, "rm-p", NULL, 0);
+    for (uint16_t i = 1; i <= 5; i++)
+        send_pkt(b, p, publish_pkt("rm", "m", 1, i, false, 5));
+    size_t n = recv_all(s1, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 5); /* none acknowledged */
+    close(s1);
+    pump(b);
+    /* Back with Receive Maximum 2: only two may be in flight, resent with DUP. */
+    const uint8_t props[] = {0x11, 0x00, 0x00, 0x00, 0x3c, 0x21, 0x00, 0x02};
+    int s2 = attach(b);
+    send_pkt(b, s2, connect_pkt("rm", 5, false, 60, NULL, props, sizeof props));
+    n = recv_all(s2, buf, sizeof buf);
+    size_t ck = (size_t)buf[1] + 2;
+    uint16_t pid = 0;
+    CHECK_EQ(count_publishes(buf + ck, n - ck, NULL, &pid), 2);
+    CHECK(buf[ck] & 0x08); /* DUP */
+    session *s = hmap_get(&b->sessions, "rm", 2);
+    CHECK_EQ(s->inflight.count, 2);
+    CHECK_EQ(s->queue.count, 3);
+    send_pkt(b, s2, ack_pkt(0x40, pid));
+    n = recv_all(s2, buf, sizeof buf);
+    CHECK_EQ(count_publishes(buf, n, NULL, NULL), 1);
+    close(s2);
+    close(p);
+    broker_free(b);
+}
+
 TEST_MAIN()

@@ -1,0 +1,35 @@
+/*
+ * broker_transports.h - the transport provider for TLS, WebSocket and PROXY-protocol listeners: builds one
+ * secure_listener (net/secure.h) per configured listener that needs one, installs its transport factory when
+ * the broker opens the listener, and on SIGHUP reloads certificates, keys and CRLs and disconnects clients
+ * whose certificate no longer verifies (revoked by a new CRL, expired). Also maps the certificate identity
+ * (use_identity_as_username, use_subject_as_username, tls_two_factor) onto the CONNECT's username.
+ */
+#ifndef RAMPART_BROKER_TRANSPORTS_H
+#define RAMPART_BROKER_TRANSPORTS_H
+
+#include <stddef.h>
+
+#include "broker/broker.h"
+#include "broker/broker_config.h"
+#include "config/config.h"
+
+typedef struct broker_transports broker_transports;
+
+/* Declares what this provider serves (TLS, WebSocket, PROXY protocol). */
+void broker_transports_capabilities(broker_capabilities *caps);
+
+/* Builds the listeners' TLS contexts and settings from cfg (which must outlive the result). Certificate, key
+ * and CRL problems fail here, before anything listens: NULL with err "file:line: listener N: ...". */
+broker_transports *broker_transports_new(const rampart_config *cfg, char *err, size_t errlen);
+
+/* The broker_listener_hook_fn to install with broker_set_listener_hook(b, broker_transports_hook, t). */
+void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_settings *ls);
+
+/* SIGHUP: reloads every TLS listener (a failure keeps its old files, logged) and then closes the
+ * connections whose client certificate no longer verifies. */
+void broker_transports_reload(broker_transports *t, broker *b);
+
+void broker_transports_free(broker_transports *t);
+
+#endif

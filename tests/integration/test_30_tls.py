@@ -1,0 +1,286 @@
+"""
+TLS listeners (docs/tls.md): mosquitto_pub/sub over TLS and mutual TLS against a private CA made by the test,
+refusal of revoked, expired and wrong-CA certificates with one log line each, CRL reload on SIGHUP
+disconnecting a live client whose certificate was revoked, failed reloads keeping the old files, expired
+CRLs failing closed, passphrase-protected keys, key-permission refusal, OCSP (responder and stapling),
+ALPN, and the protocol/cipher policy as sslscan sees it.
+"""
+import os
+import re
+import signal
+import ssl
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import helpers
+import tlsca
+
+
+@pytest.fixture(scope="module")
+def ca():
+    c = tlsca.TestCA()
+    c.client("good")
+    c.client("old", expired=True)
+    c.client("bad")
+    c.revoke("bad")
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture(scope="module")
+def other_ca():
+    c = tlsca.TestCA("Some other CA")
+    c.client("stranger")
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture
+def fresh_ca():
+    """A CA of the test's own, for tests that revoke or damage files."""
+    c = tlsca.TestCA()
+    yield c
+    c.cleanup()
+
+
+def tls_broker(make_broker, options, anonymous=True, env=None):
+    """A broker with a plain listener (for the fixture) and a TLS listener; returns (broker, tls port)."""
+    port = helpers.free_port()
+    b = make_broker(anonymous=anonymous, extra_listeners=[(port, options)], env=env)
+    return b, port
+
+
+def test_mosquitto_clients_over_tls(make_broker, ca, topic):
+    b, port = tls_broker(make_broker, ca.server_options())
+    out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca))
+    assert out.strip() == "payload-42"
+
+
+def test_wrong_ca_server_is_not_trusted(make_broker, ca, other_ca, topic):
+    b, port = tls_broker(make_broker, ca.server_options())
+    r = tlsca.pub(port, topic, "x", "--cafile", other_ca.ca)
+    assert r.returncode != 0
+
+
+def test_mtls_valid_certificate_accepted(make_broker, ca, topic):
+    b, port = tls_broker(make_broker, ca.mtls_options())
+    out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca, "good"))
+    assert out.strip() == "payload-42"
+
+
+@pytest.mark.parametrize("who,reason", [
+    ("bad", "certificate revoked"),
+    ("old", "certificate has expired"),
+    ("stranger", "unable to get local issuer certificate"),
+    (None, "peer did not return a certificate"),
+])
+def test_mtls_refusals_are_logged_on_one_line(make_broker, ca, other_ca, topic, who, reason):
+    b, port = tls_broker(make_broker, ca.mtls_options())
+    extra = ["--cafile", ca.ca]
+    if who == "stranger":
+        crt, key = other_ca.client("stranger")
+        extra += ["--cert", crt, "--key", key]
+    elif who:
+        crt, key = ca.client(who)
+        extra += ["--cert", crt, "--key", key]
+    r = tlsca.pub(port, topic, "x", *extra)
+    assert r.returncode != 0
+    line = helpers.wait_until(
+        lambda: next((ln for ln in b.log().splitlines() if "handshake failed" in ln and reason in ln), None),
+        "a handshake failure line naming %r" % reason)
+    assert "from 127.0.0.1:" in line
+    assert "protocol TLSv1." in line
+    if who:
+        assert "CN=%s" % who in line
+
+
+def test_crl_reload_disconnects_revoked_live_client(make_broker, fresh_ca, topic):
+    ca = fresh_ca
+    b, port = tls_broker(make_broker, ca.mtls_options())
+    victim = tlsca.Paho(port, tls=(ca, ca.client("victim"))).connect()
+    survivor = tlsca.Paho(port, tls=(ca, ca.client("survivor"))).connect()
+    try:
+        survivor.subscribe(topic)
+        ca.revoke("victim")
+        os.kill(b.pid, signal.SIGHUP)
+        victim.wait_disconnect()
+        line = helpers.wait_until(
+            lambda: next((ln for ln in b.log().splitlines() if "disconnecting" in ln and "victim" in ln), None),
+            "the log line about the revoked client")
+        assert "certificate revoked" in line
+        # The other client stayed connected through the reload: it still publishes and receives.
+        survivor.publish(topic, b"after-reload")
+        assert survivor.get().payload == b"after-reload"
+        assert survivor.disconnects.empty()
+        # New connections with the revoked certificate are refused too.
+        assert tlsca.pub(port, topic, "x", *tlsca.tls_args(ca, "victim")).returncode != 0
+    finally:
+        victim.close()
+        survivor.close()
+
+
+def test_failed_reload_keeps_old_certificates(make_broker, fresh_ca, topic):
+    ca = fresh_ca
+    b, port = tls_broker(make_broker, ca.server_options())
+    with open(ca.path("server.crt"), "w") as f:
+        f.write("not a certificate\n")
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: "reload failed, keeping the previous certificates" in b.log(), "the reload error")
+    out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca))
+    assert out.strip() == "payload-42"
+
+
+def test_expired_crl_fails_closed_with_clear_log(make_broker, fresh_ca, topic):
+    ca = fresh_ca
+    ca.client("good")
+    ca.crl(expired=True)
+    b, port = tls_broker(make_broker, ca.mtls_options())
+    assert tlsca.pub(port, topic, "x", *tlsca.tls_args(ca, "good")).returncode != 0
+    helpers.wait_until(lambda: "CRL is past its nextUpdate" in b.log(), "the expired-CRL line")
+    assert "crl_allow_expired" in b.log()
+
+
+def test_expired_crl_accepted_when_allowed(make_broker, fresh_ca, topic):
+    ca = fresh_ca
+    ca.client("good")
+    ca.crl(expired=True)
+    b, port = tls_broker(make_broker, ca.mtls_options() + ["crl_allow_expired true"])
+    out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca, "good"))
+    assert out.strip() == "payload-42"
+
+
+def test_passphrase_protected_key_from_file(make_broker, ca, tmp_path, topic):
+    locked = str(tmp_path / "locked.key")
+    passfile = str(tmp_path / "pass")
+    subprocess.run(["openssl", "pkey", "-in", ca.path("server.key"), "-aes256", "-passout", "pass:correct horse",
+                    "-out", locked], check=True, capture_output=True)
+    os.chmod(locked, 0o600)
+    with open(passfile, "w") as f:
+        f.write("correct horse\n")
+    os.chmod(passfile, 0o600)
+    opts = ["certfile " + ca.path("server.crt"), "keyfile " + locked, "keyfile_passphrase_file " + passfile]
+    b, port = tls_broker(make_broker, opts)
+    out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca))
+    assert out.strip() == "payload-42"
+    assert "correct horse" not in b.log()
+
+
+def run_expecting_failure(tmp_path, config_lines, env=None):
+    """Runs the broker on a config that must be refused at start-up; returns its combined output."""
+    conf = tmp_path / "refused.conf"
+    conf.write_text("\n".join(config_lines) + "\n")
+    e = dict(os.environ)
+    e.update(env or {})
+    out = subprocess.run([helpers.RAMPART_BIN, "-c", str(conf)], capture_output=True, text=True,
+                         timeout=helpers.WAIT * 3, cwd=str(tmp_path), env=e)
+    assert out.returncode != 0
+    return out.stdout + out.stderr
+
+
+def test_key_readable_by_others_is_refused(ca, tmp_path):
+    key = str(tmp_path / "open.key")
+    with open(ca.path("server.key")) as src, open(key, "w") as dst:
+        dst.write(src.read())
+    os.chmod(key, 0o644)
+    text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port(),
+                                            "certfile " + ca.path("server.crt"), "keyfile " + key])
+    assert "readable or writable by other users" in text
+    assert "chmod 600 " + key in text
+
+
+def test_encrypted_key_without_passphrase_is_refused(ca, tmp_path):
+    locked = str(tmp_path / "locked.key")
+    subprocess.run(["openssl", "pkey", "-in", ca.path("server.key"), "-aes256", "-passout", "pass:pw",
+                    "-out", locked], check=True, capture_output=True)
+    os.chmod(locked, 0o600)
+    text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port(),
+                                            "certfile " + ca.path("server.crt"), "keyfile " + locked])
+    assert "is encrypted" in text
+
+
+def test_tls_version_below_1_2_is_a_configuration_error(ca, tmp_path):
+    text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port()] +
+                                 ca.server_options(tls_version="tlsv1.1"))
+    assert "tlsv1.1" in text
+
+
+def test_alpn_mqtt_selected(make_broker, ca):
+    b, port = tls_broker(make_broker, ca.server_options())
+    ok, s = tlsca.handshake(port, ca=ca, alpn=["mqtt"])
+    assert ok, s
+    try:
+        assert s.selected_alpn_protocol() == "mqtt"
+        assert s.version() == "TLSv1.3"
+        assert tlsca.mqtt_connect_over(s)[:1] == b"\x20"
+    finally:
+        s.close()
+
+
+def test_tls12_uses_ecdhe_aead_only(make_broker, ca):
+    b, port = tls_broker(make_broker, ca.server_options())
+    ok, s = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+    assert ok, s
+    try:
+        name = s.cipher()[0]
+        assert name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name), name
+    finally:
+        s.close()
+
+
+def sslscan(port):
+    out = subprocess.run(["sslscan", "--no-colour", "--xml=-", "--no-heartbleed", "127.0.0.1:%d" % port],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return ET.fromstring(out.stdout[out.stdout.index("<?xml"):])
+
+
+def test_sslscan_sees_only_intended_protocols_and_ciphers(make_broker, ca):
+    b, port = tls_broker(make_broker, ca.server_options())
+    root = sslscan(port)
+    enabled = {p.get("type") + p.get("version") for p in root.iter("protocol") if p.get("enabled") == "1"}
+    assert enabled == {"tls1.2", "tls1.3"}, enabled
+    ciphers = [(c.get("sslversion"), c.get("cipher")) for c in root.iter("cipher")]
+    assert ciphers
+    for version, name in ciphers:
+        if version == "TLSv1.2":
+            assert name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name), name
+        else:
+            assert version == "TLSv1.3", (version, name)
+    assert not [c for c in root.iter("compression") if c.get("supported") == "1"]
+    reneg = [r for r in root.iter("renegotiation")]
+    assert all(r.get("supported") == "0" for r in reneg), [r.attrib for r in reneg]
+
+
+def test_ocsp_responder_checks_client_certificates(make_broker, fresh_ca, topic):
+    ca = fresh_ca
+    ca.client("good")
+    ca.client("gone")
+    ca.run("revoke", ca.dir, "gone")  # revoked in the CA database only: no CRL says so
+    responder = tlsca.OcspResponder(ca)
+    try:
+        opts = ca.mtls_options(crl=False) + ["ocsp_check_clients true", "ocsp_responder " + responder.url]
+        b, port = tls_broker(make_broker, opts)
+        out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca, "good"))
+        assert out.strip() == "payload-42"
+        assert tlsca.pub(port, topic, "x", *tlsca.tls_args(ca, "gone")).returncode != 0
+        helpers.wait_until(lambda: "certificate revoked (OCSP" in b.log(), "the OCSP refusal line")
+    finally:
+        responder.stop()
+
+
+def test_ocsp_stapling(make_broker, fresh_ca):
+    ca = fresh_ca
+    req, resp = ca.path("req.der"), ca.path("resp.der")
+    subprocess.run(["openssl", "ocsp", "-issuer", ca.ca, "-cert", ca.path("server.crt"), "-reqout", req,
+                    "-no_nonce"], check=True, capture_output=True)
+    subprocess.run(["openssl", "ocsp", "-index", ca.path("index.txt"), "-rsigner", ca.ca, "-rkey",
+                    ca.path("ca.key"), "-CA", ca.ca, "-reqin", req, "-respout", resp, "-ndays", "2"],
+                   check=True, capture_output=True)
+    b, port = tls_broker(make_broker, ca.server_options(ocsp_response_file=resp))
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-status", "-CAfile",
+                          ca.ca, "-servername", "localhost"], input="", capture_output=True, text=True,
+                         timeout=helpers.WAIT * 2)
+    assert "OCSP Response Status: successful" in out.stdout, out.stdout
+    assert re.search(r"Cert Status: good", out.stdout)
