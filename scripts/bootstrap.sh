@@ -13,6 +13,10 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
+# Node.js and npm (MQTT.js and browser tests): Debian's packages unless some Node.js with npm is already here.
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 if [ -n "$missing" ]; then
     echo "bootstrap: installing:$missing"
     if [ "$(id -u)" -ne 0 ]; then

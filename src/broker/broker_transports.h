@@ -2,8 +2,9 @@
  * broker_transports.h - the transport provider for TLS, WebSocket and PROXY-protocol listeners: builds one
  * secure_listener (net/secure.h) per configured listener that needs one, installs its transport factory when
  * the broker opens the listener, and on SIGHUP reloads certificates, keys and CRLs and disconnects clients
- * whose certificate no longer verifies (revoked by a new CRL, expired). Also maps the certificate identity
- * (use_identity_as_username, use_subject_as_username, tls_two_factor) onto the CONNECT's username.
+ * whose certificate no longer verifies (revoked by a new CRL, expired). Listeners asking for the certificate
+ * identity as username (use_identity_as_username, use_subject_as_username, tls_two_factor) are refused: the
+ * broker's authentication does not apply that identity yet.
  */
 #ifndef RAMPART_BROKER_TRANSPORTS_H
 #define RAMPART_BROKER_TRANSPORTS_H

@@ -200,6 +200,14 @@ def test_encrypted_key_without_passphrase_is_refused(ca, tmp_path):
     assert "is encrypted" in text
 
 
+@pytest.mark.parametrize("option", ["use_identity_as_username true", "use_subject_as_username true",
+                                    "tls_two_factor true"])
+def test_certificate_identity_options_are_refused_not_ignored(ca, tmp_path, option):
+    text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port()] +
+                                 ca.server_options() + ["cafile " + ca.ca, option])
+    assert "not enforced by this build yet" in text
+
+
 def test_tls_version_below_1_2_is_a_configuration_error(ca, tmp_path):
     text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port()] +
                                  ca.server_options(tls_version="tlsv1.1"))

@@ -84,8 +84,7 @@ class TestCA:
         return lines
 
     def mtls_options(self, crl=True, **extra):
-        lines = self.server_options(**extra) + ["cafile " + self.ca, "require_certificate true",
-                                                "use_identity_as_username true"]
+        lines = self.server_options(**extra) + ["cafile " + self.ca, "require_certificate true"]
         if crl:
             lines.append("crlfile " + self.path("crl.pem"))
         return lines
