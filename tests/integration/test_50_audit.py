@@ -39,11 +39,13 @@ def make_weak(tmp_path):
     pw.write_text("alice:$6$c2FsdHNhbHRzYWx0$6Y6i3rTJ4Ry2ZxG1dbuNYNKxCHzYJD7dHnkU6tlRu0d9Af3n9xM3VsTQIWD6hH5xB4uLe8"
                   "Ey1QlqcjTHB6HP3A==\n")
     os.chmod(pw, 0o644)
+    acl = tmp_path / "acl"
+    acl.write_text("user alice\ntopic readwrite #\n")
     conf = tmp_path / "weak.conf"
-    conf.write_text("user root\nsandbox_seccomp false\nsandbox_landlock false\n"
+    conf.write_text("user root\nsandbox_seccomp false\nsandbox_landlock false\nacl_file %s\n"
                     "password_file %s\nallow_anonymous true\n"
                     "listener 18840 0.0.0.0\n"
-                    "listener 18841 0.0.0.0\nprotocol websockets\n" % pw)
+                    "listener 18841 0.0.0.0\nprotocol websockets\n" % (acl, pw))
     return conf
 
 
@@ -52,7 +54,7 @@ def test_weak_configuration_is_flagged(tmp_path):
     rc, doc = audit_json(conf, "--fail-on", "high")
     assert rc == 1
     found = ids(doc)
-    for want in ("LSN-001", "LSN-002", "LSN-005", "CRD-001", "ACL-001", "FIL-001", "PRC-001", "PRC-002",
+    for want in ("LSN-001", "LSN-002", "LSN-005", "CRD-001", "ACL-002", "FIL-001", "PRC-001", "PRC-002",
                  "PRC-003"):
         assert want in found, (want, doc)
     assert doc["hardening_index"] < 50
@@ -89,6 +91,9 @@ def make_hardened(tmp_path):
     pw = etc / "passwd"
     run(BIN, "passwd", "-c", "-b", str(pw), "dashboard", "correct horse battery staple 7", check=True)
     os.chmod(pw, 0o600)
+    acl = etc / "acl"
+    acl.write_text("user dashboard\ntopic read telemetry/+/status\n")
+    os.chmod(acl, 0o600)
     text = open(os.path.join(ROOT, "contrib/rampart-hardened.conf")).read()
     text = text.replace("/etc/rampart/", str(etc) + "/").replace("user rampart", "user nobody")
     text = text.replace("/run/rampart/rampart.pid", str(tmp_path / "rampart.pid"))
@@ -101,6 +106,7 @@ def test_hardened_example_has_no_high_findings(tmp_path):
     conf = make_hardened(tmp_path)
     rc, doc = audit_json(conf, "--fail-on", "high")
     assert not ids(doc, "high"), doc
+    assert not {"ACL-001", "ACL-002", "LSN-001", "LSN-002"} & ids(doc), doc
     assert rc == 0
     assert doc["hardening_index"] >= 60, doc
 
@@ -123,7 +129,7 @@ def test_lynis_custom_test_reports_findings(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     data = report.read_text()
     assert "warning[]=CUST-8810|Rampart LSN-002" in data, data
-    assert "suggestion[]=CUST-8810|Rampart ACL-001" in data, data
+    assert "suggestion[]=CUST-8810|Rampart ACL-002" in data, data
     assert "rampart_hardening_index=" in data
 
 
