@@ -8,11 +8,19 @@
 #include "base/log.h"
 #include "broker/hmap.h"
 #include "config/config.h"
+#include "net/transport.h"
 
 /* One connection's gate state, found by the broker's cookie. */
 typedef struct gate_entry {
     uint64_t cookie; /* the map's key */
     sec_conn *sec;
+    /* Who the connection is, for the audit log (copied at CONNECT; empty = absent). */
+    char address[64];
+    uint16_t port;
+    const char *listener; /* the listener's configuration name (lives as long as the configuration) */
+    char client_id[256];
+    char username[256];
+    char subject[256];
 } gate_entry;
 
 struct broker_gate {
@@ -20,7 +28,44 @@ struct broker_gate {
     sec_gate *g;
     hmap conns; /* cookie -> gate_entry */
     uint8_t data[SCRAM_MSG_MAX]; /* Authentication Data of the answer being returned (the broker copies it) */
+    auditlog *audit;             /* borrowed, may be NULL */
 };
+
+/* Copies NUL-terminated s (NULL = empty) into dst of cap bytes, truncated. */
+static void gate_copy(char *dst, size_t cap, const char *s)
+{
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+/* The listener's configuration name, or NULL. */
+static const char *gate_listener_name(const broker_client *cl)
+{
+    const struct config_listener *l = cl->listener_user;
+    return l ? l->tls.name : NULL;
+}
+
+/* One audit event about connection e (or, when e is NULL, about client cl before it got an entry). The
+ * fields are what the connection told so far; never a password. */
+static void gate_audit(broker_gate *bg, const gate_entry *e, const broker_client *cl, const char *type,
+                       const char *outcome, const char *reason)
+{
+    if (!auditlog_enabled(bg->audit))
+        return;
+    auditlog_event ev = {.type = type, .outcome = outcome, .reason = reason};
+    if (e) {
+        ev.listener = e->listener;
+        ev.address = e->address[0] ? e->address : NULL;
+        ev.port = e->port;
+        ev.client_id = e->client_id[0] ? e->client_id : NULL;
+        ev.username = e->username[0] ? e->username : NULL;
+        ev.cert_subject = e->subject[0] ? e->subject : NULL;
+    } else {
+        ev.listener = gate_listener_name(cl);
+        ev.address = cl->address;
+        ev.port = cl->port;
+    }
+    auditlog_emit(bg->audit, &ev, auditlog_now_ms());
+}
 
 static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
 {
@@ -48,9 +93,14 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
     if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
         if (e->sec)
             sec_gate_close(bg->g, e->sec);
+        else
+            gate_audit(bg, NULL, cl, "connect_refused", "refused", "connection limit or ban");
         free(e);
         return false;
     }
+    gate_copy(e->address, sizeof e->address, cl->address);
+    e->port = cl->port;
+    e->listener = gate_listener_name(cl);
     return true;
 }
 
@@ -77,8 +127,14 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data = bg->data;
         out->data_len = r->auth_data_len;
     }
-    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0)
+    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
         sec_gate_authenticated(bg->g, e->sec);
+        gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
+    } else if (r->kind == SEC_REPLY_CONNACK) {
+        bool bad_login = r->reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || r->reason == MQTT_RC_NOT_AUTHORIZED;
+        gate_audit(bg, e, NULL, bad_login ? "auth_failure" : "connect_refused", "failure",
+                   mqtt_reason_name(r->reason));
+    }
     return BROKER_AUTH_DONE;
 }
 
@@ -89,12 +145,15 @@ static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_conn
     gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    (void)cl;
     if (!e) { /* a connection the accept hook never saw (broker_attach): refuse */
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_NOT_AUTHORIZED;
         return BROKER_AUTH_DONE;
     }
+    gate_copy(e->client_id, sizeof e->client_id, cl->client_id);
+    gate_copy(e->username, sizeof e->username, cl->username);
+    const transport *t = cl->transport;
+    gate_copy(e->subject, sizeof e->subject, t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
     sec_gate_connect(bg->g, e->sec, cookie, ck, &r);
     return gate_answer(bg, e, &r, out);
 }
@@ -175,6 +234,11 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
         return NULL;
     }
     return bg;
+}
+
+void broker_gate_set_audit(broker_gate *bg, auditlog *log)
+{
+    bg->audit = log;
 }
 
 void broker_gate_free(broker_gate *bg)

@@ -8,6 +8,7 @@
 #define RAMPART_BROKER_BROKER_GATE_H
 
 #include "broker/broker.h"
+#include "security/auditlog.h"
 #include "security/gate.h"
 
 typedef struct broker_gate broker_gate;
@@ -16,6 +17,10 @@ typedef struct broker_gate broker_gate;
  * the returned adapter is freed with broker_gate_free() after broker_free(). NULL on failure (logged). */
 broker_gate *broker_gate_install(broker *b, sec_gate *g);
 void broker_gate_free(broker_gate *bg);
+/* Audit events from now on (log borrowed, may be NULL; must outlive bg): connect_refused at accept (limit or
+ * ban), connect_accepted, auth_failure (bad user name or password, not authorized), connect_refused (any other
+ * CONNACK refusal, e.g. banned or server busy) with the reason code's name. */
+void broker_gate_set_audit(broker_gate *bg, auditlog *log);
 
 /* The ACL installs its authorizer with broker_set_authorizer(), independently of this. */
 

@@ -252,6 +252,7 @@ int rampart_broker_main(int argc, char **argv)
     b = broker_new(&set);
     if (!b || !(bgate = broker_gate_install(b, gate)))
         goto out;
+    broker_gate_set_audit(bgate, audit);
     if (broker_acl_active(acl))
         broker_acl_install(acl, b);
     broker_set_listener_hook(b, broker_transports_hook, tr);
