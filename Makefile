@@ -77,6 +77,7 @@ integration: asan
 	$(MAKE) integration-run
 
 integration-run:
+	./scripts/bootstrap-npm.sh
 	RAMPART_BIN=$(CURDIR)/build-asan/rampart $(PYTEST) -q -p no:cacheprovider tests/integration
 
 # Sequential on purpose: the sub-makes share build directories. The pytest summary is the closing line.
