@@ -936,3 +936,22 @@ def make_workdir():
 def topic_of(name):
     """A per-test topic prefix so tests never see each other's retained messages."""
     return "t/" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def proc_status(pid):
+    """/proc/PID/status as {field: [words]}."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def proc_core_limit(pid):
+    """The soft and hard core-dump limits of PID, as the two words /proc/PID/limits shows."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return line.split()[4:6]
+    raise AssertionError("no core limit in /proc/%d/limits" % pid)

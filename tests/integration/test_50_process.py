@@ -17,23 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import helpers  # noqa: E402
 
 
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
-
-
-def core_limit(pid):
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max core file size"):
-                return line.split()[4:6]
-    raise AssertionError("no core limit in /proc/%d/limits" % pid)
-
-
 class Builtin:
     """`rampart -p PORT` with a notification socket the broker's account can write to."""
 
@@ -74,7 +57,7 @@ def test_builtin_configuration_runs_unprivileged_and_sandboxed():
     b = Builtin()
     try:
         assert b.notify.recv(4096) == b"READY=1"  # sent once listening and sandboxed
-        s = proc_status(b.pid)
+        s = helpers.proc_status(b.pid)
         try:
             want = pwd.getpwnam("rampart")
         except KeyError:
@@ -86,7 +69,7 @@ def test_builtin_configuration_runs_unprivileged_and_sandboxed():
         assert s["CapEff"] == ["0000000000000000"] and s["CapPrm"] == ["0000000000000000"]
         assert s["NoNewPrivs"] == ["1"]
         assert s["Seccomp"] == ["2"]
-        assert core_limit(b.pid) == ["0", "0"]
+        assert helpers.proc_core_limit(b.pid) == ["0", "0"]
         assert helpers.ping_ok(b)
         os.kill(b.pid, signal.SIGHUP)
         assert b.notify.recv(4096) == b"RELOADING=1"

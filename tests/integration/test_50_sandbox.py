@@ -13,23 +13,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import helpers  # noqa: E402
 
 
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
-
-
-def core_limit(pid):
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max core file size"):
-                return line.split()[4:6]
-    raise AssertionError("no core limit")
-
-
 def sandboxed(b):
     """Waits until the broker says it runs: listeners accept before the sandbox is entered, so /proc is read
     only after this line."""
@@ -51,7 +34,7 @@ class DefaultUserBroker(helpers.Broker):
 
 def test_privileges_dropped_to_configured_user(make_broker):
     b = sandboxed(make_broker(options=["user nobody"]))
-    s = status(b.pid)
+    s = helpers.proc_status(b.pid)
     uid, gid = nobody()
     assert s["Uid"] == [uid] * 4
     assert s["Gid"] == [gid] * 4
@@ -60,7 +43,7 @@ def test_privileges_dropped_to_configured_user(make_broker):
     assert s["CapBnd"] == ["0000000000000000"]
     assert s["NoNewPrivs"] == ["1"]
     assert s["Seccomp"] == ["2"]
-    assert core_limit(b.pid) == ["0", "0"]
+    assert helpers.proc_core_limit(b.pid) == ["0", "0"]
     assert helpers.ping_ok(b)
     log = b.log()
     assert "privileges: dropped to user 'nobody'" in log
@@ -76,7 +59,7 @@ def test_default_user_is_rampart_else_nobody(tmp_path):
         except KeyError:
             want = pwd.getpwnam("nobody")
         sandboxed(b)
-        assert status(b.pid)["Uid"][0] == str(want.pw_uid)
+        assert helpers.proc_status(b.pid)["Uid"][0] == str(want.pw_uid)
         assert "the default" in b.log()
     finally:
         problems = b.stop()
@@ -85,7 +68,7 @@ def test_default_user_is_rampart_else_nobody(tmp_path):
 
 def test_staying_root_needs_explicit_setting_and_keeps_the_sandbox(make_broker):
     b = sandboxed(make_broker(options=["user root"]))
-    s = status(b.pid)
+    s = helpers.proc_status(b.pid)
     assert s["Uid"][0] == "0"
     assert s["NoNewPrivs"] == ["1"] and s["Seccomp"] == ["2"]
     assert "staying root because 'user root' is set explicitly" in b.log()
@@ -93,7 +76,7 @@ def test_staying_root_needs_explicit_setting_and_keeps_the_sandbox(make_broker):
 
 def test_switches_off_are_logged(make_broker):
     b = sandboxed(make_broker(options=["sandbox_seccomp false", "sandbox_landlock false"]))
-    assert status(b.pid)["Seccomp"] == ["0"]
+    assert helpers.proc_status(b.pid)["Seccomp"] == ["0"]
     log = b.log()
     assert "seccomp switched off" in log and "Landlock switched off" in log
 def test_landlock_refuses_a_file_outside_the_allowed_paths(make_broker, tmp_path):
