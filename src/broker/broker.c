@@ -120,6 +120,12 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
     return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
 }
 
+const broker_client *broker_auth_waiting(broker *b, uint64_t cookie)
+{
+    conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
+    return c && c->state == CONN_AUTH && c->auth_waiting ? &c->info : NULL;
+}
+
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)
 {
     conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);

@@ -6,70 +6,45 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "broker/hmap.h"
 #include "config/config.h"
 #include "net/transport.h"
-
-/* One connection's gate state, found by the broker's cookie. */
-typedef struct gate_entry {
-    uint64_t cookie; /* the map's key */
-    sec_conn *sec;
-    /* Who the connection is, for the audit log (copied at CONNECT; empty = absent). */
-    char address[64];
-    uint16_t port;
-    const char *listener; /* the listener's configuration name (lives as long as the configuration) */
-    char client_id[256];
-    char username[256];
-    char subject[256];
-} gate_entry;
 
 struct broker_gate {
     broker *b;
     sec_gate *g;
-    hmap conns; /* cookie -> gate_entry */
     uint8_t data[SCRAM_MSG_MAX]; /* Authentication Data of the answer being returned (the broker copies it) */
     auditlog *audit;             /* borrowed, may be NULL */
 };
 
-/* Copies NUL-terminated s (NULL = empty) into dst of cap bytes, truncated. */
-static void gate_copy(char *dst, size_t cap, const char *s)
-{
-    snprintf(dst, cap, "%s", s ? s : "");
-}
-
-/* The listener's configuration name, or NULL. */
+/* The listener's configuration name ("ADDR:PORT", lives as long as the configuration), or NULL. */
 static const char *gate_listener_name(const broker_client *cl)
 {
     const struct config_listener *l = cl->listener_user;
     return l ? l->tls.name : NULL;
 }
 
-/* One audit event about connection e (or, when e is NULL, about client cl before it got an entry). The
- * fields are what the connection told so far; never a password. */
-static void gate_audit(broker_gate *bg, const gate_entry *e, const broker_client *cl, const char *type,
-                       const char *outcome, const char *reason)
+/* Empty strings count as absent in the audit log. */
+static const char *gate_nonempty(const char *s)
+{
+    return s && s[0] ? s : NULL;
+}
+
+/* One audit event about client cl: what the connection told so far (the broker keeps it: address, client
+ * identifier, username; the certificate's subject comes from the transport). Never a password. */
+static void gate_audit(broker_gate *bg, const broker_client *cl, const char *type, const char *outcome,
+                       const char *reason)
 {
     if (!auditlog_enabled(bg->audit))
         return;
+    const transport *t = cl->transport;
     auditlog_event ev = {.type = type, .outcome = outcome, .reason = reason};
-    if (e) {
-        ev.listener = e->listener;
-        ev.address = e->address[0] ? e->address : NULL;
-        ev.port = e->port;
-        ev.client_id = e->client_id[0] ? e->client_id : NULL;
-        ev.username = e->username[0] ? e->username : NULL;
-        ev.cert_subject = e->subject[0] ? e->subject : NULL;
-    } else {
-        ev.listener = gate_listener_name(cl);
-        ev.address = cl->address;
-        ev.port = cl->port;
-    }
+    ev.listener = gate_listener_name(cl);
+    ev.address = gate_nonempty(cl->address);
+    ev.port = cl->port;
+    ev.client_id = gate_nonempty(cl->client_id);
+    ev.username = gate_nonempty(cl->username);
+    ev.cert_subject = gate_nonempty(t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
     auditlog_emit(bg->audit, &ev, auditlog_now_ms());
-}
-
-static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
-{
-    return hmap_get(&bg->conns, &cookie, sizeof cookie);
 }
 
 /* The listener's allow_anonymous, from its configuration record. */
@@ -79,44 +54,34 @@ static bool gate_listener_anonymous(const broker_client *cl)
     return l ? l->allow_anonymous : false;
 }
 
-static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
+/* The connection's state is its sec_conn, nothing else: the broker keeps the pointer. */
+static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie, void **state)
 {
     broker_gate *bg = ctx;
-    char name[64];
-    gate_entry *e = calloc(1, sizeof *e);
+    const char *name = gate_listener_name(cl);
+    sec_conn *sec = sec_gate_accept(bg->g, cl->listener_port, name ? name : "-", gate_listener_anonymous(cl),
+                                    cl->address);
 
-    if (!e)
-        return false;
-    snprintf(name, sizeof name, "port %u", cl->listener_port);
-    e->cookie = cookie;
-    e->sec = sec_gate_accept(bg->g, cl->listener_port, name, gate_listener_anonymous(cl), cl->address);
-    if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
-        if (e->sec)
-            sec_gate_close(bg->g, e->sec);
-        else
-            gate_audit(bg, NULL, cl, "connect_refused", "refused", "connection limit or ban");
-        free(e);
+    (void)cookie;
+    if (!sec) {
+        gate_audit(bg, cl, "connect_refused", "refused", "connection limit or ban");
         return false;
     }
-    gate_copy(e->address, sizeof e->address, cl->address);
-    e->port = cl->port;
-    e->listener = gate_listener_name(cl);
+    *state = sec;
     return true;
 }
 
-static void gate_closed(void *ctx, uint64_t cookie)
+static void gate_closed(void *ctx, uint64_t cookie, void *state)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = hmap_remove(&bg->conns, &cookie, sizeof cookie);
 
-    if (!e)
-        return;
-    sec_gate_close(bg->g, e->sec);
-    free(e);
+    (void)cookie;
+    if (state)
+        sec_gate_close(bg->g, state);
 }
 
 /* Turns a gate reply into the broker's answer. Returns BROKER_AUTH_DONE or BROKER_AUTH_PENDING. */
-static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broker_auth_result *out)
+static int gate_answer(broker_gate *bg, const broker_client *cl, const sec_reply *r, broker_auth_result *out)
 {
     memset(out, 0, sizeof *out);
     if (r->kind == SEC_REPLY_PENDING)
@@ -128,12 +93,11 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data_len = r->auth_data_len;
     }
     if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
-        sec_gate_authenticated(bg->g, e->sec);
-        gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
+        sec_gate_authenticated(bg->g, cl->security_state);
+        gate_audit(bg, cl, "connect_accepted", "success", NULL);
     } else if (r->kind == SEC_REPLY_CONNACK) {
         bool bad_login = r->reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || r->reason == MQTT_RC_NOT_AUTHORIZED;
-        gate_audit(bg, e, NULL, bad_login ? "auth_failure" : "connect_refused", "failure",
-                   mqtt_reason_name(r->reason));
+        gate_audit(bg, cl, bad_login ? "auth_failure" : "connect_refused", "failure", mqtt_reason_name(r->reason));
     }
     return BROKER_AUTH_DONE;
 }
@@ -142,37 +106,31 @@ static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_conn
                              broker_auth_result *out)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    if (!e) { /* a connection the accept hook never saw (broker_attach): refuse */
+    if (!cl->security_state) { /* a connection the accept hook never saw (broker_attach): refuse */
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_NOT_AUTHORIZED;
         return BROKER_AUTH_DONE;
     }
-    gate_copy(e->client_id, sizeof e->client_id, cl->client_id);
-    gate_copy(e->username, sizeof e->username, cl->username);
-    const transport *t = cl->transport;
-    gate_copy(e->subject, sizeof e->subject, t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
-    sec_gate_connect(bg->g, e->sec, cookie, ck, &r);
-    return gate_answer(bg, e, &r, out);
+    sec_gate_connect(bg->g, cl->security_state, cookie, ck, &r);
+    return gate_answer(bg, cl, &r, out);
 }
 
 static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
                           broker_auth_result *out)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    (void)cl;
-    if (!e) {
+    (void)cookie;
+    if (!cl->security_state) {
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_PROTOCOL_ERROR;
         return BROKER_AUTH_DONE;
     }
-    sec_gate_auth(bg->g, e->sec, packet, &r);
-    return gate_answer(bg, e, &r, out);
+    sec_gate_auth(bg->g, cl->security_state, packet, &r);
+    return gate_answer(bg, cl, &r, out);
 }
 
 /* Finished verifications: answer their connections (those still there). */
@@ -184,10 +142,10 @@ static void gate_results(void *ctx)
     broker_auth_result out;
 
     while (sec_gate_take_result(bg->g, &cookie, &r)) {
-        gate_entry *e = gate_find(bg, cookie);
-        if (!e)
+        const broker_client *cl = broker_auth_waiting(bg->b, cookie);
+        if (!cl || !cl->security_state)
             continue; /* the client went away meanwhile */
-        gate_answer(bg, e, &r, &out);
+        gate_answer(bg, cl, &r, &out);
         broker_auth_complete(bg->b, cookie, &out);
     }
 }
@@ -243,10 +201,5 @@ void broker_gate_set_audit(broker_gate *bg, auditlog *log)
 
 void broker_gate_free(broker_gate *bg)
 {
-    if (!bg)
-        return;
-    for (uint32_t i = 0; i < bg->conns.cap; i++)
-        free(bg->conns.slots[i].value);
-    hmap_free(&bg->conns);
     free(bg);
 }

@@ -131,7 +131,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id, &c->info.security_state)) {
         conn_close(c, -1, "refused by connection limits");
         return;
     }
@@ -501,7 +501,7 @@ void conn_destroy(conn *c)
     }
     proto_auth_forget(c);
     if (b->sec.closed)
-        b->sec.closed(b->sec.ctx, c->id);
+        b->sec.closed(b->sec.ctx, c->id, c->info.security_state);
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);

@@ -18,15 +18,29 @@ struct sec_gate {
     uint8_t scram_secret[32];
 };
 
+/* Enhanced authentication in progress: allocated at a SCRAM CONNECT, freed when it ends. */
+typedef struct sec_scram {
+    scram_server *server;
+    size_t client_id_len;
+    uint8_t client_id[]; /* copy for the SCRAM log lines */
+} sec_scram;
+
+/* Kept for every connection, so kept small (one idle connection costs a few hundred bytes in all): the
+ * address in its compact form (expanded by conn_addr() when needed), the listener's name borrowed. */
 struct sec_conn {
-    sec_addr addr;
-    char listener[64];
+    const char *listener; /* borrowed, see sec_gate_accept() */
+    sec_scram *scram;     /* NULL unless enhanced authentication is in progress */
+    uint8_t bytes[16];    /* sec_addr.bytes */
+    uint8_t family;       /* sec_addr.family */
     bool allow_anonymous;
     bool authenticated;
-    scram_server *scram;   /* enhanced authentication in progress */
-    uint8_t *client_id;    /* copy for the SCRAM log line */
-    size_t client_id_len;
 };
+
+/* The connection's address, expanded. */
+static void conn_addr(const sec_conn *c, sec_addr *out)
+{
+    sec_addr_from_bytes(c->family, c->bytes, out);
+}
 
 static uint64_t now_ms(void)
 {
@@ -103,16 +117,19 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     sec_conn *c = calloc(1, sizeof *c);
     enum connlimit_verdict v;
     uint64_t now = now_ms();
+    sec_addr addr;
 
     if (!c)
         return NULL;
-    if (sec_addr_parse(address, &c->addr) < 0)
-        sec_addr_from_sockaddr(NULL, 0, &c->addr);
-    snprintf(c->listener, sizeof c->listener, "%s", name ? name : "-");
+    if (sec_addr_parse(address, &addr) < 0)
+        sec_addr_from_sockaddr(NULL, 0, &addr);
+    c->family = addr.family;
+    memcpy(c->bytes, addr.bytes, sizeof c->bytes);
+    c->listener = name ? name : "-";
     c->allow_anonymous = allow_anonymous;
-    v = connlimit_accept(g->conn, index, &c->addr, now);
+    v = connlimit_accept(g->conn, index, &addr, now);
     if (v != CONNLIMIT_OK) {
-        connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        connlimit_log_refusal(g->conn, v, &addr, c->listener, now);
         free(c);
         return NULL;
     }
@@ -121,34 +138,40 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
 
 static void conn_drop_scram(sec_conn *c)
 {
-    scram_server_free(c->scram);
+    if (!c->scram)
+        return;
+    scram_server_free(c->scram->server);
+    free(c->scram);
     c->scram = NULL;
-    free(c->client_id);
-    c->client_id = NULL;
-    c->client_id_len = 0;
 }
 
 void sec_gate_close(sec_gate *g, sec_conn *c)
 {
+    sec_addr addr;
+
     if (!c)
         return;
-    connlimit_closed(g->conn, &c->addr, c->authenticated);
+    conn_addr(c, &addr);
+    connlimit_closed(g->conn, &addr, c->authenticated);
     conn_drop_scram(c);
     free(c);
 }
 
 void sec_gate_authenticated(sec_gate *g, sec_conn *c)
 {
+    sec_addr addr;
+
     if (c->authenticated)
         return;
     c->authenticated = true;
-    connlimit_authenticated(g->conn, &c->addr);
+    conn_addr(c, &addr);
+    connlimit_authenticated(g->conn, &addr);
     conn_drop_scram(c);
 }
 
-const sec_addr *sec_conn_addr(const sec_conn *c)
+void sec_conn_addr(const sec_conn *c, sec_addr *out)
 {
-    return &c->addr;
+    conn_addr(c, out);
 }
 
 static void reply_connack(sec_reply *r, uint8_t reason)
@@ -158,10 +181,12 @@ static void reply_connack(sec_reply *r, uint8_t reason)
     r->reason = reason;
 }
 
-static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect *pkt)
+/* Fills *at for c's CONNECT pkt; addr is the storage of the expanded address at->addr points to. */
+static void attempt_fill(auth_attempt *at, sec_addr *addr, const sec_conn *c, const mqtt_connect *pkt)
 {
     memset(at, 0, sizeof *at);
-    at->addr = &c->addr;
+    conn_addr(c, addr);
+    at->addr = addr;
     at->listener = c->listener;
     at->allow_anonymous = c->allow_anonymous;
     at->has_username = pkt->has_username;
@@ -177,39 +202,45 @@ static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect
 static void log_scram(const sec_conn *c, const char *event, const char *user, size_t ulen)
 {
     char u[600], id[600];
+    sec_addr addr;
 
-    log_notice("auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s", event, c->addr.text,
+    conn_addr(c, &addr);
+    log_notice("auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s", event, addr.text,
                auth_log_escape((const uint8_t *)user, ulen, u, sizeof u),
-               auth_log_escape(c->client_id, c->client_id_len, id, sizeof id), c->listener);
+               auth_log_escape(c->scram ? c->scram->client_id : NULL, c->scram ? c->scram->client_id_len : 0, id,
+                               sizeof id),
+               c->listener);
 }
 
 /* CONNECT with Authentication Method SCRAM-SHA-256: answers server-first in an AUTH packet. */
 static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
     const char *user;
     uint8_t reason;
     size_t n = 0;
 
-    c->client_id = malloc(pkt->client_id.len ? pkt->client_id.len : 1);
-    c->scram = scram_server_new(g->scram_secret);
-    if (!c->client_id || !c->scram) {
+    c->scram = calloc(1, sizeof *c->scram + pkt->client_id.len);
+    if (c->scram)
+        c->scram->server = scram_server_new(g->scram_secret);
+    if (!c->scram || !c->scram->server) {
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_SERVER_BUSY);
     }
     if (pkt->client_id.len)
-        memcpy(c->client_id, pkt->client_id.data, pkt->client_id.len);
-    c->client_id_len = pkt->client_id.len;
+        memcpy(c->scram->client_id, pkt->client_id.data, pkt->client_id.len);
+    c->scram->client_id_len = pkt->client_id.len;
     memset(r, 0, sizeof *r);
     if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
-        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+        scram_server_first(c->scram->server, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
                            r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
         log_scram(c, "refused reason=scram_malformed", "", 0);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
-    user = scram_server_username(c->scram);
-    attempt_fill(&at, c, pkt);
+    user = scram_server_username(c->scram->server);
+    attempt_fill(&at, &addr, c, pkt);
     at.has_username = true;
     at.username = (const uint8_t *)user;
     at.username_len = strlen(user);
@@ -227,18 +258,19 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
 
     if (pkt->version == MQTT_V5 && (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
         const mqtt_bytes *m = &pkt->props.auth_method;
         if (m->len != strlen(SEC_AUTH_METHOD) || memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
-            c->client_id_len = 0;
-            log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", c->addr.text, c->listener);
+            conn_addr(c, &addr);
+            log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", addr.text, c->listener);
             return reply_connack(r, MQTT_RC_BAD_AUTH_METHOD);
         }
         conn_drop_scram(c);
         return connect_scram(g, c, pkt, r);
     }
-    attempt_fill(&at, c, pkt);
+    attempt_fill(&at, &addr, c, pkt);
     memset(r, 0, sizeof *r);
     if (auth_begin(g->auth, &at, cookie, &r->reason) == AUTH_PENDING)
         r->kind = SEC_REPLY_PENDING;
@@ -247,6 +279,7 @@ void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_conn
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
     const char *user;
     uint8_t final[SCRAM_MSG_MAX], reason;
     size_t n = 0;
@@ -256,23 +289,25 @@ void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_re
     if (!c->scram || pkt->reason != MQTT_RC_CONTINUE_AUTH ||
         !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
         memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
-        log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", c->addr.text, c->listener);
+        conn_addr(c, &addr);
+        log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", addr.text, c->listener);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
     }
     rc = (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA))
-             ? scram_server_final(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, final,
+             ? scram_server_final(c->scram->server, pkt->props.auth_data.data, pkt->props.auth_data.len, final,
                                   sizeof final, &n)
              : SCRAM_MALFORMED;
-    user = scram_server_username(c->scram);
+    user = scram_server_username(c->scram->server);
     memset(&at, 0, sizeof at);
-    at.addr = &c->addr;
+    conn_addr(c, &addr);
+    at.addr = &addr;
     at.listener = c->listener;
     at.has_username = true;
     at.username = (const uint8_t *)user;
     at.username_len = strlen(user);
-    at.client_id = c->client_id;
-    at.client_id_len = c->client_id_len;
+    at.client_id = c->scram->client_id;
+    at.client_id_len = c->scram->client_id_len;
     reason = auth_record(g->auth, &at, rc == SCRAM_OK, "scram-sha-256");
     reply_connack(r, reason);
     if (reason == 0) {
