@@ -107,7 +107,7 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         return true;
     broker_client info = {0};
     if (c) {
-        info = c->info;
+        conn_client(c, &info);
     } else if (s) {
         info.client_id = s->client_id;
         info.username = s->username;
@@ -123,7 +123,10 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
 const broker_client *broker_auth_waiting(broker *b, uint64_t cookie)
 {
     conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
-    return c && c->state == CONN_AUTH && c->auth_waiting ? &c->info : NULL;
+    if (!c || c->state != CONN_AUTH || !c->auth_waiting)
+        return NULL;
+    conn_client(c, &b->waiting_client);
+    return &b->waiting_client;
 }
 
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)

@@ -100,7 +100,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     c->id = ++b->next_conn_id;
     c->listener = l;
     c->out.release = conn_msg_release;
-    snprintf(c->address, sizeof c->address, "%s", addr);
+    c->address = ic->key;
     c->port = port;
     c->t = l ? listener_make_transport(l, fd) : transport_tcp_new(fd);
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
@@ -119,24 +119,59 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
     c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
-    c->info.address = c->address;
-    c->info.port = port;
-    c->info.listener_port = l ? listener_port(l) : 0;
-    c->info.listener_user = ls->user;
-    c->info.transport = c->t;
     c->next = b->conns_head;
     if (b->conns_head)
         b->conns_head->prev = c;
     b->conns_head = c;
     b->nconns++;
     b->stats.connections_total++;
-    log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id, &c->info.security_state)) {
+    broker_client info;
+    conn_client(c, &info);
+    log_debug("new connection from %s:%u on port %u (%s)", addr, port, info.listener_port, c->t->ops->name);
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &info, c->id, &c->security_state)) {
         conn_close(c, -1, "refused by connection limits");
         return;
     }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
+}
+
+void conn_client(const conn *c, broker_client *out)
+{
+    memset(out, 0, sizeof *out);
+    out->client_id = c->session ? c->session->client_id : c->auth_client_id;
+    out->username = c->username;
+    out->address = c->address;
+    out->port = c->port;
+    out->listener_port = c->listener ? listener_port(c->listener) : 0;
+    out->listener_user = c->ls->user;
+    out->transport = c->t;
+    out->security_state = c->security_state;
+    out->version = c->version;
+}
+
+conn_aliases *conn_aliases_get(conn *c)
+{
+    if (!c->aliases)
+        c->aliases = calloc(1, sizeof *c->aliases);
+    return c->aliases;
+}
+
+/* Frees c's topic alias tables. */
+static void conn_aliases_free(conn *c)
+{
+    conn_aliases *al = c->aliases;
+    if (!al)
+        return;
+    for (uint16_t i = 0; al->out_topics && i < al->out_count; i++)
+        free(al->out_topics[i]);
+    free(al->out_topics);
+    hmap_free(&al->out);
+    for (uint16_t i = 0; al->in && i < c->in_alias_max; i++)
+        free(al->in[i]);
+    free(al->in);
+    free(al);
+    c->aliases = NULL;
 }
 
 /* Keeps the broker's count of queued output bytes (the memory ceiling) in step with this connection. */
@@ -501,26 +536,18 @@ void conn_destroy(conn *c)
     }
     proto_auth_forget(c);
     if (b->sec.closed)
-        b->sec.closed(b->sec.ctx, c->id, c->info.security_state);
+        b->sec.closed(b->sec.ctx, c->id, c->security_state);
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);
-    for (uint16_t i = 0; i < c->out_alias_count; i++)
-        free(c->out_alias_topics[i]);
-    free(c->out_alias_topics);
-    hmap_free(&c->out_aliases);
-    if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->in_alias_max; i++)
-            free(c->in_aliases[i]);
-        free(c->in_aliases);
-    }
+    conn_aliases_free(c);
     c->ls->connections--;
     if (c->counted_ip) {
         ip_count *ic = conn_ip_get(b, c->address, false);
         if (ic && --ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
     }
-    free((char *)c->info.username);
+    free(c->username);
     c->t->ops->destroy(c->t);
     close(fd);
     if (c->prev)

@@ -51,36 +51,52 @@ typedef struct session_sub {
 typedef struct conn conn;
 
 typedef struct session session;
+/* One client session (one per client, connected or not): fields packed by size, the client identifier in
+ * the same allocation (docs/performance.md: memory per idle connection). */
 struct session {
-    char *client_id;
-    uint16_t id_len;
+    char *client_id;        /* NUL-terminated, stored after the struct (same allocation) */
     char *username;
     uint64_t uid; /* unique per session object, for No Local */
     conn *conn;   /* NULL while offline */
     void *listener_user;    /* the listener it last connected through (for authorization while offline) */
-    uint16_t listener_port;
-    uint8_t version;
-    uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
     uint64_t expire_at_ms;  /* while offline */
     hmap subs;              /* full filter -> session_sub */
     dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
-    uint16_t next_pid;
     uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL */
-    uint32_t in_qos2_count, in_qos2_cap;
     broker_msg *will;
-    uint8_t will_qos;
-    bool will_retain;
-    uint32_t will_delay_s;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
     uint64_t match_epoch;
-    uint32_t match_index;
     session *prev, *next; /* every session */
+    uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
+    uint32_t in_qos2_count, in_qos2_cap;
+    uint32_t will_delay_s;
+    uint32_t match_index;
+    uint16_t id_len;
+    uint16_t listener_port;
+    uint16_t next_pid;
+    uint8_t version;
+    uint8_t will_qos;
+    bool will_retain;
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
 
+/* Topic aliases of one connection, allocated at the first alias used in either direction (most clients use
+ * none, so idle connections do not carry this). */
+typedef struct conn_aliases {
+    hmap out;          /* topic -> alias (uintptr_t); keys in out_topics */
+    char **out_topics; /* [alias-1], out_alias_max entries once the first is assigned */
+    char **in;         /* [alias-1], in_alias_max entries once the client sets the first */
+    uint16_t out_count;
+} conn_aliases;
+
+/*
+ * One client connection. There is one per connected client, so its size is most of the memory an idle
+ * connection costs (docs/performance.md): what only some connections need (topic aliases, the pending
+ * CONNECT of an authentication in progress) is allocated when needed, the rest is packed by size.
+ */
 struct conn {
     broker *b;
     uint64_t id;             /* unique; the cookie of authentication steps */
@@ -88,42 +104,40 @@ struct conn {
     transport *t;
     net_listener *listener;
     broker_listener_settings *ls; /* settings of the listener it came through */
-    enum conn_state state;
-    uint8_t version; /* 0 until CONNECT */
     session *session;
-    broker_client info;
-    char address[INET6_ADDRSTRLEN];
-    uint16_t port;
+    const char *address;     /* peer IP address: the key of its per-address count (ip_count.key) */
+    char *username;          /* from CONNECT, NULL if none */
+    void *security_state;    /* broker_security.accept's per-connection state */
     uint8_t *ibuf;
-    uint32_t ilen, icap;
     outq out;
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
-    uint16_t keepalive_s;    /* negotiated keep alive */
-    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
-    uint16_t out_window;     /* the client's Receive Maximum */
-    uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
-    uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
-    uint16_t out_alias_count;
-    hmap out_aliases;        /* topic -> alias (uintptr_t) ; keys in out_alias_topics */
-    char **out_alias_topics; /* [alias-1] */
-    char **in_aliases;       /* [alias-1], in_alias_max entries */
-    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
-    bool request_problem_info;
-    bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
-    bool auth_waiting;       /* an authentication answer is pending: read nothing */
+    conn_aliases *aliases;   /* NULL until a topic alias is used */
     char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
     uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
-    uint32_t saved_len;
-    bool read_paused;
-    bool dirty;
-    bool counted_ip;
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
     conn *next_again;        /* in broker.again: the transport holds input already decoded */
+    uint32_t ilen, icap;
+    uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
+    uint32_t saved_len;
+    enum conn_state state;
+    uint16_t port;
+    uint16_t keepalive_s;    /* negotiated keep alive */
+    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
+    uint16_t out_window;     /* the client's Receive Maximum */
+    uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
+    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
+    uint8_t version;         /* 0 until CONNECT */
+    bool request_problem_info;
+    bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
+    bool auth_waiting;       /* an authentication answer is pending: read nothing */
+    bool read_paused;
+    bool dirty;
+    bool counted_ip;
     bool again;
 };
 
@@ -190,6 +204,7 @@ struct broker {
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
     hmap authenticating; /* conn id -> conn, while CONN_AUTH */
+    broker_client waiting_client; /* what broker_auth_waiting() returned last */
     uint64_t next_conn_id;
     broker_fd_watch fds[8];
     int nfds;
@@ -259,6 +274,11 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
 /* Takes over a connected non-blocking socket (l may be NULL: plain TCP, no listener). */
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port);
 /* Encodes p and queues it; returns false if it could not (connection is then closed). */
+/* Fills *out with what the security hooks see of c (pointers into c and its session: valid while c is
+ * unchanged). */
+void conn_client(const conn *c, broker_client *out);
+/* c's topic alias tables, allocated at the first call; NULL when out of memory. */
+conn_aliases *conn_aliases_get(conn *c);
 bool conn_send(conn *c, const mqtt_packet *p);
 void conn_mark_dirty(conn *c);
 void conn_flush_dirty(broker *b);

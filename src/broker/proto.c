@@ -259,10 +259,10 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
-    s->listener_user = c->info.listener_user;
-    s->listener_port = c->info.listener_port;
+    s->listener_user = c->ls->user;
+    s->listener_port = c->listener ? listener_port(c->listener) : 0;
     free(s->username);
-    s->username = c->info.username ? strdup(c->info.username) : NULL;
+    s->username = c->username ? strdup(c->username) : NULL;
     s->will = will;
     s->will_qos = ck->will_qos;
     s->will_retain = ck->will_retain;
@@ -271,7 +271,6 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     if (will)
         will->origin = s->uid;
     c->session = s;
-    c->info.client_id = s->client_id;
     c->state = CONN_ACTIVE;
     c->will_keep = true;
     c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
@@ -418,18 +417,18 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
     } else {
         c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
-    free((char *)c->info.username);
-    c->info.username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
-    if (!c->auth_client_id || (ck->has_username && !c->info.username)) {
+    free(c->username);
+    c->username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
+    if (!c->auth_client_id || (ck->has_username && !c->username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
-    c->info.client_id = c->auth_client_id;
-    c->info.version = c->version;
+    broker_client info;
+    conn_client(c, &info);
     broker_auth_result r = {0};
     int status = BROKER_AUTH_DONE;
     if (b->sec.authenticate)
-        status = b->sec.authenticate(b->sec.ctx, &c->info, ck, c->id, &r);
+        status = b->sec.authenticate(b->sec.ctx, &info, ck, c->id, &r);
     else
         proto_default_auth(c, ck, &r);
     proto_auth_apply(c, ck, status, &r, raw, raw_len);
@@ -449,7 +448,9 @@ static void proto_auth_packet(conn *c, const mqtt_reason_only *a)
         return;
     }
     broker_auth_result r = {0};
-    int status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
+    broker_client info;
+    conn_client(c, &info);
+    int status = b->sec.auth_step(b->sec.ctx, &info, a, c->id, &r);
     proto_auth_apply(c, &saved.u.connect, status, &r, c->saved_connect, c->saved_len);
 }
 
@@ -514,12 +515,12 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
         proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
-    if (!c->in_aliases) {
-        c->in_aliases = calloc(c->in_alias_max, sizeof(char *));
-        if (!c->in_aliases) {
-            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
-            return false;
-        }
+    conn_aliases *al = conn_aliases_get(c);
+    if (al && !al->in)
+        al->in = calloc(c->in_alias_max, sizeof(char *));
+    if (!al || !al->in) {
+        proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+        return false;
     }
     if (topic->len) {
         char *copy = strndup((const char *)topic->data, topic->len);
@@ -527,15 +528,15 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
         }
-        free(c->in_aliases[a - 1]);
-        c->in_aliases[a - 1] = copy;
+        free(al->in[a - 1]);
+        al->in[a - 1] = copy;
         return true;
     }
-    if (!c->in_aliases[a - 1]) {
+    if (!al->in[a - 1]) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
         return false;
     }
-    *topic = (mqtt_bytes){(const uint8_t *)c->in_aliases[a - 1], (uint32_t)strlen(c->in_aliases[a - 1])};
+    *topic = (mqtt_bytes){(const uint8_t *)al->in[a - 1], (uint32_t)strlen(al->in[a - 1])};
     return true;
 }
 

@@ -269,27 +269,30 @@ static bool route_alias(conn *c, broker_msg *msg, uint16_t *alias)
     *alias = 0;
     if (c->out_alias_max == 0)
         return false;
-    void *v = hmap_get(&c->out_aliases, msg->topic, msg->topic_len);
+    conn_aliases *al = conn_aliases_get(c);
+    if (!al)
+        return false;
+    void *v = hmap_get(&al->out, msg->topic, msg->topic_len);
     if (v) {
         *alias = (uint16_t)(uintptr_t)v;
         return true;
     }
-    if (c->out_alias_count >= c->out_alias_max)
+    if (al->out_count >= c->out_alias_max)
         return false;
-    if (!c->out_alias_topics) {
-        c->out_alias_topics = calloc(c->out_alias_max, sizeof(char *));
-        if (!c->out_alias_topics)
+    if (!al->out_topics) {
+        al->out_topics = calloc(c->out_alias_max, sizeof(char *));
+        if (!al->out_topics)
             return false;
     }
     char *copy = strndup(msg->topic, msg->topic_len);
     if (!copy)
         return false;
-    uint16_t a = (uint16_t)(c->out_alias_count + 1);
-    if (hmap_put(&c->out_aliases, copy, msg->topic_len, (void *)(uintptr_t)a) < 0) {
+    uint16_t a = (uint16_t)(al->out_count + 1);
+    if (hmap_put(&al->out, copy, msg->topic_len, (void *)(uintptr_t)a) < 0) {
         free(copy);
         return false;
     }
-    c->out_alias_topics[c->out_alias_count++] = copy;
+    al->out_topics[al->out_count++] = copy;
     *alias = a;
     return false;
 }

@@ -85,12 +85,10 @@ void dq_clear(dqueue *q)
 
 session *session_new(broker *b, const char *id, size_t len)
 {
-    session *s = calloc(1, sizeof *s);
+    session *s = calloc(1, sizeof *s + len + 1);
     if (!s)
         return NULL;
-    s->client_id = malloc(len + 1);
-    if (!s->client_id)
-        goto fail;
+    s->client_id = (char *)(s + 1);
     memcpy(s->client_id, id, len);
     s->client_id[len] = 0;
     s->id_len = (uint16_t)len;
@@ -105,7 +103,6 @@ session *session_new(broker *b, const char *id, size_t len)
     b->nsessions++;
     return s;
 fail:
-    free(s->client_id);
     free(s);
     return NULL;
 }
@@ -158,7 +155,6 @@ void session_end(broker *b, session *s)
     if (s->next)
         s->next->prev = s->prev;
     b->nsessions--;
-    free(s->client_id);
     free(s->username);
     free(s);
 }
