@@ -59,8 +59,10 @@ void broker_settings_clear(broker_settings *s)
         free(s->listeners[i].mount_point);
     }
     free(s->clientid_prefix);
+    free(s->response_topic_prefix);
     s->nlisteners = 0;
     s->clientid_prefix = NULL;
+    s->response_topic_prefix = NULL;
 }
 
 broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port)
@@ -281,6 +283,13 @@ void broker_reload_settings(broker *b, const broker_settings *ns)
     s->memory_limit = ns->memory_limit;
     s->out_buffer_limit = ns->out_buffer_limit;
     s->sys_interval = ns->sys_interval;
+    char *prefix = ns->response_topic_prefix ? strdup(ns->response_topic_prefix) : NULL;
+    if (ns->response_topic_prefix && !prefix) {
+        log_warning("reload: out of memory: response_topic_prefix unchanged");
+    } else {
+        free(s->response_topic_prefix);
+        s->response_topic_prefix = prefix;
+    }
     for (int i = 0; i < ns->nlisteners; i++) {
         const broker_listener_settings *n = &ns->listeners[i];
         int j = 0;

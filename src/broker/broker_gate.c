@@ -104,6 +104,12 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
     return true;
 }
 
+/* The broker's own connection caps (max_connections_global, of the listener, per address) refused cl. */
+static void gate_refused(void *ctx, const broker_client *cl, const char *why)
+{
+    gate_audit(ctx, NULL, cl, "connect_refused", "refused", why);
+}
+
 static void gate_closed(void *ctx, uint64_t cookie)
 {
     broker_gate *bg = ctx;
@@ -225,6 +231,7 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.ctx = bg;
     sec.accept = gate_accept;
     sec.closed = gate_closed;
+    sec.refused = gate_refused;
     sec.authenticate = gate_authenticate;
     sec.auth_step = gate_auth_step;
     broker_set_security(b, &sec);

@@ -67,7 +67,8 @@ struct session {
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
     uint16_t next_pid;
-    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL */
+    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL (while in_qos2_map is NULL) */
+    uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
     uint32_t in_qos2_count, in_qos2_cap;
     broker_msg *will;
     uint8_t will_qos;
