@@ -125,6 +125,11 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)
 {
     conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
+    if (c && c->state == CONN_ACTIVE && c->reauth == REAUTH_PENDING) {
+        b->now_ms = loop_now_ms();
+        proto_reauth_answer(c, r);
+        return;
+    }
     if (!c || c->state != CONN_AUTH || !c->auth_waiting)
         return;
     b->now_ms = loop_now_ms();

@@ -111,6 +111,13 @@ typedef struct broker_security {
      * protocol error. */
     int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
                      broker_auth_result *out);
+    /* Re-authentication [MQTT-4.12.1]: an AUTH with reason 0x19 after CONNACK from a client that used an
+     * Authentication Method at CONNECT (the broker checked it is the same method). Same contract as
+     * authenticate: reason 0 re-authenticated (AUTH 0x00 is sent with result.data), 0x18 continue (AUTH 0x18;
+     * the client's next AUTH goes to auth_step), anything else fails (DISCONNECT 0x87, or the reason when
+     * it is a DISCONNECT code). The connection keeps working meanwhile. NULL: AUTH 0x19 is refused (0x87). */
+    int (*reauthenticate)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
+                          broker_auth_result *out);
     /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
     void (*auth_abandoned)(void *ctx, uint64_t cookie);
     /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it

@@ -561,6 +561,7 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
+    free(c->auth_method);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);

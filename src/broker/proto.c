@@ -306,6 +306,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     proto_connack_props(c, &ap, ck->client_id.len == 0 ? s->client_id : NULL, c->server_keepalive_s, capped,
                         expiry);
     if (pr->present & PROP(AUTH_METHOD)) {
+        free(c->auth_method);
+        c->auth_method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
         ap.present |= PROP(AUTH_METHOD);
         ap.auth_method = pr->auth_method;
         if (r->data) {
@@ -351,6 +353,12 @@ static bool proto_saved_connect(conn *c, mqtt_packet *p)
 void proto_auth_forget(conn *c)
 {
     broker *b = c->b;
+    if (c->reauth == REAUTH_PENDING) {
+        hmap_remove(&b->authenticating, &c->id, sizeof c->id);
+        if (c->state == CONN_CLOSING && b->sec.auth_abandoned)
+            b->sec.auth_abandoned(b->sec.ctx, c->id);
+    }
+    c->reauth = REAUTH_NONE;
     if (c->saved_connect) {
         OPENSSL_cleanse(c->saved_connect, c->saved_len);
         free(c->saved_connect);
@@ -510,6 +518,99 @@ static void proto_ack_why(conn *c, uint8_t type, uint16_t pid, uint8_t reason, c
         p.flags = 2;
     proto_reason_string(c, &p.u.ack.props, why);
     conn_send(c, &p);
+}
+
+/* ---- re-authentication [MQTT-4.12.1] ---- */
+
+/* A failed re-authentication's DISCONNECT reason: the step's own when DISCONNECT may carry it, else 0x87. */
+static uint8_t proto_reauth_reason(uint8_t r)
+{
+    switch (r) {
+    case MQTT_RC_UNSPECIFIED: case MQTT_RC_PROTOCOL_ERROR: case MQTT_RC_IMPLEMENTATION_SPECIFIC:
+    case MQTT_RC_NOT_AUTHORIZED: case MQTT_RC_SERVER_BUSY: case MQTT_RC_ADMINISTRATIVE_ACTION:
+        return r;
+    default:
+        return MQTT_RC_NOT_AUTHORIZED;
+    }
+}
+
+/* Applies the answer of a re-authentication step: AUTH 0x00 (done), AUTH 0x18 (continue), wait, or
+ * DISCONNECT (failed [MQTT-4.12.1-2]). */
+static void proto_reauth_apply(conn *c, int status, const broker_auth_result *r)
+{
+    broker *b = c->b;
+    if (status == BROKER_AUTH_PENDING) {
+        if (hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
+            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+            return;
+        }
+        c->reauth = REAUTH_PENDING;
+        return;
+    }
+    c->reauth = REAUTH_NONE;
+    if (r->reason != 0 && r->reason != MQTT_RC_CONTINUE_AUTH) {
+        log_notice("client %s (%s): re-authentication failed (%s)", c->session->client_id, c->address,
+                   mqtt_reason_name(r->reason));
+        proto_disconnect(c, proto_reauth_reason(r->reason), "re-authentication failed");
+        return;
+    }
+    mqtt_packet p = {.type = MQTT_AUTH};
+    p.u.auth.reason = r->reason;
+    p.u.auth.props.present = PROP(AUTH_METHOD);
+    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)c->auth_method, (uint32_t)strlen(c->auth_method)};
+    if (r->data) {
+        p.u.auth.props.present |= PROP(AUTH_DATA);
+        p.u.auth.props.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
+    }
+    if (!conn_send(c, &p)) {
+        conn_close(c, -1, "cannot send AUTH");
+        return;
+    }
+    if (r->reason == MQTT_RC_CONTINUE_AUTH)
+        c->reauth = REAUTH_CONTINUE;
+    else
+        log_info("client %s (%s) re-authenticated", c->session->client_id, c->address);
+}
+
+void proto_reauth_answer(conn *c, const broker_auth_result *r)
+{
+    if (c->state != CONN_ACTIVE || c->reauth != REAUTH_PENDING)
+        return;
+    hmap_remove(&c->b->authenticating, &c->id, sizeof c->id);
+    proto_reauth_apply(c, BROKER_AUTH_DONE, r);
+}
+
+/* An AUTH packet after CONNACK: starts (0x19) or continues (0x18) a re-authentication with the CONNECT's
+ * method. The client may go on sending other packets meanwhile; they are handled as usual. */
+static void proto_reauth_packet(conn *c, const mqtt_reason_only *a)
+{
+    broker *b = c->b;
+    broker_auth_result r = {0};
+    int status;
+    if (!c->auth_method) {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method"); /* [MQTT-4.12.0-7] */
+        return;
+    }
+    /* [MQTT-4.12.1-1]: the same method as CONNECT. (0x8C Bad authentication method is not a DISCONNECT code in
+     * the DISCONNECT packet's table, 3.14.2.1: a different method is a protocol error.) */
+    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(c->auth_method) ||
+        memcmp(a->props.auth_method.data, c->auth_method, a->props.auth_method.len) != 0) {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "re-authentication with another authentication method");
+        return;
+    }
+    if (a->reason == MQTT_RC_REAUTHENTICATE && c->reauth == REAUTH_NONE) {
+        if (!b->sec.reauthenticate) {
+            proto_disconnect(c, MQTT_RC_NOT_AUTHORIZED, "re-authentication not supported");
+            return;
+        }
+        status = b->sec.reauthenticate(b->sec.ctx, &c->info, a, c->id, &r);
+    } else if (a->reason == MQTT_RC_CONTINUE_AUTH && c->reauth == REAUTH_CONTINUE && b->sec.auth_step) {
+        status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
+    } else {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unexpected AUTH");
+        return;
+    }
+    proto_reauth_apply(c, status, &r);
 }
 
 static void proto_ack(conn *c, uint8_t type, uint16_t pid, uint8_t reason)
@@ -957,7 +1058,7 @@ void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len)
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT");
         break;
     case MQTT_AUTH:
-        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method");
+        proto_reauth_packet(c, &p->u.auth);
         break;
     default:
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "packet type not allowed from a client");
