@@ -365,6 +365,9 @@ void broker_stop(broker *b)
 
 /* ---- timers ---- */
 
+/* Expired retained messages removed per one-second tick at most (the rest go on the next ticks). */
+#define BROKER_RETAIN_SWEEP 4096
+
 static void broker_tick_conns(broker *b)
 {
     for (conn *c = b->conns_head; c; c = c->next) {
@@ -463,6 +466,9 @@ static void broker_sys(broker *b)
 
 static void broker_tick(broker *b)
 {
+    size_t expired = retain_expire(&b->retained, b->now_ms, BROKER_RETAIN_SWEEP);
+    if (expired)
+        log_debug("%zu expired retained messages removed", expired);
     broker_tick_conns(b);
     broker_tick_sessions(b);
     for (int i = 0; i < b->nlisteners; i++)

@@ -960,7 +960,8 @@ static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
         if (sub->retain_handling == 2 || (sub->retain_handling == 1 && existed[i]))
             continue;
         proto_retained_ctx rc = {b, c->session, reasons[i], sub_id};
-        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, proto_send_retained, &rc);
+        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, b->now_ms, proto_send_retained,
+                     &rc);
     }
 }
 
