@@ -42,6 +42,21 @@ static void timer_heap_down(timer_heap *h, uint32_t i)
     timer_heap_place(h, i, n);
 }
 
+int timer_heap_reserve(timer_heap *h, uint32_t want)
+{
+    if (want <= h->cap)
+        return 0;
+    uint32_t ncap = h->cap ? h->cap : 64;
+    while (ncap < want)
+        ncap = ncap > UINT32_MAX / 2 ? want : ncap * 2;
+    timer_node **items = realloc(h->items, (size_t)ncap * sizeof *items);
+    if (!items)
+        return -1;
+    h->items = items;
+    h->cap = ncap;
+    return 0;
+}
+
 int timer_heap_set(timer_heap *h, timer_node *n, uint64_t at)
 {
     if (n->slot) {
@@ -55,14 +70,8 @@ int timer_heap_set(timer_heap *h, timer_node *n, uint64_t at)
             timer_heap_down(h, i);
         return 0;
     }
-    if (h->count == h->cap) {
-        uint32_t ncap = h->cap ? h->cap * 2 : 64;
-        timer_node **items = realloc(h->items, (size_t)ncap * sizeof *items);
-        if (!items)
-            return -1;
-        h->items = items;
-        h->cap = ncap;
-    }
+    if (h->count == h->cap && timer_heap_reserve(h, h->cap ? h->cap * 2 : 64) < 0)
+        return -1;
     n->at = at;
     h->items[h->count] = n;
     n->slot = ++h->count;

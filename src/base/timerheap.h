@@ -26,6 +26,8 @@ typedef struct timer_heap {
 /* Arms n for deadline `at`, or moves it there if armed. Returns 0, or -1 when out of memory (n then keeps its
  * previous state). */
 int timer_heap_set(timer_heap *h, timer_node *n, uint64_t at);
+/* Makes room for `want` armed timers, so that arming up to that many cannot fail. Returns 0 or -1. */
+int timer_heap_reserve(timer_heap *h, uint32_t want);
 /* Disarms n (nothing if not armed). */
 void timer_heap_cancel(timer_heap *h, timer_node *n);
 /* The earliest armed node, or NULL when none. */
