@@ -66,12 +66,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
 {
     if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
         log_notice("refusing connection from %s: max_connections reached", addr);
+        if (!b->stop)
+            limit_hit_peer(l ? listener_user(l) : NULL, addr, port, "max_connections");
         close(fd);
         return;
     }
     ip_count *ic = conn_ip_get(b, addr, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
         log_notice("refusing connection from %s: too many connections from this address", addr);
+        limit_hit_peer(l ? listener_user(l) : NULL, addr, port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
@@ -84,6 +87,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
         log_notice("refusing connection from %s: max_connections of the listener reached", addr);
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
@@ -235,6 +239,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
 {
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else
