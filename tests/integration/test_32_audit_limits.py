@@ -158,3 +158,28 @@ def test_staying_root_is_audited_as_unchanged(make_broker, tmp_path):
     b, audit = audit_broker(make_broker, tmp_path)
     e = helpers.audit_wait(audit, lambda x: x["event"] == "privilege_change", "the privilege_change event")
     assert e["outcome"] == "unchanged" and e["from_uid"] == e["to_uid"] == 0, e
+
+
+def test_memory_limit_is_audited(make_broker, tmp_path, raw, topic):
+    b, audit = audit_broker(make_broker, tmp_path, "memory_limit 2097152")
+    c = raw(b)
+    c.connect("hoarder")
+    big = b"m" * (512 * 1024)
+    codes = [c.pub("%s/%d" % (topic, i), big, qos=1, retain=True).reason for i in range(8)]   # 4 MB against 2
+    assert 0x97 in codes
+    e = limit_event(audit, "memory_limit")
+    assert e["outcome"] == "dropped" and e["client_id"] == "hoarder" and e["topic"].startswith(topic), e
+    assert_source(e, b)
+    for i in range(8):   # free the memory again (deleting retained messages is always allowed)
+        c.pub("%s/%d" % (topic, i), b"", qos=1, retain=True)
+
+
+def test_connection_rate_limit_is_audited(make_broker, tmp_path):
+    b, audit = audit_broker(make_broker, tmp_path, "connection_limits_loopback true",
+                            "connection_rate_per_address 1", "max_unauthenticated_per_address 0",
+                            "max_unauthenticated 0", "max_connections_per_address 0")
+    for _ in range(60):   # more than the burst of 40, in a bounded loop
+        socket.create_connection((b.host, b.port), timeout=helpers.WAIT).close()
+    e = limit_event(audit, "address_connection_rate")
+    assert e["outcome"] == "refused", e
+    assert_source(e, b)
