@@ -109,6 +109,15 @@ typedef struct broker_security {
      * protocol error. */
     int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
                      broker_auth_result *out);
+    /*
+     * Before a CONNECT is processed: does the listener take the username from the client certificate
+     * (use_identity_as_username / use_subject_as_username)? 1: yes, and *name is it (owned by the
+     * connection's transport; NULL when the certificate has no usable identity, authenticate then refuses):
+     * it replaces the CONNECT's username everywhere (client identifier under use_username_as_clientid,
+     * ACL %u, sessions), and authenticate decides without a password. 0: the CONNECT's username stands.
+     * May be NULL.
+     */
+    int (*cert_username)(void *ctx, const broker_client *client, const char **name);
     /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
     void (*auth_abandoned)(void *ctx, uint64_t cookie);
     /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it
