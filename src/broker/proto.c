@@ -419,6 +419,18 @@ static void proto_default_auth(conn *c, const mqtt_connect *ck, broker_auth_resu
         r->reason = MQTT_RC_NOT_AUTHORIZED;
 }
 
+/* The username of a CONNECT: the certificate's identity when the listener says so (security.cert_username;
+ * then none at all if the certificate has no usable identity), else the CONNECT's own. */
+static void proto_cert_username(conn *c, mqtt_bytes *user, bool *has_user)
+{
+    broker *b = c->b;
+    const char *name = NULL;
+    if (!b->sec.cert_username || b->sec.cert_username(b->sec.ctx, &c->info, &name) <= 0)
+        return;
+    *has_user = name != NULL;
+    *user = name ? (mqtt_bytes){(const uint8_t *)name, (uint32_t)strlen(name)} : (mqtt_bytes){NULL, 0};
+}
+
 static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t raw_len)
 {
     broker *b = c->b;
@@ -437,12 +449,15 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         proto_refuse(c, rc, "CONNECT refused by policy");
         return;
     }
+    mqtt_bytes user = ck->username;
+    bool has_user = ck->has_username;
+    proto_cert_username(c, &user, &has_user);
     if (c->ls->use_username_as_clientid) {
-        if (!ck->has_username) {
+        if (!has_user) {
             proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
             return;
         }
-        c->auth_client_id = strndup((const char *)ck->username.data, ck->username.len);
+        c->auth_client_id = strndup((const char *)user.data, user.len);
     } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
@@ -451,8 +466,8 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
     free((char *)c->info.username);
-    c->info.username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
-    if (!c->auth_client_id || (ck->has_username && !c->info.username)) {
+    c->info.username = has_user ? strndup((const char *)user.data, user.len) : NULL;
+    if (!c->auth_client_id || (has_user && !c->info.username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }

@@ -567,8 +567,8 @@ static bool tls_ctx_load_ca(SSL_CTX *ctx, const tls_settings *s, char *err, size
             SSL_CTX_set_client_CA_list(ctx, names);
     }
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-    if (s->require_certificate || s->two_factor)
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (s->require_certificate || s->two_factor || s->use_identity_as_username || s->use_subject_as_username)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT; /* an identity login needs a certificate (as in mosquitto) */
     SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
     SSL_CTX_set_verify_depth(ctx, s->verify_depth > 0 ? s->verify_depth : 4);
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);

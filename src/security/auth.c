@@ -441,21 +441,31 @@ static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *ad
     }
 }
 
-/* Checks that come before any password work. Returns 0 to go on, else the refusal reason. */
-static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const char *client)
+/* The ban list's verdict on an attempt (address, network, username, client identifier): 0, or 0x8A Banned
+ * (logged). */
+static uint8_t precheck_ban(auth *a, const auth_attempt *at, const char *user, const char *client)
 {
     const ban_entry *ban;
-    limiter_decision d;
     char detail[160], v[ESC_MAX];
 
     ban = ban_list_match(a->bans, at->addr, at->has_username ? at->username : NULL, at->username_len,
                          at->client_id, at->client_id_len, wall_now());
-    if (ban) {
-        snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
-                 auth_log_escape(ban->value, ban->value_len, v, 64));
-        log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
+    if (!ban)
+        return 0;
+    snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
+             auth_log_escape(ban->value, ban->value_len, v, 64));
+    log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
+    return MQTT_RC_BANNED;
+}
+
+/* Checks that come before any password work. Returns 0 to go on, else the refusal reason. */
+static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const char *client)
+{
+    limiter_decision d;
+    char detail[160];
+
+    if (precheck_ban(a, at, user, client))
         return MQTT_RC_BANNED;
-    }
     if (!at->has_username) {
         if (at->allow_anonymous)
             return 0;
@@ -626,6 +636,21 @@ uint8_t auth_record(auth *a, const auth_attempt *at, bool success, const char *m
 
     pending_fill(a, at, &p, true);
     return finish(a, success ? 1 : 0, &p, method);
+}
+
+uint8_t auth_certificate(auth *a, const auth_attempt *at)
+{
+    char user[ESC_MAX], client[ESC_MAX];
+    uint8_t rc;
+
+    auth_log_escape(at->username, at->has_username ? at->username_len : 0, user, sizeof user);
+    auth_log_escape(at->client_id, at->client_id_len, client, sizeof client);
+    rc = precheck_ban(a, at, user, client);
+    if (rc)
+        return refuse(a, rc);
+    a->stats.accepted++;
+    log_decision(LOG_LEVEL_INFO, "success method=certificate", at->addr, user, client, at->listener, NULL);
+    return 0;
 }
 
 const passwd_db *auth_db(const auth *a)
