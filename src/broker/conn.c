@@ -88,11 +88,13 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     if (b->set.max_connections && b->nconns >= b->set.max_connections) {
+        limit_hit_peer(ls, addr, port, "max_connections_global");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
     ip_count *ic = conn_ip_get(b, addr, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
@@ -101,6 +103,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
@@ -302,6 +305,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
 {
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else
