@@ -62,34 +62,54 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
     conn_attach(ctx, l, fd, addr, port);
 }
 
+/* Refuses a new connection on one of the broker's own limits: logs it, tells the security hook (audit),
+ * closes fd. */
+static void conn_refuse(broker *b, const broker_listener_settings *ls, net_listener *l, int fd, const char *addr,
+                        uint16_t port, const char *why)
+{
+    log_notice("refusing connection from %s: %s", addr, why);
+    if (b->sec.refused) {
+        broker_client cl = {.address = addr, .port = port, .listener_port = l ? listener_port(l) : 0,
+                            .listener_user = ls ? ls->user : NULL};
+        b->sec.refused(b->sec.ctx, &cl, why);
+    }
+    close(fd);
+}
+
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
-    if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
-        log_notice("refusing connection from %s: max_connections reached", addr);
-        close(fd);
-        return;
-    }
-    ip_count *ic = conn_ip_get(b, addr, true);
-    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
-        log_notice("refusing connection from %s: too many connections from this address", addr);
-        if (ic && ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        close(fd);
-        return;
-    }
     broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
     if (!l && b->set.nlisteners == 0) {
         close(fd);
         return;
     }
-    if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
-        log_notice("refusing connection from %s: max_connections of the listener reached", addr);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+    if (b->stop) {
         close(fd);
         return;
     }
-    conn *c = calloc(1, sizeof *c);
+    if (b->set.max_connections && b->nconns >= b->set.max_connections) {
+        limit_hit_peer(ls, addr, port, "max_connections_global");
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
+        return;
+    }
+    ip_count *ic = conn_ip_get(b, addr, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
+        return;
+    }
+    if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        if (ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
+        return;
+    }
+    conn *c = NULL;
+    if (timer_heap_reserve(&b->conn_timers, b->nconns + 1) == 0)
+        c = calloc(1, sizeof *c);
     if (!c) {
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
@@ -118,7 +138,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     ls->connections++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
-    c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
+    timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
     c->next = b->conns_head;
     if (b->conns_head)
         b->conns_head->prev = c;
@@ -191,20 +211,66 @@ void conn_mark_dirty(conn *c)
     c->b->dirty_head = c;
 }
 
-bool conn_send(conn *c, const mqtt_packet *p)
+/* The property set of a control packet the broker sends, or NULL (PINGRESP). */
+static mqtt_props *conn_control_props(mqtt_packet *p)
 {
-    size_t n = mqtt_encoded_size(p, c->version ? c->version : MQTT_V311);
+    switch (p->type) {
+    case MQTT_CONNACK: return &p->u.connack.props;
+    case MQTT_PUBACK: case MQTT_PUBREC: case MQTT_PUBREL: case MQTT_PUBCOMP: return &p->u.ack.props;
+    case MQTT_SUBACK: case MQTT_UNSUBACK: return &p->u.suback.props;
+    case MQTT_DISCONNECT: return &p->u.disconnect.props;
+    case MQTT_AUTH: return &p->u.auth.props;
+    default: return NULL;
+    }
+}
+
+/*
+ * Fits control packet *p into the client's Maximum Packet Size as the standard orders: first the Reason String
+ * goes, then the User Properties [MQTT-3.1.2-24, 3.2.2-19/20, 3.4.2-2/3, 3.5.2-2/3, 3.6.2-2/3, 3.7.2-2/3,
+ * 3.9.2-1/2, 3.11.2-1/2, 3.14.2-3/4, 3.15.2-2/3]. Returns the encoded size, or 0 when it still does not fit
+ * (or cannot be encoded). PUBLISH is not handled here: a message too large is dropped by route.c.
+ */
+static size_t conn_fit_control(const conn *c, mqtt_packet *p, uint8_t version)
+{
+    size_t n = mqtt_encoded_size(p, version);
+    mqtt_props *pr = conn_control_props(p);
+    if (n && c->out_max_packet && n > c->out_max_packet && pr && (pr->present & MQTT_PROP_BIT(MQTT_PROP_REASON_STRING))) {
+        pr->present &= ~MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
+        n = mqtt_encoded_size(p, version);
+    }
+    if (n && c->out_max_packet && n > c->out_max_packet && pr && (pr->present & MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY))) {
+        pr->present &= ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY);
+        pr->user_count = 0;
+        n = mqtt_encoded_size(p, version);
+    }
+    return c->out_max_packet && n > c->out_max_packet ? 0 : n;
+}
+
+bool conn_send(conn *c, const mqtt_packet *orig)
+{
+    uint8_t version = c->version ? c->version : MQTT_V311;
+    mqtt_packet copy = *orig;
+    const mqtt_packet *p = orig;
+    size_t n = mqtt_encoded_size(p, version);
     if (n == 0)
         return false;
     if (c->out_max_packet && n > c->out_max_packet && p->type != MQTT_PUBLISH) {
-        /* A v5 client's Maximum Packet Size: the spec drops reason strings and user properties first;
-         * our control packets are small, so this only happens with an absurd limit. */
-        return false;
+        p = &copy;
+        n = conn_fit_control(c, &copy, version);
+        if (n == 0) {
+            /* Never send a packet above the client's limit [MQTT-3.1.2-24]; without this answer the
+             * conversation cannot go on: close (a bare DISCONNECT 0x95 is tried by the caller's close). */
+            log_info("client %s (%s): a %s does not fit its Maximum Packet Size %u", c->session ? c->session->client_id : "-",
+                     c->address, mqtt_packet_name(orig->type), c->out_max_packet);
+            if (orig->type != MQTT_DISCONNECT)
+                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, "answer larger than the client's Maximum Packet Size");
+            return false;
+        }
     }
     uint8_t *dst = outq_reserve(&c->out, n);
     if (!dst)
         return false;
-    size_t w = mqtt_encode(p, c->version ? c->version : MQTT_V311, dst, n);
+    size_t w = mqtt_encode(p, version, dst, n);
     if (w != n)
         return false;
     outq_commit(&c->out, n);
@@ -235,6 +301,10 @@ static bool conn_flush(conn *c)
     }
     c->b->stats.bytes_sent += (uint64_t)n;
     conn_account(c);
+    /* Drained with buffers still held: give them back within a second if it stays idle. */
+    if (c->out.bytes == 0 && (c->out.area || c->out.segs) && c->state == CONN_ACTIVE &&
+        (!timer_armed(&c->timer) || c->timer.at > c->b->now_ms + 1000))
+        timer_heap_set(&c->b->conn_timers, &c->timer, c->b->now_ms + 1000);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -270,6 +340,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
 {
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else
@@ -496,6 +569,35 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+void conn_timer_arm(conn *c)
+{
+    timer_heap *h = &c->b->conn_timers;
+    if (c->state == CONN_ACTIVE && c->keepalive_ms)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    else if (c->state == CONN_ACTIVE)
+        timer_heap_cancel(h, &c->timer);
+}
+
+void conn_timer_fire(conn *c)
+{
+    broker *b = c->b;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state != CONN_ACTIVE) {
+        conn_close(c, -1, "no CONNECT in time"); /* before CONN_ACTIVE the timer is the CONNECT deadline */
+        return;
+    }
+    if (c->out.bytes == 0)
+        outq_trim(&c->out);
+    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+        proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+        return;
+    }
+    /* Traffic came since it was armed: move it to 1.5 x keep alive after the last packet (lazily, so
+     * receiving a packet costs nothing here). */
+    conn_timer_arm(c);
+}
+
 void conn_close(conn *c, int reason, const char *why)
 {
     broker *b = c->b;
@@ -511,6 +613,7 @@ void conn_close(conn *c, int reason, const char *why)
     log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
              why);
     c->state = CONN_CLOSING;
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     loop_watch_remove(b->loop, &c->watch);
     c->t->ops->shutdown(c->t, 1000);
     if (c->session) {
@@ -535,6 +638,8 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
+    free(c->auth_method);
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id, c->security_state);
     outq_free(&c->out);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/timerheap.h"
 #include "broker/broker.h"
 #include "broker/hmap.h"
 #include "broker/msg.h"
@@ -64,9 +65,11 @@ struct session {
     dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
-    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL */
+    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL (while in_qos2_map is NULL) */
+    uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
     broker_msg *will;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
+    timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
     uint64_t match_epoch;
     session *prev, *next; /* every session */
     uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
@@ -82,6 +85,9 @@ struct session {
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
+/* Re-authentication of an active connection: none, waiting for the client's next AUTH, waiting for the
+ * security hook's answer (the connection is then in broker.authenticating). */
+enum { REAUTH_NONE = 0, REAUTH_CONTINUE, REAUTH_PENDING };
 
 /* Topic aliases of one connection, allocated at the first alias used in either direction (most clients use
  * none, so idle connections do not carry this). */
@@ -113,9 +119,11 @@ struct conn {
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
-    uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
+    timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
+                                deadline), then keep alive, or a trim of idle output buffers */
     conn_aliases *aliases;   /* NULL until a topic alias is used */
     char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
+    char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
     uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
@@ -132,6 +140,7 @@ struct conn {
     uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
     uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
     uint8_t version;         /* 0 until CONNECT */
+    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     bool request_problem_info;
     bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
     bool auth_waiting;       /* an authentication answer is pending: read nothing */
@@ -199,6 +208,8 @@ struct broker {
     size_t nsessions;
     conn *conns_head;
     uint32_t nconns;
+    timer_heap conn_timers;    /* conn.timer of every connection with a deadline */
+    timer_heap session_timers; /* session.timer of offline sessions with a will delay or an expiry */
     conn *dirty_head;
     conn *again_head;
     conn *closing_head;
@@ -248,6 +259,9 @@ delivery *dq_at(const dqueue *q, uint32_t i);
 void dq_pop(dqueue *q, delivery *out);
 void dq_remove(dqueue *q, uint32_t i);
 void dq_clear(dqueue *q);
+/* Arms s's timer for the earlier of its delayed will and its expiry while it is offline; disarms it
+ * otherwise. Never fails: session_new reserved the room. */
+void session_timer_arm(broker *b, session *s);
 /* Called when the connection of s goes away (normally or not): will handling, shared requeue, expiry. */
 void session_detach(broker *b, session *s, bool keep_will);
 /* Publishes the session's will now (ACL permitting) and clears it. */
@@ -287,6 +301,11 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Arms c's timer for its next check: 1.5 x keep alive after the last packet once CONN_ACTIVE (disarmed
+ * without keep alive). Never fails: conn_attach reserved the room. */
+void conn_timer_arm(conn *c);
+/* c's timer went off: CONNECT deadline, keep alive, idle output buffers. */
+void conn_timer_fire(conn *c);
 /* Reads again from connections whose transport still holds decoded input (TLS records, WebSocket frames)
  * after they used up their share of one event. */
 void conn_read_again(broker *b);
@@ -298,6 +317,8 @@ void conn_resume(conn *c);
 void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len);
 /* Finishes a pending authentication step with its answer. */
 void proto_auth_answer(conn *c, const broker_auth_result *r);
+/* Finishes a pending re-authentication step of an active connection with its answer. */
+void proto_reauth_answer(conn *c, const broker_auth_result *r);
 /* Forgets a connection's pending authentication (it is closing). */
 void proto_auth_forget(conn *c);
 /* Handles a CONNECT that failed to decode (right CONNACK for the version, then close). */
@@ -310,5 +331,14 @@ void broker_arena_reset(broker *b);
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain);
 bool broker_over_memory(const broker *b);
+
+/* ---- limit_hit.c: the `limit_hit` security event (base/secevent.h; cheap when no sink is set) ---- */
+/* Limit `limit` (the setting's name, e.g. "max_queued_messages") refused or dropped something: outcome
+ * "refused", "dropped" or "disconnected". About connection c, or when c is NULL session s (either may be
+ * NULL); topic may be NULL. */
+void limit_hit_client(const conn *c, const session *s, const char *limit, const char *outcome, const char *topic,
+                      size_t topic_len);
+/* A connection from addr:port refused on listener ls (may be NULL) before it got a conn. */
+void limit_hit_peer(const broker_listener_settings *ls, const char *addr, uint16_t port, const char *limit);
 
 #endif
