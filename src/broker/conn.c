@@ -159,7 +159,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
 void conn_client(const conn *c, broker_client *out)
 {
     memset(out, 0, sizeof *out);
-    out->client_id = c->session ? c->session->client_id : c->auth_client_id;
+    out->client_id = c->session ? c->session->client_id : conn_auth_client_id(c);
     out->username = c->username;
     out->address = c->address;
     out->port = c->port;
@@ -168,6 +168,31 @@ void conn_client(const conn *c, broker_client *out)
     out->transport = c->t;
     out->security_state = c->security_state;
     out->version = c->version;
+}
+
+conn_auth *conn_auth_get(conn *c)
+{
+    if (!c->auth)
+        c->auth = calloc(1, sizeof *c->auth);
+    return c->auth;
+}
+
+void conn_auth_trim(conn *c)
+{
+    if (c->auth && !c->auth->client_id && !c->auth->method && !c->auth->saved) {
+        free(c->auth);
+        c->auth = NULL;
+    }
+}
+
+const char *conn_auth_client_id(const conn *c)
+{
+    return c->auth ? c->auth->client_id : NULL;
+}
+
+const char *conn_auth_method(const conn *c)
+{
+    return c->auth ? c->auth->method : NULL;
 }
 
 conn_aliases *conn_aliases_get(conn *c)
@@ -638,7 +663,11 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
-    free(c->auth_method);
+    if (c->auth) {
+        free(c->auth->method);
+        c->auth->method = NULL;
+        conn_auth_trim(c);
+    }
     timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id, c->security_state);

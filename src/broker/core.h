@@ -55,7 +55,6 @@ typedef struct session session;
 /* One client session (one per client, connected or not): fields packed by size, the client identifier in
  * the same allocation (docs/performance.md: memory per idle connection). */
 struct session {
-    char *client_id;        /* NUL-terminated, stored after the struct (same allocation) */
     char *username;
     uint64_t uid; /* unique per session object, for No Local */
     conn *conn;   /* NULL while offline */
@@ -65,8 +64,10 @@ struct session {
     dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
-    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL (while in_qos2_map is NULL) */
-    uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
+    union {
+        uint16_t *in_qos2;    /* inbound QoS 2 packet ids awaiting PUBREL (unless in_qos2_is_map) */
+        uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
+    };
     broker_msg *will;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
     timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
@@ -82,6 +83,8 @@ struct session {
     uint8_t version;
     uint8_t will_qos;
     bool will_retain;
+    bool in_qos2_is_map;    /* in_qos2_map, not in_qos2 */
+    char client_id[];       /* NUL-terminated (same allocation) */
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
@@ -97,6 +100,15 @@ typedef struct conn_aliases {
     char **in;         /* [alias-1], in_alias_max entries once the client sets the first */
     uint16_t out_count;
 } conn_aliases;
+
+/* Authentication state of one connection: allocated at CONNECT, freed after CONNACK unless the client
+ * authenticated with a method (kept for re-authentication). */
+typedef struct conn_auth {
+    char *client_id;   /* while CONN_AUTH: the client id (given or assigned) */
+    char *method;      /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
+    uint8_t *saved;    /* while CONN_AUTH: the CONNECT packet, password wiped */
+    uint32_t saved_len;
+} conn_auth;
 
 /*
  * One client connection. There is one per connected client, so its size is most of the memory an idle
@@ -122,23 +134,20 @@ struct conn {
     timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
                                 deadline), then keep alive, or a trim of idle output buffers */
     conn_aliases *aliases;   /* NULL until a topic alias is used */
-    char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
-    char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
-    uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
+    conn_auth *auth;         /* NULL unless authenticating or authenticated with a method */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
     conn *next_again;        /* in broker.again: the transport holds input already decoded */
     uint32_t ilen, icap;
     uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
-    uint32_t saved_len;
-    enum conn_state state;
     uint16_t port;
     uint16_t keepalive_s;    /* negotiated keep alive */
     uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     uint16_t out_window;     /* the client's Receive Maximum */
     uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
     uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
+    uint8_t state;           /* enum conn_state (one byte: the struct stays in a smaller malloc size) */
     uint8_t version;         /* 0 until CONNECT */
     uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     bool request_problem_info;
@@ -293,6 +302,14 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
 void conn_client(const conn *c, broker_client *out);
 /* c's topic alias tables, allocated at the first call; NULL when out of memory. */
 conn_aliases *conn_aliases_get(conn *c);
+/* c's authentication state, allocated at the first call; NULL when out of memory. */
+conn_auth *conn_auth_get(conn *c);
+/* Frees c's authentication state once nothing is left in it. */
+void conn_auth_trim(conn *c);
+/* The client id given or assigned at CONNECT while it is being authenticated, else NULL. */
+const char *conn_auth_client_id(const conn *c);
+/* The Authentication Method the client connected with, else NULL. */
+const char *conn_auth_method(const conn *c);
 bool conn_send(conn *c, const mqtt_packet *p);
 void conn_mark_dirty(conn *c);
 void conn_flush_dirty(broker *b);

@@ -235,7 +235,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
 {
     broker *b = c->b;
     const mqtt_props *pr = &ck->props;
-    const char *id = c->auth_client_id;
+    const char *id = c->auth->client_id; /* set by proto_connect */
     size_t idlen = strlen(id);
     broker_msg *will = NULL;
     bool present = false;
@@ -308,8 +308,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     proto_connack_props(c, &ap, ck->client_id.len == 0 ? s->client_id : NULL, c->server_keepalive_s, capped,
                         expiry);
     if (pr->present & PROP(AUTH_METHOD)) {
-        free(c->auth_method);
-        c->auth_method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
+        free(c->auth->method);
+        c->auth->method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
         ap.present |= PROP(AUTH_METHOD);
         ap.auth_method = pr->auth_method;
         if (r->data) {
@@ -321,8 +321,9 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     proto_send_connack(c, 0, present, &ap);
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
-    free(c->auth_client_id);
-    c->auth_client_id = NULL;
+    free(c->auth->client_id);
+    c->auth->client_id = NULL;
+    conn_auth_trim(c);
     proto_resume(b, c, s);
 }
 
@@ -344,12 +345,14 @@ static void proto_send_auth(conn *c, mqtt_bytes method, const broker_auth_result
 /* Decodes the CONNECT kept while authenticating (no arena reset: the current packet may still be in use). */
 static bool proto_saved_connect(conn *c, mqtt_packet *p)
 {
-    mqtt_limits lim = {.max_packet_size = c->saved_len, .max_user_props = c->b->set.max_user_properties,
+    if (!c->auth || !c->auth->saved)
+        return false;
+    mqtt_limits lim = {.max_packet_size = c->auth->saved_len, .max_user_props = c->b->set.max_user_properties,
                        .max_topic_levels = c->b->set.max_topic_levels};
     mqtt_alloc al = {broker_arena_alloc, c->b};
     mqtt_error err = {0};
-    return c->saved_connect &&
-           mqtt_decode(c->saved_connect, c->saved_len, 0, &lim, &al, p, &err) == MQTT_OK && p->type == MQTT_CONNECT;
+    return mqtt_decode(c->auth->saved, c->auth->saved_len, 0, &lim, &al, p, &err) == MQTT_OK &&
+           p->type == MQTT_CONNECT;
 }
 
 void proto_auth_forget(conn *c)
@@ -361,15 +364,18 @@ void proto_auth_forget(conn *c)
             b->sec.auth_abandoned(b->sec.ctx, c->id);
     }
     c->reauth = REAUTH_NONE;
-    if (c->saved_connect) {
-        OPENSSL_cleanse(c->saved_connect, c->saved_len);
-        free(c->saved_connect);
-        c->saved_connect = NULL;
+    if (c->auth && c->auth->saved) {
+        OPENSSL_cleanse(c->auth->saved, c->auth->saved_len);
+        free(c->auth->saved);
+        c->auth->saved = NULL;
         if (hmap_remove(&b->authenticating, &c->id, sizeof c->id) && c->state == CONN_CLOSING && b->sec.auth_abandoned)
             b->sec.auth_abandoned(b->sec.ctx, c->id);
     }
-    free(c->auth_client_id);
-    c->auth_client_id = NULL;
+    if (c->auth) {
+        free(c->auth->client_id);
+        c->auth->client_id = NULL;
+        conn_auth_trim(c);
+    }
     c->auth_waiting = false;
 }
 
@@ -393,18 +399,23 @@ static void proto_auth_apply(conn *c, const mqtt_connect *ck, int status, const 
         proto_refuse(c, MQTT_RC_PROTOCOL_ERROR, "continue authentication without a method");
         return;
     }
-    if (!c->saved_connect) {
-        c->saved_connect = malloc(raw_len);
-        if (!c->saved_connect || hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
-            free(c->saved_connect);
-            c->saved_connect = NULL;
-            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
-            return;
+    conn_auth *ca = conn_auth_get(c);
+    if (ca && !ca->saved) {
+        ca->saved = malloc(raw_len);
+        if (!ca->saved || hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
+            free(ca->saved);
+            ca->saved = NULL;
+            ca = NULL;
+        } else {
+            memcpy(ca->saved, raw, raw_len);
+            ca->saved_len = (uint32_t)raw_len;
+            if (ck->has_password && ck->password.len)
+                OPENSSL_cleanse(ca->saved + (ck->password.data - raw), ck->password.len);
         }
-        memcpy(c->saved_connect, raw, raw_len);
-        c->saved_len = (uint32_t)raw_len;
-        if (ck->has_password && ck->password.len)
-            OPENSSL_cleanse(c->saved_connect + (ck->password.data - raw), ck->password.len);
+    }
+    if (!ca) {
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
     }
     c->state = CONN_AUTH;
     c->auth_waiting = status == BROKER_AUTH_PENDING;
@@ -456,22 +467,27 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
     mqtt_bytes user = ck->username;
     bool has_user = ck->has_username;
     proto_cert_username(c, &user, &has_user);
+    conn_auth *ca = conn_auth_get(c);
+    if (!ca) {
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
+    }
     if (c->ls->use_username_as_clientid) {
         if (!has_user) {
             proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
             return;
         }
-        c->auth_client_id = strndup((const char *)user.data, user.len);
+        ca->client_id = strndup((const char *)user.data, user.len);
     } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
-        c->auth_client_id = strdup(assigned);
+        ca->client_id = strdup(assigned);
     } else {
-        c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
+        ca->client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
     free(c->username);
     c->username = has_user ? strndup((const char *)user.data, user.len) : NULL;
-    if (!c->auth_client_id || (has_user && !c->username)) {
+    if (!ca->client_id || (has_user && !c->username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
@@ -503,7 +519,7 @@ static void proto_auth_packet(conn *c, const mqtt_reason_only *a)
     broker_client info;
     conn_client(c, &info);
     int status = b->sec.auth_step(b->sec.ctx, &info, a, c->id, &r);
-    proto_auth_apply(c, &saved.u.connect, status, &r, c->saved_connect, c->saved_len);
+    proto_auth_apply(c, &saved.u.connect, status, &r, c->auth->saved, c->auth->saved_len);
 }
 
 void proto_auth_answer(conn *c, const broker_auth_result *r)
@@ -516,7 +532,7 @@ void proto_auth_answer(conn *c, const broker_auth_result *r)
         proto_refuse(c, MQTT_RC_UNSPECIFIED, "lost the CONNECT");
         return;
     }
-    proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->saved_connect, c->saved_len);
+    proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->auth->saved, c->auth->saved_len);
 }
 
 /* Puts a Reason String on a v5 answer when the client did not turn problem information off
@@ -578,7 +594,8 @@ static void proto_reauth_apply(conn *c, int status, const broker_auth_result *r)
     mqtt_packet p = {.type = MQTT_AUTH};
     p.u.auth.reason = r->reason;
     p.u.auth.props.present = PROP(AUTH_METHOD);
-    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)c->auth_method, (uint32_t)strlen(c->auth_method)};
+    const char *method = conn_auth_method(c);
+    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)method, (uint32_t)strlen(method)};
     if (r->data) {
         p.u.auth.props.present |= PROP(AUTH_DATA);
         p.u.auth.props.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
@@ -608,14 +625,15 @@ static void proto_reauth_packet(conn *c, const mqtt_reason_only *a)
     broker *b = c->b;
     broker_auth_result r = {0};
     int status;
-    if (!c->auth_method) {
+    const char *method = conn_auth_method(c);
+    if (!method) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method"); /* [MQTT-4.12.0-7] */
         return;
     }
     /* [MQTT-4.12.1-1]: the same method as CONNECT. (0x8C Bad authentication method is not a DISCONNECT code in
      * the DISCONNECT packet's table, 3.14.2.1: a different method is a protocol error.) */
-    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(c->auth_method) ||
-        memcmp(a->props.auth_method.data, c->auth_method, a->props.auth_method.len) != 0) {
+    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(method) ||
+        memcmp(a->props.auth_method.data, method, a->props.auth_method.len) != 0) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "re-authentication with another authentication method");
         return;
     }
@@ -663,7 +681,7 @@ static const char *proto_publish_why(uint8_t reason)
 
 static bool proto_in_qos2_has(const session *s, uint16_t pid)
 {
-    if (s->in_qos2_map)
+    if (s->in_qos2_is_map)
         return (s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
         if (s->in_qos2[i] == pid)
@@ -674,13 +692,14 @@ static bool proto_in_qos2_has(const session *s, uint16_t pid)
 /* Moves the ids from the array into a new bitmap. Returns false when out of memory. */
 static bool proto_in_qos2_to_map(session *s)
 {
-    s->in_qos2_map = calloc(65536 / 8, 1);
-    if (!s->in_qos2_map)
+    uint8_t *map = calloc(65536 / 8, 1);
+    if (!map)
         return false;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        s->in_qos2_map[s->in_qos2[i] >> 3] |= (uint8_t)(1u << (s->in_qos2[i] & 7));
+        map[s->in_qos2[i] >> 3] |= (uint8_t)(1u << (s->in_qos2[i] & 7));
     free(s->in_qos2);
-    s->in_qos2 = NULL;
+    s->in_qos2_map = map;
+    s->in_qos2_is_map = true;
     s->in_qos2_cap = 0;
     return true;
 }
@@ -688,9 +707,9 @@ static bool proto_in_qos2_to_map(session *s)
 /* Adds pid (not present). limit: array entries before switching to the bitmap. */
 static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
 {
-    if (!s->in_qos2_map && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
+    if (!s->in_qos2_is_map && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
         return false;
-    if (s->in_qos2_map) {
+    if (s->in_qos2_is_map) {
         s->in_qos2_map[pid >> 3] |= (uint8_t)(1u << (pid & 7));
         s->in_qos2_count++;
         return true;
@@ -710,13 +729,14 @@ static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
 /* Removes pid; returns false if it was not there. The bitmap goes back to nothing once empty. */
 static bool proto_in_qos2_remove(session *s, uint16_t pid)
 {
-    if (s->in_qos2_map) {
+    if (s->in_qos2_is_map) {
         if (!((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1))
             return false;
         s->in_qos2_map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
         if (--s->in_qos2_count == 0) {
             free(s->in_qos2_map);
             s->in_qos2_map = NULL;
+            s->in_qos2_is_map = false;
         }
         return true;
     }

@@ -90,7 +90,6 @@ session *session_new(broker *b, const char *id, size_t len)
     session *s = calloc(1, sizeof *s + len + 1);
     if (!s)
         return NULL;
-    s->client_id = (char *)(s + 1);
     memcpy(s->client_id, id, len);
     s->client_id[len] = 0;
     s->id_len = (uint16_t)len;
@@ -149,8 +148,7 @@ void session_end(broker *b, session *s)
     session_drop_subs(b, s);
     dq_clear(&s->inflight);
     dq_clear(&s->queue);
-    free(s->in_qos2);
-    free(s->in_qos2_map);
+    free(s->in_qos2); /* or in_qos2_map: the same pointer */
     hmap_remove(&b->sessions, s->client_id, s->id_len);
     if (s->prev)
         s->prev->next = s->next;
