@@ -62,18 +62,56 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
     conn_attach(ctx, l, fd, addr, port);
 }
 
+/* The client's address as the transport reports it (transport_ops.client_address): 1 with *addr, 0 the
+ * socket peer, -1 not known before the handshake ends. */
+static int conn_client_address(const conn *c, const char **addr)
+{
+    *addr = NULL;
+    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr) : 0;
+}
+
+/* The per-address admission of a connection whose client address (c->address) is known: the broker's
+ * max_connections_per_ip, then the security accept hook (connection limits, rate). Returns false after
+ * closing the connection. */
+static bool conn_admit(conn *c)
+{
+    broker *b = c->b;
+    ip_count *ic = conn_ip_get(b, c->address, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        log_notice("refusing connection from %s: too many connections from this address", c->address);
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        conn_close(c, -1, "too many connections from this address");
+        return false;
+    }
+    ic->count++;
+    c->counted_ip = true;
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+        conn_close(c, -1, "refused by connection limits");
+        return false;
+    }
+    return true;
+}
+
+/* After the transport handshake: a connection from a trusted proxy takes the client address the proxy
+ * reported, and only now passes the per-address checks. Returns false after closing the connection. */
+static bool conn_admit_after_handshake(conn *c)
+{
+    const char *real;
+    if (!c->admit_pending)
+        return true;
+    c->admit_pending = false;
+    if (conn_client_address(c, &real) > 0) {
+        log_debug("connection from %s:%u is client %s (reported by a trusted proxy)", c->address, c->port, real);
+        snprintf(c->address, sizeof c->address, "%s", real);
+    }
+    return conn_admit(c);
+}
+
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
     if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
         log_notice("refusing connection from %s: max_connections reached", addr);
-        close(fd);
-        return;
-    }
-    ip_count *ic = conn_ip_get(b, addr, true);
-    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
-        log_notice("refusing connection from %s: too many connections from this address", addr);
-        if (ic && ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
@@ -84,15 +122,11 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
         log_notice("refusing connection from %s: max_connections of the listener reached", addr);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
     conn *c = calloc(1, sizeof *c);
     if (!c) {
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
@@ -106,14 +140,10 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         free(c);
         return;
     }
-    ic->count++;
-    c->counted_ip = true;
     c->ls = ls;
     ls->connections++;
     c->state = CONN_HANDSHAKE;
@@ -131,10 +161,10 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
-        conn_close(c, -1, "refused by connection limits");
+    const char *real;
+    c->admit_pending = conn_client_address(c, &real) != 0;
+    if (!c->admit_pending && !conn_admit(c))
         return;
-    }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
 }
@@ -439,6 +469,8 @@ static void conn_on_event(void *ctx, uint32_t events)
             return;
         }
         c->state = CONN_NEW;
+        if (!conn_admit_after_handshake(c))
+            return;
         events |= LOOP_READ;
     }
     if (events & LOOP_WRITE) {

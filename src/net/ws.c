@@ -453,6 +453,21 @@ static const char *ws_peer_cn(const transport *t)
     return t->inner->ops->peer_cn ? t->inner->ops->peer_cn(t->inner) : NULL;
 }
 
+/* transport_ops.client_address: X-Forwarded-For, believed only from a trusted proxy, once the upgrade is
+ * read; otherwise whatever the transport underneath says (nothing, for tcp and tls). */
+static int ws_client_address(const transport *t, const char **addr)
+{
+    const ws_conn *c = (const ws_conn *)t;
+    if (!ws_peer_is_trusted_proxy(c, c->peer))
+        return 0;
+    if (c->state != WS_STATE_OPEN && c->state != WS_STATE_RESPONSE)
+        return -1;
+    if (strcmp(c->client, c->peer) == 0)
+        return 0;
+    *addr = c->client;
+    return 1;
+}
+
 static const transport_ops ws_ops = {
     .name = "ws",
     .handshake = ws_handshake,
@@ -463,6 +478,7 @@ static const transport_ops ws_ops = {
     .destroy = ws_destroy,
     .peer_subject = ws_peer_subject,
     .peer_cn = ws_peer_cn,
+    .client_address = ws_client_address,
 };
 
 transport *transport_ws_new(transport *inner, const ws_transport_settings *s, const char *peer)
