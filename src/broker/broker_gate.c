@@ -22,6 +22,7 @@ typedef struct gate_entry {
     char client_id[256];
     char username[256];
     char subject[256];
+    bool reauth; /* a re-authentication is in progress: its outcome is audited as reauth_* */
 } gate_entry;
 
 struct broker_gate {
@@ -105,6 +106,12 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
     return true;
 }
 
+/* The broker's own connection caps (max_connections_global, of the listener, per address) refused cl. */
+static void gate_refused(void *ctx, const broker_client *cl, const char *why)
+{
+    gate_audit(ctx, NULL, cl, "connect_refused", "refused", why);
+}
+
 static void gate_closed(void *ctx, uint64_t cookie)
 {
     broker_gate *bg = ctx;
@@ -128,7 +135,11 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data = bg->data;
         out->data_len = r->auth_data_len;
     }
-    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
+    if (r->kind == SEC_REPLY_CONNACK && e->reauth) {
+        e->reauth = false;
+        gate_audit(bg, e, NULL, r->reason == 0 ? "reauth_success" : "reauth_failure",
+                   r->reason == 0 ? "success" : "failure", r->reason ? mqtt_reason_name(r->reason) : NULL);
+    } else if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
         sec_gate_authenticated(bg->g, e->sec);
         gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
     } else if (r->kind == SEC_REPLY_CONNACK && r->refusal) {
@@ -166,6 +177,12 @@ static void gate_login(broker_gate *bg, gate_entry *e, const broker_client *cl, 
     const struct config_listener *l = cl->listener_user;
     if (gate_maps_username(cl)) {
         const char *name = transport_tls_username(cl->transport);
+        if (ck->version == MQTT_V5 && (ck->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
+            memset(r, 0, sizeof *r); /* the certificate is the authentication: no method to run, none to reuse */
+            r->reason = MQTT_RC_BAD_AUTH_METHOD;
+            r->refusal = "certificate login: an Authentication Method is not accepted";
+            return;
+        }
         if (name) {
             sec_gate_certificate_login(bg->g, e->sec, ck, name, r);
             return;
@@ -223,6 +240,25 @@ static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_
     return gate_answer(bg, e, &r, out);
 }
 
+/* AUTH 0x19 after CONNACK: SCRAM again, for the same user, on the loop like the CONNECT exchange. */
+static int gate_reauthenticate(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
+                               broker_auth_result *out)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = gate_find(bg, cookie);
+    sec_reply r;
+
+    (void)cl;
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        out->reason = MQTT_RC_PROTOCOL_ERROR;
+        return BROKER_AUTH_DONE;
+    }
+    e->reauth = true;
+    sec_gate_reauth(bg->g, e->sec, packet, &r);
+    return gate_answer(bg, e, &r, out);
+}
+
 /* Finished verifications: answer their connections (those still there). */
 static void gate_results(void *ctx)
 {
@@ -273,9 +309,11 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.ctx = bg;
     sec.accept = gate_accept;
     sec.closed = gate_closed;
+    sec.refused = gate_refused;
     sec.authenticate = gate_authenticate;
     sec.cert_username = gate_cert_username;
     sec.auth_step = gate_auth_step;
+    sec.reauthenticate = gate_reauthenticate;
     broker_set_security(b, &sec);
     if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
         log_error("cannot install the password file reload");

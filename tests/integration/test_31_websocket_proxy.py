@@ -139,9 +139,34 @@ def test_limits_bans_and_logs_use_the_address_in_the_proxy_header(make_broker, t
     log = b.log()
     assert "refused reason=banned address=198.51.100.7" in log
     assert "(203.0.113.10:" in log   # connection log lines name the proxied client
-    assert "refusing connection from 203.0.113.9: too many connections from this address" in log
+    assert "refusing connection from 203.0.113.9: max_connections_per_address reached" in log
     assert "refusing connection from 127.0.0.1" not in log
     events = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
     accepted = {e.get("address") for e in events if e["event"] == "connect_accepted"}
     assert {"203.0.113.9", "203.0.113.10", "198.51.100.8"} <= accepted, accepted
     assert any(e["event"] != "connect_accepted" and e.get("address") == "198.51.100.7" for e in events), events
+    assert any(e["event"] == "connect_refused" and e.get("address") == "203.0.113.9" for e in events), events
+
+
+def test_per_address_limit_uses_the_trusted_forwarded_for_address(make_broker):
+    port = helpers.free_port()
+    b = make_broker(options=["max_connections_per_address 1"],
+                    extra_listeners=[(port, ["protocol websockets", "websocket_trusted_proxy 127.0.0.1"])])
+    held = []
+    try:
+        for client in ("203.0.113.21", "203.0.113.22"):   # two clients behind the same proxy: both admitted
+            status, s = upgrade(port, extra="X-Forwarded-For: %s\r\n" % client)
+            held.append(s)
+            assert status == 101
+        status, s = upgrade(port, extra="X-Forwarded-For: 203.0.113.21\r\n")   # a second from the first
+        held.append(s)
+        assert status == 101   # the upgrade completes; the admission (which needs the address) follows
+        s.settimeout(helpers.WAIT)
+        closing = s.recv(16)
+        assert closing == b"" or closing[0] == 0x88, closing   # closed (WebSocket close frame, then EOF)
+        helpers.wait_until(lambda: "refusing connection from 203.0.113.21: max_connections_per_address" in b.log(),
+                           "the refusal naming the forwarded address")
+        assert "refusing connection from 127.0.0.1" not in b.log()
+    finally:
+        for s in held:
+            s.close()

@@ -54,14 +54,15 @@ def identity_broker(make_broker, ca, tmp_path, mode, *options, pw=None):
     return b, port, audit
 
 
-def connack(port, ca, cert, username=None, password=None, version=V5, client_id="id-probe"):
+def connack(port, ca, cert, username=None, password=None, version=V5, client_id="id-probe", props=None):
     """A CONNECT over TLS with client certificate `cert` (a name, or None). Returns the CONNACK reason code,
     or None when the TLS handshake or the connection failed before a CONNACK."""
     ok, s = tlsca.handshake(port, cert=ca.client(cert) if cert else None, ca=ca)
     if not ok:
         return None
     try:
-        s.sendall(helpers.connect(client_id=client_id, version=version, username=username, password=password))
+        s.sendall(helpers.connect(client_id=client_id, version=version, username=username, password=password,
+                                  props=props))
         data = b""
         s.settimeout(helpers.WAIT)
         while len(data) < 4:
@@ -89,6 +90,8 @@ def test_identity_as_username_needs_no_password_and_ignores_the_connect_username
     b, port, audit = identity_broker(make_broker, ca, tmp_path, "use_identity_as_username true")
     assert connack(port, ca, "good", version=V5) == 0x00
     assert connack(port, ca, "good", username="mallory", password="whatever", version=V311) == 0x00
+    # the certificate is the authentication: an MQTT 5 Authentication Method is refused, not half-run
+    assert connack(port, ca, "good", props=[(0x15, "SCRAM-SHA-256")]) == 0x8C
     log = b.log()
     assert 'auth: success method=certificate address=127.0.0.1 username="good"' in log
     assert 'username="mallory"' not in log
