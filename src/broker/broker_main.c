@@ -100,15 +100,10 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
     return 0;
 }
 
-/* SIGHUP: certificates, keys and CRLs of TLS listeners (clients whose certificate became invalid are closed). */
-static void broker_main_reload_tls(void *ctx, broker *b)
-{
-    broker_transports_reload(ctx, b);
-}
-
 typedef struct broker_main_reload {
     const broker_main_args *args;
     broker_capabilities caps;
+    broker_transports *tls; /* TLS listeners: their settings, certificates, keys and CRLs are reloaded too */
 } broker_main_reload;
 
 /* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
@@ -118,9 +113,11 @@ static void broker_main_on_reload(void *ctx, broker *b)
     rampart_config cfg;
     broker_settings ns;
     config_errors errs;
+    const rampart_config *fresh = NULL;
     char err[512];
     if (!r->args->config) {
         log_notice("reload: no configuration file, nothing to reload");
+        broker_transports_reload(r->tls, b, NULL);
         return;
     }
     config_errors_init(&errs);
@@ -140,7 +137,9 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
+    fresh = &cfg;
 out:
+    broker_transports_reload(r->tls, b, fresh); /* a file with errors: TLS files under the running settings */
     broker_settings_clear(&ns);
     config_errors_free(&errs);
     config_free(&cfg);
@@ -241,6 +240,7 @@ int rampart_broker_main(int argc, char **argv)
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    reload.tls = tr;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
@@ -263,7 +263,6 @@ int rampart_broker_main(int argc, char **argv)
         broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     if (auditlog_enabled(audit))
         broker_add_reload_hook(b, broker_main_on_reload_audit, audit);
-    broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;

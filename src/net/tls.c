@@ -646,15 +646,56 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen)
 
 int tls_context_reload(tls_context *c, char *err, size_t errlen)
 {
+    return tls_context_reconfigure(c, NULL, err, errlen);
+}
+
+/* Why settings s cannot replace the running ones of c without a restart, or NULL: the options that decide
+ * how clients authenticate, and the listener kind, are fixed for the process. */
+static const char *tls_fixed_setting_changed(const tls_context *c, const tls_settings *s)
+{
+    if (s->use_identity_as_username != c->s.use_identity_as_username ||
+        s->use_subject_as_username != c->s.use_subject_as_username || s->two_factor != c->s.two_factor)
+        return "use_identity_as_username, use_subject_as_username and tls_two_factor";
+    return NULL;
+}
+
+int tls_context_reconfigure(tls_context *c, const tls_settings *s, char *err, size_t errlen)
+{
     unsigned char *ocsp = NULL;
     size_t ocsp_len = 0;
+    tls_settings fresh_s, old_s;
+    const char *name = c->s.name ? c->s.name : "listener";
+    const char *fixed = s ? tls_fixed_setting_changed(c, s) : NULL;
     err[0] = '\0';
+    if (fixed)
+        snprintf(err, errlen, "%s cannot change without a restart", fixed);
+    else if (s && !tls_validate_settings(s, err, errlen))
+        ;
+    else if (s && !tls_settings_copy(&fresh_s, s))
+        snprintf(err, errlen, "out of memory");
+    if (err[0]) {
+        log_error("tls: %s: reload failed, keeping the previous certificates and settings: %s", name, err);
+        return -1;
+    }
+    if (s) { /* build under the new settings; the listener's name and kind stay */
+        free((char *)fresh_s.name);
+        fresh_s.name = c->s.name ? strdup(c->s.name) : NULL;
+        fresh_s.websocket = c->s.websocket;
+        old_s = c->s;
+        c->s = fresh_s;
+    }
     SSL_CTX *fresh = tls_ctx_build(c, &ocsp, &ocsp_len, err, errlen);
     if (!fresh) {
-        log_error("tls: %s: reload failed, keeping the previous certificates: %s",
+        if (s) {
+            tls_settings_free(&c->s);
+            c->s = old_s;
+        }
+        log_error("tls: %s: reload failed, keeping the previous certificates and settings: %s",
                   c->s.name ? c->s.name : "listener", err);
         return -1;
     }
+    if (s)
+        tls_settings_free(&old_s);
     SSL_CTX_free(c->ssl_ctx); /* connections hold their own reference */
     c->ssl_ctx = fresh;
     free(c->ocsp_der);
@@ -662,7 +703,8 @@ int tls_context_reload(tls_context *c, char *err, size_t errlen)
     c->ocsp_len = ocsp_len;
     c->generation++;
     memset(c->ocsp_cache, 0, sizeof c->ocsp_cache); /* revocation answers may have changed too */
-    log_notice("tls: %s: certificates, key and CRLs reloaded", c->s.name ? c->s.name : "listener");
+    log_notice("tls: %s: %scertificates, key and CRLs reloaded", c->s.name ? c->s.name : "listener",
+               s ? "settings, " : "");
     return 0;
 }
 

@@ -73,6 +73,15 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen);
  */
 int tls_context_reload(tls_context *c, char *err, size_t errlen);
 
+/*
+ * SIGHUP with a new configuration: like tls_context_reload, but new handshakes also use the listener's new
+ * TLS parameters `s` (versions, ciphers, CA, CRL files, verification depth, OCSP options, ticket lifetime,
+ * file paths; s->name and s->websocket are ignored: the listener's stay). s NULL: the running settings.
+ * use_identity_as_username, use_subject_as_username and tls_two_factor cannot change (authentication is
+ * built on them): a change fails. On failure nothing changes, the error is logged and in err, -1 returned.
+ */
+int tls_context_reconfigure(tls_context *c, const tls_settings *s, char *err, size_t errlen);
+
 /* Frees the context; established connections keep what they use until they are destroyed. */
 void tls_context_free(tls_context *c);
 

@@ -121,6 +121,48 @@ def test_crl_reload_disconnects_revoked_live_client(make_broker, fresh_ca, topic
         survivor.close()
 
 
+def test_reload_applies_new_tls_parameters_without_dropping_connections(make_broker, ca, topic, tmp_path):
+    """SIGHUP re-reads the listener's TLS parameters too (here tls_version): new handshakes follow them, the
+    established connection stays; a parameter OpenSSL refuses keeps the running ones (logged)."""
+    d = str(tmp_path)   # the unprivileged broker re-reads its file: let it through the directories above
+    while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+    b, port = tls_broker(make_broker, ca.server_options())
+    ok, live = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+    assert ok, live
+    try:
+        assert tlsca.mqtt_connect_over(live, "live-1.2") == b"\x20\x02\x00\x00"
+
+        def reload_with(*extra):
+            b.extra_listeners = [(port, ca.server_options() + list(extra))]
+            with open(b.config_path, "w") as f:
+                f.write(b.config_text())
+            mark = len(b.log())
+            os.kill(b.pid, signal.SIGHUP)
+            return mark
+        mark = reload_with("tls_version tlsv1.3")
+        helpers.wait_until(lambda: "settings, certificates, key and CRLs reloaded" in b.log()[mark:], "the reload")
+        refused, err = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+        assert not refused, "TLS 1.2 still accepted after tls_version tlsv1.3"
+        ok, s = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_3)
+        assert ok, s
+        s.close()
+        live.sendall(b"\xc0\x00")   # PINGREQ on the connection made before the reload
+        assert live.recv(2) == b"\xd0\x00"
+        mark = reload_with("ciphers NO-SUCH-CIPHER")
+        helpers.wait_until(lambda: "reload failed, keeping the previous certificates and settings" in b.log()[mark:],
+                           "the reload error")
+        refused, err = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+        assert not refused, "the failed reload changed the running settings"
+        mark = reload_with("cafile " + ca.ca, "use_identity_as_username true")
+        helpers.wait_until(lambda: "cannot change without a restart" in b.log()[mark:], "the refused change")
+        live.sendall(b"\xc0\x00")
+        assert live.recv(2) == b"\xd0\x00"
+    finally:
+        live.close()
+
+
 def test_failed_reload_keeps_old_certificates(make_broker, fresh_ca, topic):
     ca = fresh_ca
     b, port = tls_broker(make_broker, ca.server_options())
