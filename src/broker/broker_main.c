@@ -256,6 +256,8 @@ int rampart_broker_main(int argc, char **argv)
     if (broker_acl_active(acl))
         broker_acl_install(acl, b);
     broker_set_listener_hook(b, broker_transports_hook, tr);
+    if (broker_transports_attach(tr, b) < 0)
+        goto out;
     if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);

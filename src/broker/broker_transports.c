@@ -60,6 +60,24 @@ broker_transports *broker_transports_new(const rampart_config *cfg, char *err, s
     return t;
 }
 
+/* The OCSP workers answered: finish the handshakes that waited for them. */
+static void broker_transports_ocsp_done(void *ctx)
+{
+    tls_ocsp_drain();
+    broker_resume_waiting(ctx);
+}
+
+int broker_transports_attach(broker_transports *t, broker *b)
+{
+    (void)t;
+    int fd = tls_ocsp_fd();
+    if (fd >= 0 && broker_watch_fd(b, fd, broker_transports_ocsp_done, b) < 0) {
+        log_error("cannot watch the OCSP workers");
+        return -1;
+    }
+    return 0;
+}
+
 void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_settings *ls)
 {
     broker_transports *t = ctx;

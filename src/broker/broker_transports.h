@@ -23,6 +23,10 @@ void broker_transports_capabilities(broker_capabilities *caps);
  * and CRL problems fail here, before anything listens: NULL with err "file:line: listener N: ...". */
 broker_transports *broker_transports_new(const rampart_config *cfg, char *err, size_t errlen);
 
+/* Lets broker b finish handshakes that wait for OCSP answers (watches the OCSP workers' eventfd when a
+ * listener checks client certificates). 0, or -1 (logged). */
+int broker_transports_attach(broker_transports *t, broker *b);
+
 /* The broker_listener_hook_fn to install with broker_set_listener_hook(b, broker_transports_hook, t). */
 void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_settings *ls);
 

@@ -279,6 +279,10 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
+    if (c->state == CONN_HANDSHAKE && c->t->waiting) { /* broker_resume_waiting() calls again */
+        loop_watch_set(c->b->loop, &c->watch, 0);
+        return;
+    }
     if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
@@ -531,6 +535,10 @@ static void conn_on_event(void *ctx, uint32_t events)
             conn_close(c, -1, "transport handshake failed");
             return;
         }
+        if (rc == 0 && c->t->waiting && (events & (LOOP_HANGUP | LOOP_ERROR))) {
+            conn_close(c, -1, "connection lost during the handshake"); /* else the hang-up repeats */
+            return;
+        }
         if (rc == 0) {
             conn_update_watch(c);
             return;
@@ -639,5 +647,15 @@ void conn_reap(broker *b)
         conn *c = b->closing_head;
         b->closing_head = c->next_closing;
         conn_destroy(c);
+    }
+}
+
+void broker_resume_waiting(broker *b)
+{
+    conn *next;
+    for (conn *c = b->conns_head; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_HANDSHAKE && c->t->waiting)
+            conn_on_event(c, 0);
     }
 }

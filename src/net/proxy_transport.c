@@ -86,12 +86,13 @@ static void proxy_copy_wants(proxy_conn *c)
 {
     c->base.want_read = c->base.inner->want_read;
     c->base.want_write = c->base.inner->want_write;
+    c->base.waiting = c->base.inner->waiting;
 }
 
 static int proxy_handshake(transport *t)
 {
     proxy_conn *c = (proxy_conn *)t;
-    t->want_read = t->want_write = false;
+    t->want_read = t->want_write = t->waiting = false;
     if (!c->header_done) {
         int r = c->from_proxy ? proxy_read_header(c) : 1;
         if (r != 1)

@@ -108,6 +108,16 @@ bool transport_tls_recheck(transport *t);
 const char *transport_tls_protocol(const transport *t);
 const char *transport_tls_cipher(const transport *t);
 
+/*
+ * OCSP checks of client certificates (ocsp_check_clients) run off the event loop (src/net/ocsp_worker.h):
+ * while the answer is awaited the handshake returns 0 with t->waiting set. tls_ocsp_fd() (-1 when no
+ * listener checks clients) becomes readable when answers arrived: call tls_ocsp_drain(), then the handshake
+ * of every connection that is waiting. The CONNECT deadline bounds the wait; each query is bounded by
+ * ocsp_timeout.
+ */
+int tls_ocsp_fd(void);
+void tls_ocsp_drain(void);
+
 /* The username the certificate provides under use_identity_as_username / use_subject_as_username (CN or
  * subject), or NULL if the listener maps none or the client presented no certificate. */
 const char *transport_tls_username(const transport *t);

@@ -46,6 +46,8 @@ struct transport {
     int fd;
     bool want_read;  /* after EAGAIN: wait for readability */
     bool want_write; /* after EAGAIN: wait for writability */
+    bool waiting;    /* after a handshake's EAGAIN: waiting for something other than the socket (an OCSP
+                        answer); the owner watches neither direction and calls handshake again when told */
     transport *inner; /* the transport this one runs over (ws over tls), or NULL */
 };
 

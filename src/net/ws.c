@@ -60,6 +60,7 @@ static void ws_copy_wants(ws_conn *c)
 {
     c->base.want_read = c->base.inner->want_read;
     c->base.want_write = c->base.inner->want_write;
+    c->base.waiting = c->base.inner->waiting;
 }
 
 /* ---- handshake ---------------------------------------------------------------------------------- */
@@ -220,7 +221,7 @@ static int ws_handshake(transport *t)
 {
     ws_conn *c = (ws_conn *)t;
     transport *in = t->inner;
-    t->want_read = t->want_write = false;
+    t->want_read = t->want_write = t->waiting = false;
     if (c->state == WS_STATE_OPEN)
         return 1;
     if (c->state == WS_STATE_FAILED)

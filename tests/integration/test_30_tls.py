@@ -316,6 +316,60 @@ def test_ocsp_responder_checks_client_certificates(make_broker, fresh_ca, topic)
         responder.stop()
 
 
+def test_slow_ocsp_responder_does_not_stall_other_clients(make_broker, fresh_ca, topic):
+    """The OCSP query runs off the event loop: while one client's handshake waits for a responder that holds
+    its answer back, another client connects, subscribes, publishes and receives; the held client gets its
+    verdict (here: no usable answer, refused) once the responder lets go."""
+    import socket
+    import threading
+    ca = fresh_ca
+    ca.client("good")
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    asked, release = threading.Event(), threading.Event()
+
+    def responder():
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            asked.set()
+            release.wait(60)   # then close without answering
+
+    threading.Thread(target=responder, daemon=True).start()
+    held = {}
+
+    def held_client():
+        ok, s = tlsca.handshake(port, cert=ca.client("good"), ca=ca)
+        held["connack"] = tlsca.mqtt_connect_over(s, "held") if ok else b""
+        if ok:
+            s.close()
+
+    try:
+        opts = ca.mtls_options(crl=False) + ["ocsp_check_clients true", "ocsp_timeout 60",
+                                             "ocsp_responder http://127.0.0.1:%d/" % srv.getsockname()[1]]
+        b, port = tls_broker(make_broker, opts)
+        t = threading.Thread(target=held_client, daemon=True)
+        t.start()
+        assert asked.wait(helpers.WAIT), "the broker did not ask the responder"
+        other = helpers.Client(b, client_id="meanwhile")
+        try:
+            other.connect()
+            other.subscribe(topic, qos=1)
+            other.publish(topic, b"while-ocsp-waits", qos=1)
+            assert other.get().payload == b"while-ocsp-waits"
+        finally:
+            other.close()
+        assert t.is_alive() and "connack" not in held, "the held client was answered before the responder"
+        release.set()
+        t.join(helpers.WAIT)
+        assert held.get("connack") == b"", held
+        helpers.wait_until(lambda: "no usable answer from the OCSP responder" in b.log(), "the refusal line")
+    finally:
+        release.set()
+        srv.close()
+
+
 def test_ocsp_stapling(make_broker, fresh_ca):
     ca = fresh_ca
     req, resp = ca.path("req.der"), ca.path("resp.der")

@@ -112,6 +112,11 @@ static SSL_CTX *client_ctx(const char *cert, int max_version, const char *cipher
 static void pair_handshake(pair *p)
 {
     for (int i = 0; i < 200 && (p->server_state == 0 || p->client_state == 0); i++) {
+        if (p->server_state == 0 && p->server->waiting) { /* an OCSP answer from the workers */
+            struct pollfd pfd = {.fd = tls_ocsp_fd(), .events = POLLIN};
+            if (poll(&pfd, 1, 100) > 0)
+                tls_ocsp_drain();
+        }
         if (p->server_state == 0)
             p->server_state = p->server->ops->handshake(p->server);
         if (p->client_state == 0) {
