@@ -69,6 +69,21 @@ static void gate_audit(broker_gate *bg, const gate_entry *e, const broker_client
     auditlog_emit(bg->audit, &ev, auditlog_now_ms());
 }
 
+/* A connection refused at accept (a connection limit, or out of memory): `limit_hit` with the limit's name,
+ * then `connect_refused` with the same reason. */
+static void gate_audit_refusal(broker_gate *bg, const broker_client *cl, const char *why)
+{
+    if (!auditlog_enabled(bg->audit))
+        return;
+    if (strcmp(why, "out_of_memory")) {
+        auditlog_event ev = {.type = "limit_hit", .listener = gate_listener_name(cl), .address = cl->address,
+                             .port = cl->port, .outcome = "refused", .reason = why};
+        secevent_add_text(&ev, "limit", why);
+        auditlog_emit(bg->audit, &ev, auditlog_now_ms());
+    }
+    gate_audit(bg, NULL, cl, "connect_refused", "refused", why);
+}
+
 static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
 {
     return hmap_get(&bg->conns, &cookie, sizeof cookie);
@@ -89,14 +104,17 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
 
     if (!e)
         return false;
-    snprintf(name, sizeof name, "port %u", cl->listener_port);
+    if (gate_listener_name(cl))
+        snprintf(name, sizeof name, "%s", gate_listener_name(cl));
+    else
+        snprintf(name, sizeof name, "port %u", cl->listener_port);
     e->cookie = cookie;
     e->sec = sec_gate_accept(bg->g, cl->listener_port, name, gate_listener_anonymous(cl), cl->address);
     if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
         if (e->sec)
             sec_gate_close(bg->g, e->sec);
         else
-            gate_audit(bg, NULL, cl, "connect_refused", "refused", "connection limit or ban");
+            gate_audit_refusal(bg, cl, sec_gate_refusal(bg->g));
         free(e);
         return false;
     }

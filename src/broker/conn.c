@@ -93,6 +93,7 @@ static bool conn_admit(conn *c)
     ip_count *ic = conn_ip_get(b, c->address, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
         const char *why = "max_connections_per_address reached";
+        limit_hit_peer(c->ls, c->address, c->port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         log_notice("refusing connection from %s: %s", c->address, why);
@@ -137,14 +138,18 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     if (b->set.max_connections && b->nconns >= b->set.max_connections) {
+        limit_hit_peer(ls, addr, port, "max_connections_global");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
-    conn *c = calloc(1, sizeof *c);
+    conn *c = NULL;
+    if (timer_heap_reserve(&b->conn_timers, b->nconns + 1) == 0)
+        c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
         return;
@@ -167,7 +172,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     ls->connections++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
-    c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
+    timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
     c->info.address = c->address;
     c->info.port = port;
     c->info.listener_port = l ? listener_port(l) : 0;
@@ -301,6 +306,10 @@ static bool conn_flush(conn *c)
     }
     c->b->stats.bytes_sent += (uint64_t)n;
     conn_account(c);
+    /* Drained with buffers still held: give them back within a second if it stays idle. */
+    if (c->out.bytes == 0 && (c->out.area || c->out.segs) && c->state == CONN_ACTIVE &&
+        (!timer_armed(&c->timer) || c->timer.at > c->b->now_ms + 1000))
+        timer_heap_set(&c->b->conn_timers, &c->timer, c->b->now_ms + 1000);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -336,6 +345,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
 {
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else
@@ -568,6 +580,35 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+void conn_timer_arm(conn *c)
+{
+    timer_heap *h = &c->b->conn_timers;
+    if (c->state == CONN_ACTIVE && c->keepalive_ms)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    else if (c->state == CONN_ACTIVE)
+        timer_heap_cancel(h, &c->timer);
+}
+
+void conn_timer_fire(conn *c)
+{
+    broker *b = c->b;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state != CONN_ACTIVE) {
+        conn_close(c, -1, "no CONNECT in time"); /* before CONN_ACTIVE the timer is the CONNECT deadline */
+        return;
+    }
+    if (c->out.bytes == 0)
+        outq_trim(&c->out);
+    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+        proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+        return;
+    }
+    /* Traffic came since it was armed: move it to 1.5 x keep alive after the last packet (lazily, so
+     * receiving a packet costs nothing here). */
+    conn_timer_arm(c);
+}
+
 void conn_close(conn *c, int reason, const char *why)
 {
     broker *b = c->b;
@@ -583,6 +624,7 @@ void conn_close(conn *c, int reason, const char *why)
     log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
              why);
     c->state = CONN_CLOSING;
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     loop_watch_remove(b->loop, &c->watch);
     c->t->ops->shutdown(c->t, 1000);
     if (c->session) {
@@ -608,6 +650,7 @@ void conn_destroy(conn *c)
     }
     proto_auth_forget(c);
     free(c->auth_method);
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);

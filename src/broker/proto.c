@@ -264,6 +264,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         msg_unref(s->will);
         s->will = NULL;
         s->will_at_ms = 0;
+        s->expire_at_ms = 0;
     } else if (!(s = session_new(b, id, idlen))) {
         msg_unref(will);
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
@@ -282,6 +283,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
+    session_timer_arm(b, s); /* online: no will delay, no expiry */
     s->listener_user = c->info.listener_user;
     s->listener_port = c->info.listener_port;
     free(s->username);
@@ -298,6 +300,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     c->state = CONN_ACTIVE;
     c->will_keep = true;
     c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
+    conn_timer_arm(c);
     b->stats.clients_connected++;
     if (b->stats.clients_connected > b->stats.clients_maximum)
         b->stats.clients_maximum = b->stats.clients_connected;
@@ -806,21 +809,26 @@ static void proto_publish(conn *c, mqtt_publish *p)
     }
     if (p->qos == 2 && c->version == MQTT_V5 && b->set.max_inflight_messages &&
         s->in_qos2_count >= b->set.max_inflight_messages) {
+        limit_hit_client(c, s, "max_inflight_messages", "disconnected", (const char *)topic.data, topic.len);
         proto_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
         return;
     }
     uint8_t reason = 0;
-    if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit)
+    if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit) {
         reason = MQTT_RC_QUOTA_EXCEEDED;
-    else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos, p->retain))
+        limit_hit_client(c, s, "message_size_limit", "dropped", (const char *)topic.data, topic.len);
+    } else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos,
+                                 p->retain)) {
         reason = MQTT_RC_NOT_AUTHORIZED;
-    else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) /* deleting frees memory */
+    } else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) { /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
-    else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
-             !mqtt_utf8_valid(p->payload.data, p->payload.len))
+        limit_hit_client(c, s, "memory_limit", "dropped", (const char *)topic.data, topic.len);
+    } else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
+               !mqtt_utf8_valid(p->payload.data, p->payload.len)) {
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
-    else
+    } else {
         reason = proto_publish_accept(c, p, topic);
+    }
     if (reason >= 0x80)
         b->stats.dropped++;
     if (p->qos == 1) {
@@ -924,8 +932,10 @@ static uint8_t proto_subscribe_one(conn *c, const mqtt_subscription *sub, uint32
     if (capped.qos > c->ls->max_qos)
         capped.qos = c->ls->max_qos;
     int rc = session_subscribe(b, c->session, &capped, sub_id, existed);
-    if (rc == -2)
+    if (rc == -2) {
+        limit_hit_client(c, NULL, "max_subscriptions", "refused", (const char *)sub->filter.data, sub->filter.len);
         return v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+    }
     if (rc < 0)
         return v5 ? MQTT_RC_UNSPECIFIED : 0x80;
     return capped.qos;
@@ -975,7 +985,8 @@ static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
         if (sub->retain_handling == 2 || (sub->retain_handling == 1 && existed[i]))
             continue;
         proto_retained_ctx rc = {b, c->session, reasons[i], sub_id};
-        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, proto_send_retained, &rc);
+        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, b->now_ms, proto_send_retained,
+                     &rc);
     }
 }
 

@@ -16,6 +16,7 @@ struct sec_gate {
     auth *auth;
     connlimit *conn;
     uint8_t scram_secret[32];
+    const char *refusal; /* why the last sec_gate_accept() refused */
 };
 
 struct sec_conn {
@@ -107,6 +108,7 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     enum connlimit_verdict v;
     uint64_t now = now_ms();
 
+    g->refusal = "out_of_memory";
     if (!c)
         return NULL;
     if (sec_addr_parse(address, &c->addr) < 0)
@@ -116,10 +118,16 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     v = connlimit_accept(g->conn, index, &c->addr, now);
     if (v != CONNLIMIT_OK) {
         connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        g->refusal = connlimit_verdict_name(v);
         free(c);
         return NULL;
     }
     return c;
+}
+
+const char *sec_gate_refusal(const sec_gate *g)
+{
+    return g->refusal ? g->refusal : "none";
 }
 
 static void conn_drop_scram(sec_conn *c)

@@ -64,6 +64,9 @@ uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
  * on listener `index` (0..255) named `name` (for the log). NULL: refuse it (logged), close the socket. */
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
                           const char *address);
+/* Why the last sec_gate_accept() returned NULL: the connection limit's name (connlimit_verdict_name(), e.g.
+ * "max_unauthenticated_per_address") or "out_of_memory". A static string. */
+const char *sec_gate_refusal(const sec_gate *g);
 void sec_gate_close(sec_gate *g, sec_conn *c);
 void sec_gate_authenticated(sec_gate *g, sec_conn *c);
 const sec_addr *sec_conn_addr(const sec_conn *c);
