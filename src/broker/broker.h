@@ -142,6 +142,9 @@ typedef struct broker_security {
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;
 
+/* Drives the transport handshake of every connection whose transport is waiting for something other than
+ * its socket (transport.waiting: an OCSP answer); call when that something may have arrived. */
+void broker_resume_waiting(broker *b);
 /* Delivers the answer to a BROKER_AUTH_PENDING step. Unknown or closed cookies are ignored. */
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r);
 /* Calls fn(ctx) whenever fd is readable (e.g. a worker pool's completion pipe). At most 8. Returns 0 or -1. */
