@@ -123,7 +123,8 @@ struct conn {
     net_listener *listener;
     broker_listener_settings *ls; /* settings of the listener it came through */
     session *session;
-    const char *address;     /* peer IP address: the key of its per-address count (ip_count.key) */
+    const char *address;     /* client IP address: the key of its per-address count (ip_count.key) once
+                                admitted, before that a copy (address_owned) */
     char *username;          /* from CONNECT, NULL if none */
     void *security_state;    /* broker_security.accept's per-connection state */
     uint8_t *ibuf;
@@ -156,6 +157,8 @@ struct conn {
     bool read_paused;
     bool dirty;
     bool counted_ip;
+    bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
+    bool address_owned;      /* address is the connection's own copy (before admission), not ip_count.key */
     bool again;
 };
 
