@@ -46,6 +46,9 @@ SCENARIOS = [
     ("idle 10000", ["-s", "idle", "-c", "10000", "--sources", "64"]),
     ("storm tls 1000", ["-s", "storm", "-c", "1000", "--concurrency", "20", "--tls", "--sources", "64"]),
     ("idle tls 2000", ["-s", "idle", "-c", "2000", "--tls", "--sources", "64"]),
+    ("storm tls resumed 1000", ["-s", "storm", "-c", "1000", "--concurrency", "20", "--tls", "--tls-resume",
+                                "--sources", "64"]),
+    ("pairs q1 tls 100x", ["-s", "pairs", "-q", "1", "-c", "100", "-w", "20", "--tls"]),
 ]
 
 # Options both brokers get: anonymous access on one loopback listener, nothing persisted, Nagle off
@@ -195,6 +198,8 @@ def metric_rows(report):
         rows.append(("connects/s", report["rate_per_s"], "high"))
         rows.append(("cpu us/connection", b.get("cpu_us_per_msg"), "low"))
         rows.append(("connect p99 us", report["latency"]["p99_us"], "low"))
+        if "--tls-resume" in report.get("args", []):
+            rows.append(("resumed", report.get("tls_resumed"), "high"))
     else:
         rows.append(("deliveries/s", report["rate_per_s"], "high"))
         rows.append(("cpu us/delivery", b.get("cpu_us_per_msg"), "low"))
@@ -254,6 +259,7 @@ TARGETS = [
     ("memory per idle TLS connection", "idle tls 2000", "bytes/connection", "ratio<=", 0.5),
     ("TLS handshake CPU (handshakes per core-second >= 2x)", "storm tls 1000", "cpu us/connection", "ratio<=",
      0.5),
+    ("TLS handshake CPU, resumed sessions", "storm tls resumed 1000", "cpu us/connection", "ratio<=", 0.5),
     ("bounded QoS 1 fan-in: lost", "bounded q1 fan-in @20k/s", "lost", "value==", 0),
     ("bounded QoS 2 pairs: lost", "bounded q2 pairs @5k/s", "lost", "value==", 0),
     ("bounded QoS 2 pairs: duplicated", "bounded q2 pairs @5k/s", "duplicated", "value==", 0),
@@ -387,7 +393,7 @@ def main():
                     continue
                 if b.note and b.note not in notes:
                     notes.append(b.note)
-                rep["broker_name"], rep["round"], rep["name"] = which, rnd + 1, name
+                rep["broker_name"], rep["round"], rep["name"], rep["args"] = which, rnd + 1, name, args
                 raw.append(rep)
                 results.setdefault(name, {}).setdefault(which, []).append(rep)
                 sys.stderr.write("%12s/s  errors %d\n" % (fmt(rep["rate_per_s"]), rep["errors"]))

@@ -503,7 +503,10 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
         if (EVP_MAC_init(hctx, k->hmac, sizeof k->hmac, params) != 1 ||
             EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
             return -1;
-        return i == 0 ? 1 : 2; /* 2: valid but issue a ticket under the current key */
+        /* 2: valid, and issue a fresh ticket (under the current key). Always: clients use a TLS 1.3 ticket
+         * once (RFC 8446 C.4), so a resumed connection that got no new ticket would make the next one a full
+         * handshake. */
+        return 2;
     }
     return 0; /* unknown or expired key: full handshake */
 }
@@ -1069,6 +1072,7 @@ static int tls_handshake(transport *t)
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         c->done = true;
+        SSL_free_buffers(c->ssl); /* the handshake's record buffers: an idle connection keeps none */
         int rc = tls_post_handshake_checks(c);
         if (rc == 1)
             tls_log_connected(c);
