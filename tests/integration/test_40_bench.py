@@ -235,6 +235,34 @@ def test_tls_against_rampart(rampart_tls):
     assert rep["connects"] == 20 and rep["tls_resumed"] == 19  # all but the first, which got the first ticket
 
 
+def test_tls_client_certificate(make_broker):
+    """--cert/--key: the generator presents a client certificate to a listener that requires one (mutual TLS
+    with the test CA of test_30_tls); without one the same listener refuses every connection."""
+    import helpers
+    import tlsca
+    ca = tlsca.TestCA()
+    try:
+        crt, key = ca.client("bench")
+        port = helpers.free_port()
+        make_broker(anonymous=True, extra_listeners=[(port, ca.mtls_options())])
+        rc, rep, err = bench(port, "--tls", "--cafile", ca.ca, "--cert", crt, "--key", key, "-s", "storm", "-c", "5",
+                             "--concurrency", "1", "-d", "20")
+        assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
+        assert rep["connects"] == 5 and rep["connect_failures"] == 0
+        rc, rep, err = bench(port, "--tls", "--cafile", ca.ca, "-s", "storm", "-c", "2", "--concurrency", "1",
+                             "-d", "5")
+        assert rc == 1 and rep is not None and rep["connects"] == 0 and rep["error"]
+    finally:
+        ca.cleanup()
+
+
+def test_tls_options_need_tls():
+    rc, rep, err = bench(1883, "--cert", "c.pem", "--key", "k.pem", "-s", "storm", "-c", "1")
+    assert rc == 2 and "--tls" in err
+    rc, rep, err = bench(1883, "--tls", "--cert", "c.pem", "-s", "storm", "-c", "1")
+    assert rc == 2 and "together" in err
+
+
 def test_tls_resume_needs_tls():
     rc, rep, err = bench(1883, "--tls-resume", "-s", "storm", "-c", "1")
     assert rc == 2 and "--tls" in err

@@ -61,6 +61,8 @@ typedef struct bench_config {
     bool tls;               /* TLS over TCP */
     bool tls_resume;        /* --tls-resume: resume TLS sessions with the broker's tickets (else full handshakes) */
     const char *cafile;     /* --tls: verify the broker's certificate against these CAs (else no check) */
+    const char *certfile;   /* --tls: client certificate (chain) to present, with keyfile; NULL: none */
+    const char *keyfile;
     uint32_t sources;       /* IPv4: spread clients over source addresses 127.0.0.1 .. 127.0.0.N */
     bool ws;                /* MQTT over WebSocket (over TLS with --tls) */
     const char *ws_path;    /* --ws: the HTTP path of the upgrade request */

@@ -127,6 +127,10 @@ static SSL_CTX *run_tls_context(const bench_config *cfg)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (cfg->certfile && (SSL_CTX_use_certificate_chain_file(ctx, cfg->certfile) != 1 ||
+                          SSL_CTX_use_PrivateKey_file(ctx, cfg->keyfile, SSL_FILETYPE_PEM) != 1 ||
+                          SSL_CTX_check_private_key(ctx) != 1))
+        goto fail;
     if (cfg->cafile) {
         if (SSL_CTX_load_verify_locations(ctx, cfg->cafile, NULL) != 1)
             goto fail;
