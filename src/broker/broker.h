@@ -61,6 +61,7 @@ typedef struct broker_settings {
     uint32_t connect_timeout_s;      /* deadline for CONNECT after accept */
     bool retain_available;
     uint32_t max_subscriptions;       /* per client, 0: unlimited */
+    uint32_t max_sessions;            /* sessions in all (connected and offline), 0: unlimited */
     uint16_t max_topic_levels;
     uint32_t max_user_properties;     /* per property set */
     uint32_t max_session_expiry;      /* seconds; UINT32_MAX: no cap (persistent_client_expiration) */

@@ -269,8 +269,9 @@ bool conn_send(conn *c, const mqtt_packet *orig)
              * conversation cannot go on: close (a bare DISCONNECT 0x95 is tried by the caller's close). */
             log_info("client %s (%s): a %s does not fit its Maximum Packet Size %u", c->session ? c->session->client_id : "-",
                      c->address, mqtt_packet_name(orig->type), c->out_max_packet);
-            if (orig->type != MQTT_DISCONNECT)
-                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, "answer larger than the client's Maximum Packet Size");
+            if (orig->type != MQTT_DISCONNECT) /* no DISCONNECT may come before CONNACK [MQTT-3.2.0-1] */
+                conn_close(c, orig->type == MQTT_CONNACK ? -1 : MQTT_RC_PACKET_TOO_LARGE,
+                           "answer larger than the client's Maximum Packet Size");
             return false;
         }
     }
