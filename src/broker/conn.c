@@ -78,10 +78,11 @@ static void conn_refuse(broker *b, const broker_listener_settings *ls, net_liste
 
 /* The client's address as the transport reports it (transport_ops.client_address): 1 with *addr, 0 the
  * socket peer, -1 not known before the handshake ends. */
-static int conn_client_address(const conn *c, const char **addr)
+static int conn_client_address(const conn *c, const char **addr, uint16_t *port)
 {
     *addr = NULL;
-    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr) : 0;
+    *port = 0;
+    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr, port) : 0;
 }
 
 /* Points c->address at addr's per-address record (its key lives as long as c counts there), giving back the
@@ -132,11 +133,14 @@ static bool conn_admit(conn *c, const char *addr)
 static bool conn_admit_after_handshake(conn *c)
 {
     const char *real;
+    uint16_t port;
     if (!c->admit_pending)
         return true;
     c->admit_pending = false;
-    if (conn_client_address(c, &real) > 0) {
-        log_debug("connection from %s:%u is client %s (reported by a trusted proxy)", c->address, c->port, real);
+    if (conn_client_address(c, &real, &port) > 0) {
+        log_debug("connection from %s:%u is client %s:%u (reported by a trusted proxy)", c->address, c->port,
+                  real, port);
+        c->port = port; /* 0 when the proxy did not say (X-Forwarded-For) */
         return conn_admit(c, real);
     }
     return conn_admit(c, c->address);
@@ -201,7 +205,8 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     /* Behind a trusted proxy the client's address is known only after the handshake (PROXY header,
      * X-Forwarded-For): the per-address checks wait for it, the CONNECT deadline runs meanwhile. */
     const char *real;
-    c->admit_pending = conn_client_address(c, &real) != 0;
+    uint16_t real_port;
+    c->admit_pending = conn_client_address(c, &real, &real_port) != 0;
     if (!c->admit_pending && !conn_admit(c, addr))
         return;
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
@@ -260,12 +265,17 @@ static void conn_aliases_free(conn *c)
     conn_aliases *al = c->aliases;
     if (!al)
         return;
-    for (uint16_t i = 0; al->out_topics && i < al->out_count; i++)
+    for (uint16_t i = 0; al->out_topics && i < al->out_count; i++) {
+        c->b->mem_state -= strlen(al->out_topics[i]) + 1; /* counted against memory_limit */
         free(al->out_topics[i]);
+    }
     free(al->out_topics);
     hmap_free(&al->out);
-    for (uint16_t i = 0; al->in && i < c->in_alias_max; i++)
+    for (uint16_t i = 0; al->in && i < c->in_alias_max; i++) {
+        if (al->in[i])
+            c->b->mem_state -= strlen(al->in[i]) + 1;
         free(al->in[i]);
+    }
     free(al->in);
     free(al);
     c->aliases = NULL;
@@ -657,11 +667,17 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+/* 1.5 x the negotiated keep alive in milliseconds [MQTT-3.1.2-24]; 0: none. */
+static uint64_t conn_keepalive_ms(const conn *c)
+{
+    return (uint64_t)c->keepalive_s * 1500u;
+}
+
 void conn_timer_arm(conn *c)
 {
     timer_heap *h = &c->b->conn_timers;
-    if (c->state == CONN_ACTIVE && c->keepalive_ms)
-        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    if (c->state == CONN_ACTIVE && c->keepalive_s)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + conn_keepalive_ms(c) + 1);
     else if (c->state == CONN_ACTIVE)
         timer_heap_cancel(h, &c->timer);
 }
@@ -677,7 +693,7 @@ void conn_timer_fire(conn *c)
     }
     if (c->out.bytes == 0)
         outq_trim(&c->out);
-    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+    if (c->keepalive_s && b->now_ms - c->last_rx_ms > conn_keepalive_ms(c)) {
         proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
         return;
     }

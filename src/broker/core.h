@@ -131,7 +131,6 @@ struct conn {
     outq out;
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
-    uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
     timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
                                 deadline), then keep alive, or a trim of idle output buffers */
     conn_aliases *aliases;   /* NULL until a topic alias is used */
@@ -240,6 +239,7 @@ struct broker {
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
     size_t mem_out;  /* bytes waiting in output queues (approximate) */
+    size_t mem_state; /* bytes of sessions and their subscriptions (approximate: see session.c) */
     uint64_t next_uid;
     uint64_t assign_counter;
     uint64_t match_epoch;
