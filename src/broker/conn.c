@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -65,12 +66,16 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
     if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
+        if (!b->stop)
+            counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS);
         log_notice("refusing connection from %s: max_connections reached", addr);
         close(fd);
         return;
     }
     ip_count *ic = conn_ip_get(b, addr, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        if (ic)
+            counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
         log_notice("refusing connection from %s: too many connections from this address", addr);
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
@@ -83,6 +88,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        counters_inc(COUNTER_LIMIT_LISTENER_MAX_CONNECTIONS);
         log_notice("refusing connection from %s: max_connections of the listener reached", addr);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
@@ -116,6 +122,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     c->counted_ip = true;
     c->ls = ls;
     ls->connections++;
+    ls->accepted++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
     c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
@@ -219,8 +226,10 @@ void conn_flush_dirty(broker *b)
             conn_close(c, -1, "write failed");
             continue;
         }
-        if (c->out.bytes > b->set.out_buffer_limit)
+        if (c->out.bytes > b->set.out_buffer_limit && !c->read_paused) {
+            counters_inc(COUNTER_LIMIT_OUT_BUFFER);
             c->read_paused = true;
+        }
         conn_update_watch(c);
     }
 }
@@ -233,6 +242,8 @@ static uint32_t conn_max_packet(const conn *c)
 
 static void conn_frame_error(conn *c, const mqtt_error *err)
 {
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        counters_inc(COUNTER_LIMIT_MAX_PACKET_SIZE);
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
     if (c->state == CONN_ACTIVE)
