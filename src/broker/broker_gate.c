@@ -21,6 +21,7 @@ typedef struct gate_entry {
     char client_id[256];
     char username[256];
     char subject[256];
+    bool reauth; /* a re-authentication is in progress: its outcome is audited as reauth_* */
 } gate_entry;
 
 struct broker_gate {
@@ -104,6 +105,12 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
     return true;
 }
 
+/* The broker's own connection caps (max_connections_global, of the listener, per address) refused cl. */
+static void gate_refused(void *ctx, const broker_client *cl, const char *why)
+{
+    gate_audit(ctx, NULL, cl, "connect_refused", "refused", why);
+}
+
 static void gate_closed(void *ctx, uint64_t cookie)
 {
     broker_gate *bg = ctx;
@@ -127,7 +134,11 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data = bg->data;
         out->data_len = r->auth_data_len;
     }
-    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
+    if (r->kind == SEC_REPLY_CONNACK && e->reauth) {
+        e->reauth = false;
+        gate_audit(bg, e, NULL, r->reason == 0 ? "reauth_success" : "reauth_failure",
+                   r->reason == 0 ? "success" : "failure", r->reason ? mqtt_reason_name(r->reason) : NULL);
+    } else if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
         sec_gate_authenticated(bg->g, e->sec);
         gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
     } else if (r->kind == SEC_REPLY_CONNACK) {
@@ -172,6 +183,25 @@ static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_
         return BROKER_AUTH_DONE;
     }
     sec_gate_auth(bg->g, e->sec, packet, &r);
+    return gate_answer(bg, e, &r, out);
+}
+
+/* AUTH 0x19 after CONNACK: SCRAM again, for the same user, on the loop like the CONNECT exchange. */
+static int gate_reauthenticate(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
+                               broker_auth_result *out)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = gate_find(bg, cookie);
+    sec_reply r;
+
+    (void)cl;
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        out->reason = MQTT_RC_PROTOCOL_ERROR;
+        return BROKER_AUTH_DONE;
+    }
+    e->reauth = true;
+    sec_gate_reauth(bg->g, e->sec, packet, &r);
     return gate_answer(bg, e, &r, out);
 }
 
@@ -225,8 +255,10 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.ctx = bg;
     sec.accept = gate_accept;
     sec.closed = gate_closed;
+    sec.refused = gate_refused;
     sec.authenticate = gate_authenticate;
     sec.auth_step = gate_auth_step;
+    sec.reauthenticate = gate_reauthenticate;
     broker_set_security(b, &sec);
     if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
         log_error("cannot install the password file reload");

@@ -180,6 +180,7 @@ void config_free(rampart_config *cfg)
     free(cfg->config_file);
     free(cfg->acl_file);
     free(cfg->pid_file);
+    free(cfg->response_topic_prefix);
     free(cfg->log_file);
     for (size_t i = 0; i < cfg->audit_file_count; i++)
         free(cfg->audit_files[i]);

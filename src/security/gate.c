@@ -27,6 +27,7 @@ struct sec_conn {
     scram_server *scram;   /* enhanced authentication in progress */
     uint8_t *client_id;    /* copy for the SCRAM log line */
     size_t client_id_len;
+    char *identity;        /* the user SCRAM authenticated (re-authentication must prove the same); NULL */
 };
 
 static uint64_t now_ms(void)
@@ -149,6 +150,7 @@ void sec_gate_close(sec_gate *g, sec_conn *c)
         return;
     connlimit_closed(g->conn, &c->addr, c->authenticated);
     conn_drop_scram(c);
+    free(c->identity);
     free(c);
 }
 
@@ -225,6 +227,12 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
     user = scram_server_username(c->scram);
+    if (pkt->has_username && (pkt->username.len != strlen(user) || memcmp(pkt->username.data, user, strlen(user)))) {
+        /* The broker's ACL uses the CONNECT's User Name: it must be the user SCRAM authenticates. */
+        log_scram(c, "refused reason=scram_username_mismatch", user, strlen(user));
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
     attempt_fill(&at, c, pkt);
     at.has_username = true;
     at.username = (const uint8_t *)user;
@@ -292,13 +300,66 @@ void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_re
     at.client_id = c->client_id;
     at.client_id_len = c->client_id_len;
     reason = auth_record(g->auth, &at, rc == SCRAM_OK, "scram-sha-256");
+    if (reason == 0 && c->identity && strcmp(c->identity, user) != 0)
+        reason = MQTT_RC_NOT_AUTHORIZED; /* re-authentication as someone else (checked at its start too) */
     reply_connack(r, reason);
     if (reason == 0) {
         r->has_auth = true;
         memcpy(r->auth_data, final, n);
         r->auth_data_len = n;
+        if (!c->identity && !(c->identity = strdup(user)))
+            reply_connack(r, MQTT_RC_SERVER_BUSY);
     }
     conn_drop_scram(c);
+}
+
+void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
+{
+    auth_attempt at;
+    const char *user;
+    uint8_t reason;
+    size_t n = 0;
+    const mqtt_bytes *m = &pkt->props.auth_method;
+
+    if (!c->authenticated || !c->identity || c->scram || pkt->reason != MQTT_RC_REAUTHENTICATE ||
+        !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
+        memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
+        log_notice("auth: refused reason=unexpected_reauth address=%s listener=%s", c->addr.text, c->listener);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
+    }
+    c->scram = scram_server_new(g->scram_secret);
+    if (!c->scram)
+        return reply_connack(r, MQTT_RC_SERVER_BUSY);
+    memset(r, 0, sizeof *r);
+    if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
+        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+                           r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
+        log_scram(c, "refused reason=scram_malformed reauth", "", 0);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
+    user = scram_server_username(c->scram);
+    if (strcmp(user, c->identity) != 0) {
+        log_scram(c, "refused reason=reauth_other_user", user, strlen(user));
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
+    memset(&at, 0, sizeof at);
+    at.addr = &c->addr;
+    at.listener = c->listener;
+    at.has_username = true;
+    at.username = (const uint8_t *)user;
+    at.username_len = strlen(user);
+    reason = auth_check(g->auth, &at);
+    if (reason) {
+        conn_drop_scram(c);
+        return reply_connack(r, reason);
+    }
+    r->kind = SEC_REPLY_AUTH;
+    r->reason = MQTT_RC_CONTINUE_AUTH;
+    r->has_auth = true;
+    r->auth_data_len = n;
 }
 
 bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r)

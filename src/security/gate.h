@@ -70,5 +70,13 @@ const sec_addr *sec_conn_addr(const sec_conn *c);
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r);
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r);
 bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r);
+/*
+ * Re-authentication [MQTT-4.12.1]: an AUTH with reason 0x19 on a connection that authenticated with SCRAM.
+ * The client-first message must name the user who authenticated at CONNECT (else 0x87). Replies
+ * SEC_REPLY_AUTH (continue: the client's next AUTH goes to sec_gate_auth, whose SEC_REPLY_CONNACK reason 0
+ * means re-authenticated, with the server-final data) or SEC_REPLY_CONNACK with a failure reason (the broker
+ * disconnects). 0x82 when the connection did not use SCRAM or a step is already in progress.
+ */
+void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r);
 
 #endif
