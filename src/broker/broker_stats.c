@@ -3,6 +3,7 @@
  * base/counters.h). Metric names are documented in docs/metrics.md. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/counters.h"
@@ -35,7 +36,8 @@ static void broker_stats_listeners(const broker *b, promtext *p)
     for (int i = 0; i < b->set.nlisteners; i++) {
         const broker_listener_settings *ls = &b->set.listeners[i];
         uint16_t port = i < b->nlisteners ? listener_port(b->listeners[i]) : ls->port;
-        snprintf(name[i], sizeof name[i], "%s:%u", ls->address ? ls->address : "*", port);
+        const char *a = ls->address ? ls->address : "*";
+        snprintf(name[i], sizeof name[i], strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, port); /* [::1]:1883 */
     }
     promtext_family(p, open_name, "gauge", "Connections open now (any state), by listener.");
     for (int i = 0; i < b->set.nlisteners; i++)

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "net/secure.h"
@@ -106,7 +107,8 @@ void broker_transports_each_certificate(const broker_transports *t,
         int64_t seconds;
         if (tls_context_expiry_seconds(secure_listener_tls(t->by_listener[i]), &seconds) < 0)
             continue;
-        snprintf(name, sizeof name, "%s:%u", cl->bind_address ? cl->bind_address : "*", cl->port);
+        const char *a = cl->bind_address ? cl->bind_address : "*";
+        snprintf(name, sizeof name, strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, cl->port); /* [::1]:8883 */
         fn(ctx, name, seconds);
     }
 }
