@@ -112,6 +112,15 @@ typedef struct broker_security {
      * protocol error. */
     int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
                      broker_auth_result *out);
+    /*
+     * Before a CONNECT is processed: does the listener take the username from the client certificate
+     * (use_identity_as_username / use_subject_as_username)? 1: yes, and *name is it (owned by the
+     * connection's transport; NULL when the certificate has no usable identity, authenticate then refuses):
+     * it replaces the CONNECT's username everywhere (client identifier under use_username_as_clientid,
+     * ACL %u, sessions), and authenticate decides without a password. 0: the CONNECT's username stands.
+     * May be NULL.
+     */
+    int (*cert_username)(void *ctx, const broker_client *client, const char **name);
     /* Re-authentication [MQTT-4.12.1]: an AUTH with reason 0x19 after CONNACK from a client that used an
      * Authentication Method at CONNECT (the broker checked it is the same method). Same contract as
      * authenticate: reason 0 re-authenticated (AUTH 0x00 is sent with result.data), 0x18 continue (AUTH 0x18;

@@ -90,6 +90,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     }
     if (b->set.max_connections && b->nconns >= b->set.max_connections) {
         counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS);
+        limit_hit_peer(ls, addr, port, "max_connections_global");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
@@ -97,6 +98,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
         if (ic)
             counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
+        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
@@ -106,6 +108,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         counters_inc(COUNTER_LIMIT_LISTENER_MAX_CONNECTIONS);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
@@ -306,6 +309,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
         counters_inc(COUNTER_LIMIT_MAX_PACKET_SIZE);
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else

@@ -302,4 +302,13 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
                       size_t len, uint8_t qos, bool retain);
 bool broker_over_memory(const broker *b);
 
+/* ---- limit_hit.c: the `limit_hit` security event (base/secevent.h; cheap when no sink is set) ---- */
+/* Limit `limit` (the setting's name, e.g. "max_queued_messages") refused or dropped something: outcome
+ * "refused", "dropped" or "disconnected". About connection c, or when c is NULL session s (either may be
+ * NULL); topic may be NULL. */
+void limit_hit_client(const conn *c, const session *s, const char *limit, const char *outcome, const char *topic,
+                      size_t topic_len);
+/* A connection from addr:port refused on listener ls (may be NULL) before it got a conn. */
+void limit_hit_peer(const broker_listener_settings *ls, const char *addr, uint16_t port, const char *limit);
+
 #endif

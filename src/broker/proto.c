@@ -420,6 +420,18 @@ static void proto_default_auth(conn *c, const mqtt_connect *ck, broker_auth_resu
         r->reason = MQTT_RC_NOT_AUTHORIZED;
 }
 
+/* The username of a CONNECT: the certificate's identity when the listener says so (security.cert_username;
+ * then none at all if the certificate has no usable identity), else the CONNECT's own. */
+static void proto_cert_username(conn *c, mqtt_bytes *user, bool *has_user)
+{
+    broker *b = c->b;
+    const char *name = NULL;
+    if (!b->sec.cert_username || b->sec.cert_username(b->sec.ctx, &c->info, &name) <= 0)
+        return;
+    *has_user = name != NULL;
+    *user = name ? (mqtt_bytes){(const uint8_t *)name, (uint32_t)strlen(name)} : (mqtt_bytes){NULL, 0};
+}
+
 static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t raw_len)
 {
     broker *b = c->b;
@@ -438,12 +450,15 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         proto_refuse(c, rc, "CONNECT refused by policy");
         return;
     }
+    mqtt_bytes user = ck->username;
+    bool has_user = ck->has_username;
+    proto_cert_username(c, &user, &has_user);
     if (c->ls->use_username_as_clientid) {
-        if (!ck->has_username) {
+        if (!has_user) {
             proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
             return;
         }
-        c->auth_client_id = strndup((const char *)ck->username.data, ck->username.len);
+        c->auth_client_id = strndup((const char *)user.data, user.len);
     } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
@@ -452,8 +467,8 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
     free((char *)c->info.username);
-    c->info.username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
-    if (!c->auth_client_id || (ck->has_username && !c->info.username)) {
+    c->info.username = has_user ? strndup((const char *)user.data, user.len) : NULL;
+    if (!c->auth_client_id || (has_user && !c->info.username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
@@ -792,6 +807,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
     }
     if (p->qos == 2 && c->version == MQTT_V5 && b->set.max_inflight_messages &&
         s->in_qos2_count >= b->set.max_inflight_messages) {
+        limit_hit_client(c, s, "max_inflight_messages", "disconnected", (const char *)topic.data, topic.len);
         proto_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
         return;
     }
@@ -803,6 +819,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
         reason = MQTT_RC_QUOTA_EXCEEDED;
         why = COUNTER_DROP_MESSAGE_SIZE;
         counters_inc(COUNTER_LIMIT_MESSAGE_SIZE);
+        limit_hit_client(c, s, "message_size_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos,
                                  p->retain)) {
         reason = MQTT_RC_NOT_AUTHORIZED;
@@ -811,6 +828,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
         reason = MQTT_RC_QUOTA_EXCEEDED;
         why = COUNTER_DROP_MEMORY;
         counters_inc(COUNTER_LIMIT_MEMORY);
+        limit_hit_client(c, s, "memory_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
                !mqtt_utf8_valid(p->payload.data, p->payload.len)) {
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
@@ -923,8 +941,10 @@ static uint8_t proto_subscribe_one(conn *c, const mqtt_subscription *sub, uint32
     if (capped.qos > c->ls->max_qos)
         capped.qos = c->ls->max_qos;
     int rc = session_subscribe(b, c->session, &capped, sub_id, existed);
-    if (rc == -2)
+    if (rc == -2) {
+        limit_hit_client(c, NULL, "max_subscriptions", "refused", (const char *)sub->filter.data, sub->filter.len);
         return v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+    }
     if (rc < 0)
         return v5 ? MQTT_RC_UNSPECIFIED : 0x80;
     return capped.qos;

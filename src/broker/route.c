@@ -182,17 +182,21 @@ static void route_enqueue(broker *b, session *s, delivery *d)
 {
     size_t sz = d->msg->payload_len + d->msg->topic_len;
     enum counter_id limit = COUNTER_COUNT;
+    const char *limit_name = NULL;
     if (s->queue.count >= b->set.max_queued_messages)
-        limit = COUNTER_LIMIT_MAX_QUEUED_MESSAGES;
+        limit = COUNTER_LIMIT_MAX_QUEUED_MESSAGES, limit_name = "max_queued_messages";
     else if (b->set.max_queued_bytes && s->queued_bytes + sz > b->set.max_queued_bytes)
-        limit = COUNTER_LIMIT_MAX_QUEUED_BYTES;
+        limit = COUNTER_LIMIT_MAX_QUEUED_BYTES, limit_name = "max_queued_bytes";
     else if (broker_over_memory(b))
-        limit = COUNTER_LIMIT_MEMORY;
+        limit = COUNTER_LIMIT_MEMORY, limit_name = "memory_limit";
     if (limit != COUNTER_COUNT || dq_push(&s->queue, d) < 0) {
         b->stats.dropped++;
         if (limit != COUNTER_COUNT)
             counters_inc(limit);
-        counters_inc(limit == COUNTER_LIMIT_MEMORY ? COUNTER_DROP_MEMORY : COUNTER_DROP_QUEUE_FULL);
+        counters_inc(limit == COUNTER_LIMIT_MAX_QUEUED_MESSAGES || limit == COUNTER_LIMIT_MAX_QUEUED_BYTES
+                         ? COUNTER_DROP_QUEUE_FULL
+                         : COUNTER_DROP_MEMORY);
+        limit_hit_client(s->conn, s, limit_name ? limit_name : "memory", "dropped", d->msg->topic, d->msg->topic_len);
         delivery_release(d);
         return;
     }
@@ -212,6 +216,8 @@ void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool ret
         if (c->out.bytes > b->set.out_buffer_limit || broker_over_memory(b)) {
             b->stats.dropped++;
             counters_inc(c->out.bytes > b->set.out_buffer_limit ? COUNTER_DROP_SLOW_CONSUMER : COUNTER_DROP_MEMORY);
+            limit_hit_client(c, s, c->out.bytes > b->set.out_buffer_limit ? "out_buffer_limit" : "memory_limit",
+                             "dropped", msg->topic, msg->topic_len);
             return;
         }
         if (!route_fill(&d, msg, 0, retain, ids, nids, NULL))

@@ -1526,6 +1526,14 @@ static void finalize_listener_transport(struct parse_state *ps, struct config_li
                        t->two_factor ? "tls_two_factor" : "require_certificate");
     if (t->use_identity_as_username && t->use_subject_as_username)
         listener_error(ps, l, "use_identity_as_username and use_subject_as_username are exclusive");
+    if ((t->use_identity_as_username || t->use_subject_as_username) && !t->cafile && !t->capath)
+        listener_error(ps, l, "%s needs cafile or capath to verify client certificates",
+                       t->use_identity_as_username ? "use_identity_as_username" : "use_subject_as_username");
+    if (t->two_factor && (t->use_identity_as_username || t->use_subject_as_username))
+        listener_error(ps, l, "tls_two_factor needs a password: it excludes use_identity_as_username and "
+                              "use_subject_as_username");
+    if (t->two_factor && !ps->cfg->auth.password_file)
+        listener_error(ps, l, "tls_two_factor needs a password_file (the second factor)");
     const ws_transport_settings *w = &l->ws;
     bool ws_options = w->path || w->origin_count || w->trusted_proxy_count || w->max_frame || w->max_message ||
                       w->handshake_timeout_ms || w->max_header;

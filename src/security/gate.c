@@ -17,6 +17,7 @@ struct sec_gate {
     auth *auth;
     connlimit *conn;
     uint8_t scram_secret[32];
+    const char *refusal; /* why the last sec_gate_accept() refused */
 };
 
 struct sec_conn {
@@ -24,6 +25,8 @@ struct sec_conn {
     char listener[64];
     bool allow_anonymous;
     bool authenticated;
+    bool two_factor;       /* tls_two_factor: the username must be `cert_cn` and a password is needed */
+    char *cert_cn;         /* the client certificate's CN under two_factor, NULL when it has none */
     scram_server *scram;   /* enhanced authentication in progress */
     uint8_t *client_id;    /* copy for the SCRAM log line */
     size_t client_id_len;
@@ -119,6 +122,7 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     enum connlimit_verdict v;
     uint64_t now = now_ms();
 
+    g->refusal = "out_of_memory";
     if (!c)
         return NULL;
     if (sec_addr_parse(address, &c->addr) < 0)
@@ -129,10 +133,16 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     if (v != CONNLIMIT_OK) {
         counters_inc(gate_limit_counter(v));
         connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        g->refusal = connlimit_verdict_name(v);
         free(c);
         return NULL;
     }
     return c;
+}
+
+const char *sec_gate_refusal(const sec_gate *g)
+{
+    return g->refusal ? g->refusal : "none";
 }
 
 static void conn_drop_scram(sec_conn *c)
@@ -151,6 +161,7 @@ void sec_gate_close(sec_gate *g, sec_conn *c)
     connlimit_closed(g->conn, &c->addr, c->authenticated);
     conn_drop_scram(c);
     free(c->identity);
+    free(c->cert_cn);
     free(c);
 }
 
@@ -173,6 +184,45 @@ static void reply_connack(sec_reply *r, uint8_t reason)
     memset(r, 0, sizeof *r);
     r->kind = SEC_REPLY_CONNACK;
     r->reason = reason;
+}
+
+int sec_gate_require_identity(sec_conn *c, const char *identity)
+{
+    c->two_factor = true;
+    free(c->cert_cn);
+    c->cert_cn = identity ? strdup(identity) : NULL;
+    return identity && !c->cert_cn ? -1 : 0;
+}
+
+/* tls_two_factor: refuses (reply filled, true returned, logged) a login whose username is not the
+ * certificate's CN, or that carries no password (`password` false; SCRAM always proves one). */
+static bool two_factor_refuses(const sec_gate *g, const sec_conn *c, const uint8_t *user, size_t ulen,
+                               bool password, sec_reply *r)
+{
+    char u[600];
+    const char *why = NULL;
+    uint8_t reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+
+    if (!c->two_factor)
+        return false;
+    if (!c->cert_cn) {
+        why = "tls_two_factor: the client certificate has no CN";
+        reason = MQTT_RC_NOT_AUTHORIZED;
+    } else if (!user || ulen != strlen(c->cert_cn) || memcmp(user, c->cert_cn, ulen) != 0) {
+        why = "tls_two_factor: username differs from the certificate CN";
+    } else if (!password) {
+        why = "tls_two_factor: no password";
+    } else if (!auth_db(g->auth)) {
+        why = "tls_two_factor: no password file";
+    }
+    if (!why)
+        return false;
+    log_notice("auth: refused reason=two_factor address=%s username=\"%s\" certificate_cn=\"%s\" listener=%s (%s)",
+               c->addr.text, auth_log_escape(user, user ? ulen : 0, u, sizeof u),
+               c->cert_cn ? c->cert_cn : "", c->listener, why);
+    reply_connack(r, reason);
+    r->refusal = why;
+    return true;
 }
 
 static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect *pkt)
@@ -227,6 +277,10 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
     user = scram_server_username(c->scram);
+    if (two_factor_refuses(g, c, (const uint8_t *)user, strlen(user), true, r)) {
+        conn_drop_scram(c);
+        return;
+    }
     if (pkt->has_username && (pkt->username.len != strlen(user) || memcmp(pkt->username.data, user, strlen(user)))) {
         /* The broker's ACL uses the CONNECT's User Name: it must be the user SCRAM authenticates. */
         log_scram(c, "refused reason=scram_username_mismatch", user, strlen(user));
@@ -263,10 +317,28 @@ void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_conn
         conn_drop_scram(c);
         return connect_scram(g, c, pkt, r);
     }
+    if (two_factor_refuses(g, c, pkt->has_username ? pkt->username.data : NULL, pkt->username.len,
+                           pkt->has_password, r))
+        return;
     attempt_fill(&at, c, pkt);
     memset(r, 0, sizeof *r);
     if (auth_begin(g->auth, &at, cookie, &r->reason) == AUTH_PENDING)
         r->kind = SEC_REPLY_PENDING;
+}
+
+void sec_gate_certificate_login(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, const char *username,
+                                sec_reply *r)
+{
+    auth_attempt at;
+
+    attempt_fill(&at, c, pkt);
+    at.has_username = true;
+    at.username = (const uint8_t *)username;
+    at.username_len = strlen(username);
+    at.has_password = false;
+    at.password = NULL;
+    at.password_len = 0;
+    reply_connack(r, auth_certificate(g->auth, &at));
 }
 
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
