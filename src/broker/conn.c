@@ -112,7 +112,9 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
-    conn *c = calloc(1, sizeof *c);
+    conn *c = NULL;
+    if (timer_heap_reserve(&b->conn_timers, b->nconns + 1) == 0)
+        c = calloc(1, sizeof *c);
     if (!c) {
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
@@ -142,7 +144,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     ls->accepted++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
-    c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
+    timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
     c->info.address = c->address;
     c->info.port = port;
     c->info.listener_port = l ? listener_port(l) : 0;
@@ -270,6 +272,10 @@ static bool conn_flush(conn *c)
     }
     c->b->stats.bytes_sent += (uint64_t)n;
     conn_account(c);
+    /* Drained with buffers still held: give them back within a second if it stays idle. */
+    if (c->out.bytes == 0 && (c->out.area || c->out.segs) && c->state == CONN_ACTIVE &&
+        (!timer_armed(&c->timer) || c->timer.at > c->b->now_ms + 1000))
+        timer_heap_set(&c->b->conn_timers, &c->timer, c->b->now_ms + 1000);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -538,6 +544,35 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+void conn_timer_arm(conn *c)
+{
+    timer_heap *h = &c->b->conn_timers;
+    if (c->state == CONN_ACTIVE && c->keepalive_ms)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    else if (c->state == CONN_ACTIVE)
+        timer_heap_cancel(h, &c->timer);
+}
+
+void conn_timer_fire(conn *c)
+{
+    broker *b = c->b;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state != CONN_ACTIVE) {
+        conn_close(c, -1, "no CONNECT in time"); /* before CONN_ACTIVE the timer is the CONNECT deadline */
+        return;
+    }
+    if (c->out.bytes == 0)
+        outq_trim(&c->out);
+    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+        proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+        return;
+    }
+    /* Traffic came since it was armed: move it to 1.5 x keep alive after the last packet (lazily, so
+     * receiving a packet costs nothing here). */
+    conn_timer_arm(c);
+}
+
 void conn_close(conn *c, int reason, const char *why)
 {
     broker *b = c->b;
@@ -553,6 +588,7 @@ void conn_close(conn *c, int reason, const char *why)
     log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
              why);
     c->state = CONN_CLOSING;
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     loop_watch_remove(b->loop, &c->watch);
     c->t->ops->shutdown(c->t, 1000);
     if (c->session) {
@@ -578,6 +614,7 @@ void conn_destroy(conn *c)
     }
     proto_auth_forget(c);
     free(c->auth_method);
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);

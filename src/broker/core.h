@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/timerheap.h"
 #include "broker/broker.h"
 #include "broker/hmap.h"
 #include "broker/msg.h"
@@ -75,6 +76,7 @@ struct session {
     bool will_retain;
     uint32_t will_delay_s;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
+    timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
     uint64_t match_epoch;
     uint32_t match_index;
     session *prev, *next; /* every session */
@@ -106,7 +108,8 @@ struct conn {
     uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
     uint16_t keepalive_s;    /* negotiated keep alive */
     uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
-    uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
+    timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
+                                deadline), then keep alive, or a trim of idle output buffers */
     uint16_t out_window;     /* the client's Receive Maximum */
     uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
     uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
@@ -194,6 +197,8 @@ struct broker {
     size_t nsessions;
     conn *conns_head;
     uint32_t nconns;
+    timer_heap conn_timers;    /* conn.timer of every connection with a deadline */
+    timer_heap session_timers; /* session.timer of offline sessions with a will delay or an expiry */
     conn *dirty_head;
     conn *again_head;
     conn *closing_head;
@@ -242,6 +247,9 @@ delivery *dq_at(const dqueue *q, uint32_t i);
 void dq_pop(dqueue *q, delivery *out);
 void dq_remove(dqueue *q, uint32_t i);
 void dq_clear(dqueue *q);
+/* Arms s's timer for the earlier of its delayed will and its expiry while it is offline; disarms it
+ * otherwise. Never fails: session_new reserved the room. */
+void session_timer_arm(broker *b, session *s);
 /* Called when the connection of s goes away (normally or not): will handling, shared requeue, expiry. */
 void session_detach(broker *b, session *s, bool keep_will);
 /* Publishes the session's will now (ACL permitting) and clears it. */
@@ -276,6 +284,11 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Arms c's timer for its next check: 1.5 x keep alive after the last packet once CONN_ACTIVE (disarmed
+ * without keep alive). Never fails: conn_attach reserved the room. */
+void conn_timer_arm(conn *c);
+/* c's timer went off: CONNECT deadline, keep alive, idle output buffers. */
+void conn_timer_fire(conn *c);
 /* Reads again from connections whose transport still holds decoded input (TLS records, WebSocket frames)
  * after they used up their share of one event. */
 void conn_read_again(broker *b);

@@ -265,6 +265,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         msg_unref(s->will);
         s->will = NULL;
         s->will_at_ms = 0;
+        s->expire_at_ms = 0;
     } else if (!(s = session_new(b, id, idlen))) {
         msg_unref(will);
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
@@ -283,6 +284,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
+    session_timer_arm(b, s); /* online: no will delay, no expiry */
     s->listener_user = c->info.listener_user;
     s->listener_port = c->info.listener_port;
     free(s->username);
@@ -299,6 +301,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     c->state = CONN_ACTIVE;
     c->will_keep = true;
     c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
+    conn_timer_arm(c);
     b->stats.clients_connected++;
     if (b->stats.clients_connected > b->stats.clients_maximum)
         b->stats.clients_maximum = b->stats.clients_connected;
@@ -994,7 +997,8 @@ static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
         if (sub->retain_handling == 2 || (sub->retain_handling == 1 && existed[i]))
             continue;
         proto_retained_ctx rc = {b, c->session, reasons[i], sub_id};
-        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, proto_send_retained, &rc);
+        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, b->now_ms, proto_send_retained,
+                     &rc);
     }
 }
 

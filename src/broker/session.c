@@ -86,6 +86,8 @@ void dq_clear(dqueue *q)
 
 session *session_new(broker *b, const char *id, size_t len)
 {
+    if (timer_heap_reserve(&b->session_timers, (uint32_t)b->nsessions + 1) < 0)
+        return NULL;
     session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -147,6 +149,7 @@ void session_end(broker *b, session *s)
 {
     assert(!s->conn);
     session_send_will(b, s);
+    timer_heap_cancel(&b->session_timers, &s->timer);
     session_drop_subs(b, s);
     dq_clear(&s->inflight);
     dq_clear(&s->queue);
@@ -195,6 +198,18 @@ void session_detach(broker *b, session *s, bool keep_will)
         session_send_will(b, s);
     else if (s->will)
         s->will_at_ms = b->now_ms + (uint64_t)s->will_delay_s * 1000u;
+    session_timer_arm(b, s);
+}
+
+void session_timer_arm(broker *b, session *s)
+{
+    uint64_t at = s->will_at_ms;
+    if (s->expire_at_ms && (!at || s->expire_at_ms < at))
+        at = s->expire_at_ms;
+    if (s->conn || !at)
+        timer_heap_cancel(&b->session_timers, &s->timer);
+    else
+        timer_heap_set(&b->session_timers, &s->timer, at);
 }
 
 int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint32_t sub_id, bool *existed)

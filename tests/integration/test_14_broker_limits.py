@@ -241,3 +241,42 @@ def test_v5_more_qos2_than_receive_maximum_is_disconnected(make_broker, raw):
     for pid in range(1, 7):
         pub.send(helpers.publish("q2v5/x", b"m", qos=2, pid=pid))
     pub.expect_disconnect(0x93)
+
+
+# ---- expired retained messages leave memory ---------------------------------------------------------------
+
+def _next_count(sub):
+    """The next live (not retained-on-subscribe) value of $SYS/broker/retained messages/count."""
+    while True:
+        p = sub.next_publish()
+        if p.retain or p.topic != "$SYS/broker/retained messages/count":
+            continue
+        return int(p.payload)
+
+
+def test_expired_retained_messages_are_removed_not_only_hidden(make_broker, raw):
+    b = make_broker(options=["sys_interval 1"])
+    watch = raw(b)
+    watch.connect("ret-watch")
+    watch.subscribe([("$SYS/broker/retained messages/count", 0)])
+    _next_count(watch)                  # the first round also retains the $SYS topics after this one
+    baseline = _next_count(watch)
+    pub = raw(b)
+    pub.connect("ret-pub")
+    for i in range(5):
+        pub.pub("ret/exp/%d" % i, b"soon gone", qos=1, retain=True, props=[(helpers.P_MESSAGE_EXPIRY, 1)])
+    pub.pub("ret/keep", b"stays", qos=1, retain=True)
+    # Exactly baseline + 1 can only be counted once the five expired ones were taken out of the store (no
+    # subscriber looked them up: the periodic sweep removed them).
+    deadline_rounds = 60
+    while deadline_rounds:
+        if _next_count(watch) == baseline + 1:
+            break
+        deadline_rounds -= 1
+    assert deadline_rounds, "the expired retained messages were never removed"
+    late = raw(b)
+    late.connect("ret-late")
+    late.subscribe([("ret/#", 0)])
+    pub.send(helpers.publish("ret/marker", b"m"))
+    got = late.publishes_until("ret/marker")
+    assert [p.topic for p in got] == ["ret/keep", "ret/marker"]

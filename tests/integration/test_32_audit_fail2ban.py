@@ -2,12 +2,12 @@
 The fail2ban filter (contrib/fail2ban/filter.d/rampart.conf) against an audit log the real broker wrote during
 a real brute force (mosquitto_pub with wrong passwords from 127.0.0.1), checked with Debian's fail2ban-regex:
 one match per failed login, all for 127.0.0.1 (also when a client id tries to fake an "address"), none for
-successful logins; a source Rampart banned is matched when it keeps trying. The jail file parses and points at
-the filter.
+successful logins; a source Rampart banned is matched when it keeps trying. fail2ban-client reads the jail
+with the filter and the example configuration's audit log.
 """
-import configparser
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -87,11 +87,26 @@ def test_filter_matches_a_banned_source_that_keeps_trying(make_broker, tmp_path)
     assert fail2ban_regex(audit, "-o", "ip").split() == ["127.0.0.5"] * len(refused)
 
 
-def test_jail_uses_the_filter_and_the_example_audit_log():
-    jail = configparser.ConfigParser(interpolation=None)
-    jail.read(JAIL)
-    section = jail["rampart"]
-    assert section["filter"] == "rampart" and section.getboolean("enabled")
-    assert int(section["maxretry"]) < 20      # below Rampart's own login_lockout_address default
+def test_jail_loads_in_fail2ban_with_the_filter(tmp_path):
+    """fail2ban itself reads the jail and the filter (`fail2ban-client -t`, no server started) from a copy of
+    Debian's /etc/fail2ban without its default jails; the jail's log is the example configuration's audit log
+    (moved under tmp_path for the check: fail2ban wants it to exist)."""
+    conf = tmp_path / "fail2ban"
+    shutil.copytree("/etc/fail2ban", conf)
+    for name in os.listdir(conf / "jail.d"):
+        os.unlink(conf / "jail.d" / name)
+    shutil.copy(FILTER, conf / "filter.d" / "rampart.conf")
+    log = tmp_path / "audit.log"      # fail2ban refuses a jail whose log does not exist: point it here
+    log.write_text("")
+    jail = open(JAIL).read()
+    assert "logpath  = /var/log/rampart/audit.log\n" in jail
+    (conf / "jail.d" / "rampart.conf").write_text(jail.replace("/var/log/rampart/audit.log", str(log)))
+    out = subprocess.run(["fail2ban-client", "-c", str(conf), "-t"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "configuration test is successful" in out.stdout + out.stderr, out
+    dump = subprocess.run(["fail2ban-client", "-c", str(conf), "-d"], capture_output=True, text=True,
+                          timeout=120).stdout
+    assert "['add', 'rampart', 'auto']" in dump, dump
+    assert '"event":"auth_failure"' in dump and "['set', 'rampart', 'maxretry', 10]" in dump, dump
+    assert "['set', 'rampart', 'addlogpath', '%s', 'head']" % log in dump, dump
     example = open(os.path.join(helpers.ROOT, "contrib", "rampart-hardened.conf")).read()
-    assert "audit_dest file %s\n" % section["logpath"] in example
+    assert "audit_dest file /var/log/rampart/audit.log\n" in example

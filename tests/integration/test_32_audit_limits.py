@@ -183,3 +183,29 @@ def test_connection_rate_limit_is_audited(make_broker, tmp_path):
     e = limit_event(audit, "address_connection_rate")
     assert e["outcome"] == "refused", e
     assert_source(e, b)
+
+
+def test_flood_of_events_is_rate_limited_and_counted(make_broker, tmp_path, raw):
+    """audit_rate 1: a burst of 30 identical events from one source writes few lines; the rest are counted and
+    reported in audit_suppressed once that source's next second starts (written + suppressed = all)."""
+    b, audit = audit_broker(make_broker, tmp_path, "message_size_limit 10", "audit_rate 1")
+    c = raw(b)
+    c.connect("flooder")
+    for i in range(30):
+        c.send(helpers.publish("audit/flood", b"f" * 20, qos=1, pid=i + 1))
+        assert c.expect(PUBACK).reason == 0x97
+    extra = []
+
+    def balanced():
+        # one more event: in a later second it opens the next window, which reports the suppressed count
+        # (then every event is either written or counted)
+        extra.append(1)
+        c.send(helpers.publish("audit/flood", b"f" * 20, qos=1, pid=100))
+        c.expect(PUBACK)
+        events = helpers.audit_events(audit)
+        written = [e for e in events if e["event"] == "limit_hit"]
+        sup = [e for e in events if e["event"] == "audit_suppressed"]
+        return (written, sup) if sup and len(written) + sum(e["count"] for e in sup) == 30 + len(extra) else None
+    written, sup = helpers.wait_until(balanced, "every event written or counted as suppressed", step=0.3)
+    assert all(e["suppressed_event"] == "limit_hit" and e["address"] == "127.0.0.1" for e in sup), sup
+    assert len(written) < 30, written

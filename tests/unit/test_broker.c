@@ -913,6 +913,38 @@ TEST(keep_alive_enforced_and_server_keep_alive_sent)
     broker_free(b);
 }
 
+TEST(timers_only_for_connections_and_sessions_with_deadlines)
+{
+    broker *b = start(NULL);
+    uint8_t buf[512];
+    enum { N = 50 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = attach(b);
+    CHECK_EQ(b->conn_timers.count, N); /* CONNECT deadlines */
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "t%d", i);
+        send_pkt(b, fds[i], connect_pkt(id, 4, false, i % 2 ? 0 : 60, NULL, NULL, 0));
+        recv_all(fds[i], buf, sizeof buf);
+    }
+    /* Keep alive 0: no timer at all; keep alive 60: one timer at 90 s after the last packet. */
+    CHECK_EQ(b->conn_timers.count, N / 2);
+    conn *c = (conn *)((char *)timer_heap_top(&b->conn_timers) - offsetof(conn, timer));
+    CHECK_EQ(c->keepalive_s, 60);
+    CHECK_EQ(c->timer.at, c->last_rx_ms + 90000 + 1);
+    /* A tick now pops nothing (nothing is due) however many connections are idle. */
+    broker_step(b, 0);
+    CHECK_EQ(b->conn_timers.count, N / 2);
+    CHECK_EQ(b->session_timers.count, 0); /* online sessions have none */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    pump(b);
+    CHECK_EQ(b->conn_timers.count, 0);
+    CHECK_EQ(b->session_timers.count, 0); /* 3.1.1 persistent sessions never expire: no timer */
+    broker_free(b);
+}
+
 static void mounted(broker_settings *s)
 {
     s->listeners[0].mount_point = strdup("tenant1/");
