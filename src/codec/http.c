@@ -403,6 +403,10 @@ size_t http_response_head_write(char *out, size_t cap, int status, const char *e
                      "HTTP/1.1 %d %s\r\n"
                      "%s"
                      "%s%s%s"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Frame-Options: DENY\r\n"
+                     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+                     "Cache-Control: no-store\r\n"
                      "Connection: close\r\n"
                      "Content-Length: %zu\r\n"
                      "\r\n",

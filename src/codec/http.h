@@ -89,8 +89,8 @@ size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, co
 size_t http_error_response_write(char *out, size_t cap, int status, bool secure);
 
 /* Writes the head of an answer that closes the connection: status line, `extra` header lines (each ending in
- * CRLF; may be NULL), Content-Type (when not NULL), Content-Length and the blank line. Returns its length,
- * 0 if cap is too small. */
+ * CRLF; may be NULL), Content-Type (when not NULL), the same no-sniff / no-frame / no-store headers as
+ * http_error_response_write, Content-Length and the blank line. Returns its length, 0 if cap is too small. */
 size_t http_response_head_write(char *out, size_t cap, int status, const char *extra, const char *content_type,
                                 size_t content_length);
 

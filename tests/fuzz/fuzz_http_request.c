@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     http_parser whole, drip;
     http_upgrade_request a, b;
-    char out[256];
+    char out[1024];
     http_parser_init(&whole, 1024, 16);
     http_parser_init(&drip, 1024, 16);
     int ra = http_request_parse(&whole, data, size, &a);
@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         rb = http_request_parse(&drip, data, ++n, &b);
     if (size == 0)
         return 0;
-    if (ra == HTTP_ERROR && (a.status < 400 || !a.message || http_error_response_write(out, sizeof out, a.status) == 0))
+    if (ra == HTTP_ERROR &&
+        (a.status < 400 || !a.message || http_error_response_write(out, sizeof out, a.status, false) == 0))
         abort();
     if (ra == HTTP_OK) {
         if (rb != HTTP_OK || b.header_len != a.header_len || a.header_len > size || b.has_body != a.has_body)
