@@ -33,6 +33,7 @@ void broker_settings_default(broker_settings *s)
     s->connect_timeout_s = 10;
     s->retain_available = true;
     s->max_subscriptions = 1000;
+    s->max_sessions = 100000;
     s->max_topic_levels = 128;
     s->max_user_properties = 256;
     s->max_session_expiry = UINT32_MAX;
@@ -293,6 +294,7 @@ void broker_reload_settings(broker *b, const broker_settings *ns)
     s->connect_timeout_s = ns->connect_timeout_s;
     s->retain_available = ns->retain_available;
     s->max_subscriptions = ns->max_subscriptions;
+    s->max_sessions = ns->max_sessions;
     s->max_topic_levels = ns->max_topic_levels;
     s->max_user_properties = ns->max_user_properties;
     s->max_session_expiry = ns->max_session_expiry;

@@ -77,6 +77,58 @@ static void conn_refuse(broker *b, const broker_listener_settings *ls, net_liste
     close(fd);
 }
 
+/* The client's address as the transport reports it (transport_ops.client_address): 1 with *addr, 0 the
+ * socket peer, -1 not known before the handshake ends. */
+static int conn_client_address(const conn *c, const char **addr)
+{
+    *addr = NULL;
+    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr) : 0;
+}
+
+/* The per-address admission of a connection whose client address (c->address) is known: the broker's
+ * max_connections_per_address, then the security accept hook (connection limits, rate). Returns false after
+ * closing the connection. */
+static bool conn_admit(conn *c)
+{
+    broker *b = c->b;
+    ip_count *ic = conn_ip_get(b, c->address, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        const char *why = "max_connections_per_address reached";
+        if (ic)
+            counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
+        limit_hit_peer(c->ls, c->address, c->port, ic ? "max_connections_per_address" : "memory");
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        log_notice("refusing connection from %s: %s", c->address, why);
+        if (b->sec.refused)
+            b->sec.refused(b->sec.ctx, &c->info, why);
+        conn_close(c, -1, why);
+        return false;
+    }
+    ic->count++;
+    c->counted_ip = true;
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+        conn_close(c, -1, "refused by connection limits");
+        return false;
+    }
+    return true;
+}
+
+/* After the transport handshake: a connection from a trusted proxy takes the client address the proxy
+ * reported, and only now passes the per-address checks. Returns false after closing the connection. */
+static bool conn_admit_after_handshake(conn *c)
+{
+    const char *real;
+    if (!c->admit_pending)
+        return true;
+    c->admit_pending = false;
+    if (conn_client_address(c, &real) > 0) {
+        log_debug("connection from %s:%u is client %s (reported by a trusted proxy)", c->address, c->port, real);
+        snprintf(c->address, sizeof c->address, "%s", real);
+    }
+    return conn_admit(c);
+}
+
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
     broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
@@ -94,20 +146,8 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
-    ip_count *ic = conn_ip_get(b, addr, true);
-    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
-        if (ic)
-            counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
-        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
-        if (ic && ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
-        return;
-    }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
         counters_inc(COUNTER_LIMIT_LISTENER_MAX_CONNECTIONS);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
@@ -116,8 +156,6 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (timer_heap_reserve(&b->conn_timers, b->nconns + 1) == 0)
         c = calloc(1, sizeof *c);
     if (!c) {
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
@@ -131,14 +169,10 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         free(c);
         return;
     }
-    ic->count++;
-    c->counted_ip = true;
     c->ls = ls;
     ls->connections++;
     ls->accepted++;
@@ -157,10 +191,12 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
-        conn_close(c, -1, "refused by connection limits");
+    /* Behind a trusted proxy the client's address is known only after the handshake (PROXY header,
+     * X-Forwarded-For): the per-address checks wait for it, the CONNECT deadline runs meanwhile. */
+    const char *real;
+    c->admit_pending = conn_client_address(c, &real) != 0;
+    if (!c->admit_pending && !conn_admit(c))
         return;
-    }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
 }
@@ -233,8 +269,9 @@ bool conn_send(conn *c, const mqtt_packet *orig)
              * conversation cannot go on: close (a bare DISCONNECT 0x95 is tried by the caller's close). */
             log_info("client %s (%s): a %s does not fit its Maximum Packet Size %u", c->session ? c->session->client_id : "-",
                      c->address, mqtt_packet_name(orig->type), c->out_max_packet);
-            if (orig->type != MQTT_DISCONNECT)
-                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, "answer larger than the client's Maximum Packet Size");
+            if (orig->type != MQTT_DISCONNECT) /* no DISCONNECT may come before CONNACK [MQTT-3.2.0-1] */
+                conn_close(c, orig->type == MQTT_CONNACK ? -1 : MQTT_RC_PACKET_TOO_LARGE,
+                           "answer larger than the client's Maximum Packet Size");
             return false;
         }
     }
@@ -254,6 +291,10 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
+    if (c->state == CONN_HANDSHAKE && c->t->waiting) { /* broker_resume_waiting() calls again */
+        loop_watch_set(c->b->loop, &c->watch, 0);
+        return;
+    }
     if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
@@ -517,11 +558,17 @@ static void conn_on_event(void *ctx, uint32_t events)
             conn_close(c, -1, "transport handshake failed");
             return;
         }
+        if (rc == 0 && c->t->waiting && (events & (LOOP_HANGUP | LOOP_ERROR))) {
+            conn_close(c, -1, "connection lost during the handshake"); /* else the hang-up repeats */
+            return;
+        }
         if (rc == 0) {
             conn_update_watch(c);
             return;
         }
         c->state = CONN_NEW;
+        if (!conn_admit_after_handshake(c))
+            return;
         events |= LOOP_READ;
     }
     if (events & LOOP_WRITE) {
@@ -654,5 +701,15 @@ void conn_reap(broker *b)
         conn *c = b->closing_head;
         b->closing_head = c->next_closing;
         conn_destroy(c);
+    }
+}
+
+void broker_resume_waiting(broker *b)
+{
+    conn *next;
+    for (conn *c = b->conns_head; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_HANDSHAKE && c->t->waiting)
+            conn_on_event(c, 0);
     }
 }

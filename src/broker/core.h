@@ -129,6 +129,7 @@ struct conn {
     bool read_paused;
     bool dirty;
     bool counted_ip;
+    bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;

@@ -266,6 +266,10 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         s->will = NULL;
         s->will_at_ms = 0;
         s->expire_at_ms = 0;
+    } else if (b->set.max_sessions && b->nsessions >= b->set.max_sessions) {
+        msg_unref(will);
+        proto_refuse(c, MQTT_RC_QUOTA_EXCEEDED, "max_sessions reached"); /* 3.1.1: server unavailable */
+        return;
     } else if (!(s = session_new(b, id, idlen))) {
         msg_unref(will);
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
@@ -321,6 +325,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     }
     proto_response_info(c, ck, &ap);
     proto_send_connack(c, 0, present, &ap);
+    if (c->state == CONN_CLOSING)
+        return; /* the CONNACK could not fit the client's Maximum Packet Size: closed, session detached */
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
     free(c->auth_client_id);

@@ -34,6 +34,11 @@ typedef struct transport_ops {
     /* Peer certificate subject / identity (CN), or NULL. Strings are owned by the transport. */
     const char *(*peer_subject)(const transport *t);
     const char *(*peer_cn)(const transport *t);
+    /* The client's address as a trusted proxy reports it: 1 with *addr set (owned by the transport; a PROXY
+     * protocol header, or X-Forwarded-For from a trusted proxy), 0 when the socket peer is the client, -1
+     * while that cannot be known yet (a trusted proxy is connected and the handshake has not finished). The
+     * broker applies per-address limits and bans to this address. NULL: always 0. */
+    int (*client_address)(const transport *t, const char **addr);
 } transport_ops;
 
 struct transport {
@@ -41,6 +46,8 @@ struct transport {
     int fd;
     bool want_read;  /* after EAGAIN: wait for readability */
     bool want_write; /* after EAGAIN: wait for writability */
+    bool waiting;    /* after a handshake's EAGAIN: waiting for something other than the socket (an OCSP
+                        answer); the owner watches neither direction and calls handshake again when told */
     transport *inner; /* the transport this one runs over (ws over tls), or NULL */
 };
 

@@ -280,3 +280,73 @@ def test_expired_retained_messages_are_removed_not_only_hidden(make_broker, raw)
     pub.send(helpers.publish("ret/marker", b"m"))
     got = late.publishes_until("ret/marker")
     assert [p.topic for p in got] == ["ret/keep", "ret/marker"]
+
+
+# ---- every limit configurable and enforced: sessions, subscriptions per client, topic levels --------------
+
+def test_max_sessions_refuses_new_sessions_but_not_resumes(make_broker, raw):
+    b = make_broker(options=["max_sessions 2"])
+    for cid in ("ms-1", "ms-2"):
+        r = raw(b)
+        r.connect(cid, props=[(helpers.P_SESSION_EXPIRY, 300)])
+        r.send(helpers.disconnect())
+        r.until_closed()
+    # Two offline persistent sessions fill the cap: a third client id is refused, v5 and 3.1.1.
+    r = raw(b)
+    r.send(helpers.connect("ms-3"))
+    p = r.recv()
+    assert p.type == CONNACK and p.reason == 0x97
+    r = raw(b, version=V311)
+    r.send(helpers.connect("ms-4", version=V311, clean=False))
+    p = r.recv()
+    assert p.type == CONNACK and p.reason == 3
+    # Resuming an existing session needs no new one.
+    r = raw(b)
+    ack = r.connect("ms-1", clean=False, props=[(helpers.P_SESSION_EXPIRY, 300)])
+    assert ack.session_present
+    # Ending a session frees a slot: clean start replaces ms-1's session, then it ends on disconnect.
+    r.send(helpers.disconnect(0, props=[(helpers.P_SESSION_EXPIRY, 0)]))
+    r.until_closed()
+    raw(b).connect("ms-5")
+
+
+def test_max_subscriptions_per_client(make_broker, raw):
+    b = make_broker(options=["max_subscriptions_per_client 3"])
+    r = raw(b)
+    r.connect("subs-cap")
+    assert r.subscribe([("s/1", 0), ("s/2", 1), ("s/3", 2)], pid=1) == [0, 1, 2]
+    assert r.subscribe([("s/4", 0)], pid=2) == [0x97]
+    assert r.subscribe([("s/1", 1)], pid=3) == [1]         # replacing an existing one is not a new one
+    r.send(helpers.unsubscribe(4, ["s/2"]))
+    r.wait_for(helpers.UNSUBACK, 4)
+    assert r.subscribe([("s/4", 0)], pid=5) == [0]
+    r311 = raw(b, version=V311)
+    r311.connect("subs-cap-311", version=V311)
+    assert r311.subscribe([("t/1", 0), ("t/2", 0), ("t/3", 0), ("t/4", 0)]) == [0, 0, 0, 0x80]
+
+
+def test_max_topic_levels(make_broker, raw):
+    b = make_broker(options=["max_topic_levels 4"])
+    r = raw(b)
+    r.connect("levels-ok")
+    assert r.subscribe([("a/b/c/d", 0)]) == [0]
+    r.pub("a/b/c/d", b"x", qos=1)
+    pub = raw(b)
+    pub.connect("levels-pub")
+    pub.send(helpers.publish("a/b/c/d/e", b"x", qos=1, pid=1))
+    pub.expect_disconnect(0x90)
+    sub = raw(b)
+    sub.connect("levels-sub")
+    sub.send(helpers.subscribe(1, [("a/b/c/d/#", 0)]))
+    sub.expect_disconnect(0x8F)
+    assert helpers.ping_ok(b)
+
+
+def test_connack_that_cannot_fit_closes_without_sending(broker, raw):
+    """Maximum Packet Size 8: no CONNACK of this broker fits (its properties alone are larger). Nothing larger
+    is sent [MQTT-3.1.2-24]; the connection is closed (no DISCONNECT before CONNACK)."""
+    r = raw(broker)
+    r.send(helpers.connect("tiny", props=[(P_MAX_PACKET, 8)]))
+    packets = r.until_closed()
+    assert packets == []
+    assert helpers.ping_ok(broker)
