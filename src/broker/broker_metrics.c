@@ -2,6 +2,9 @@
 #include "broker/broker_metrics.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,22 @@
 #define METRICS_MAX_BODY (8u << 20)
 #define METRICS_AUTH_QUEUE 8
 #define METRICS_CREDENTIALS_MAX 1024 /* decoded "user:password" */
+#define METRICS_CACHE_SLOTS 4
+#define METRICS_MAC_LEN 32
+
+/* A verified Authorization header, remembered as HMAC-SHA-256 under a per-process random key (never the
+ * header itself), so that a scraper sending the same credentials every few seconds costs one HMAC instead of
+ * a key derivation. Forgotten on SIGHUP (the password file may have changed). */
+typedef struct metrics_cached {
+    uint8_t mac[METRICS_MAC_LEN];
+    bool used;
+} metrics_cached;
+
+/* What a verification job carries back (auth_job.ctx). */
+typedef struct metrics_job {
+    bool known; /* the user exists: an unknown user never passes, whatever the dummy hash says */
+    uint8_t mac[METRICS_MAC_LEN];
+} metrics_job;
 
 struct broker_metrics {
     const rampart_config *cfg;
@@ -30,6 +49,9 @@ struct broker_metrics {
     passwd_db *users;   /* NULL: no authentication */
     passwd_hash dummy;  /* verified for unknown users: the same work as a real entry */
     auth_pool *pool;    /* password verification off the loop */
+    uint8_t cache_key[METRICS_MAC_LEN];
+    metrics_cached cache[METRICS_CACHE_SLOTS];
+    unsigned cache_next;
 };
 
 /* "file:line: " of the metrics_listener line, for messages. */
@@ -93,7 +115,8 @@ int broker_metrics_new(const rampart_config *cfg, broker_metrics **out, char *er
         if (passwd_db_load(cfg->metrics_password_file, &m->users, err, errlen) < 0)
             goto fail;
         m->pool = auth_pool_new(1, METRICS_AUTH_QUEUE);
-        if (!m->pool || passwd_hash_make_dummy(&params, &m->dummy) < 0) {
+        if (!m->pool || passwd_hash_make_dummy(&params, &m->dummy) < 0 ||
+            RAND_bytes(m->cache_key, sizeof m->cache_key) != 1) {
             snprintf(err, errlen, "metrics: cannot start password verification");
             goto fail;
         }
@@ -122,17 +145,58 @@ static bool metrics_split(const uint8_t *buf, size_t len, size_t *user_len)
     return true;
 }
 
-/* httpd: checks `Basic base64(user:password)` against the password file, on a worker thread. */
+/* The cache MAC of an Authorization header value. */
+static bool metrics_mac(const broker_metrics *m, const char *header, size_t len, uint8_t out[METRICS_MAC_LEN])
+{
+    unsigned int n = 0;
+    return HMAC(EVP_sha256(), m->cache_key, (int)sizeof m->cache_key, (const unsigned char *)header, len, out, &n) &&
+           n == METRICS_MAC_LEN;
+}
+
+/* True if mac is in the cache (every slot compared, in constant time). */
+static bool metrics_cache_has(const broker_metrics *m, const uint8_t mac[METRICS_MAC_LEN])
+{
+    int found = 0;
+    for (unsigned i = 0; i < METRICS_CACHE_SLOTS; i++)
+        found |= m->cache[i].used & (CRYPTO_memcmp(m->cache[i].mac, mac, METRICS_MAC_LEN) == 0);
+    return found != 0;
+}
+
+static void metrics_cache_add(broker_metrics *m, const uint8_t mac[METRICS_MAC_LEN])
+{
+    if (metrics_cache_has(m, mac))
+        return;
+    metrics_cached *slot = &m->cache[m->cache_next++ % METRICS_CACHE_SLOTS];
+    memcpy(slot->mac, mac, METRICS_MAC_LEN);
+    slot->used = true;
+}
+
+static void metrics_cache_clear(broker_metrics *m)
+{
+    OPENSSL_cleanse(m->cache, sizeof m->cache);
+}
+
+/* httpd: checks `Basic base64(user:password)` against the password file, on a worker thread (unless the same
+ * header was verified since the last reload). */
 static enum httpd_verdict metrics_authorize(void *ctx, uint64_t token, const char *header, size_t len)
 {
     broker_metrics *m = ctx;
     uint8_t cred[METRICS_CREDENTIALS_MAX];
     size_t ulen = 0;
     enum httpd_verdict v = HTTPD_DENY;
+    metrics_job *mj = NULL;
     if (!m->users)
         return HTTPD_ALLOW;
     if (len < 6 || strncasecmp(header, "Basic ", 6) != 0)
         return HTTPD_DENY;
+    if (!(mj = calloc(1, sizeof *mj)) || !metrics_mac(m, header, len, mj->mac)) {
+        free(mj);
+        return HTTPD_BUSY;
+    }
+    if (metrics_cache_has(m, mj->mac)) {
+        free(mj);
+        return HTTPD_ALLOW;
+    }
     const char *b64 = header + 6;
     size_t b64_len = len - 6;
     while (b64_len && *b64 == ' ')
@@ -146,15 +210,19 @@ static enum httpd_verdict metrics_authorize(void *ctx, uint64_t token, const cha
         v = HTTPD_BUSY;
         goto out;
     }
-    j->ctx = e ? m : NULL; /* an unknown user never passes, whatever the dummy hash says */
+    mj->known = e != NULL;
+    j->ctx = mj;
     if (auth_pool_submit(m->pool, j) < 0) {
+        j->ctx = NULL;
         auth_job_free(j);
         v = HTTPD_BUSY;
         goto out;
     }
+    mj = NULL; /* the job's now */
     v = HTTPD_PENDING;
 out:
     OPENSSL_cleanse(cred, sizeof cred);
+    free(mj);
     return v;
 }
 
@@ -164,10 +232,14 @@ static void metrics_on_verified(void *ctx)
     broker_metrics *m = ctx;
     auth_job *j;
     while ((j = auth_pool_take_done(m->pool))) {
-        bool ok = j->result == 1 && j->ctx != NULL;
-        if (!ok)
+        metrics_job *mj = j->ctx;
+        bool ok = j->result == 1 && mj->known;
+        if (ok)
+            metrics_cache_add(m, mj->mac);
+        else
             log_notice("metrics: basic authentication failed");
         httpd_auth_done(m->http, j->cookie, ok ? HTTPD_ALLOW : HTTPD_DENY);
+        free(mj);
         auth_job_free(j);
     }
 }
@@ -213,6 +285,7 @@ static void metrics_reload(void *ctx, broker *b)
         } else {
             passwd_db_free(m->users);
             m->users = fresh;
+            metrics_cache_clear(m);
         }
     }
     if (m->tls)
@@ -263,9 +336,11 @@ void broker_metrics_free(broker_metrics *m)
     if (!m)
         return;
     httpd_close(m->http);
-    auth_pool_free(m->pool, NULL);
+    auth_pool_free(m->pool, free);
     passwd_db_free(m->users);
     tls_context_free(m->tls);
     OPENSSL_cleanse(&m->dummy, sizeof m->dummy);
+    OPENSSL_cleanse(m->cache_key, sizeof m->cache_key);
+    metrics_cache_clear(m);
     free(m);
 }

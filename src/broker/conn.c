@@ -79,10 +79,11 @@ static void conn_refuse(broker *b, const broker_listener_settings *ls, net_liste
 
 /* The client's address as the transport reports it (transport_ops.client_address): 1 with *addr, 0 the
  * socket peer, -1 not known before the handshake ends. */
-static int conn_client_address(const conn *c, const char **addr)
+static int conn_client_address(const conn *c, const char **addr, uint16_t *port)
 {
     *addr = NULL;
-    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr) : 0;
+    *port = 0;
+    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr, port) : 0;
 }
 
 /* The per-address admission of a connection whose client address (c->address) is known: the broker's
@@ -119,12 +120,16 @@ static bool conn_admit(conn *c)
 static bool conn_admit_after_handshake(conn *c)
 {
     const char *real;
+    uint16_t port;
     if (!c->admit_pending)
         return true;
     c->admit_pending = false;
-    if (conn_client_address(c, &real) > 0) {
-        log_debug("connection from %s:%u is client %s (reported by a trusted proxy)", c->address, c->port, real);
+    if (conn_client_address(c, &real, &port) > 0) {
+        log_debug("connection from %s:%u is client %s:%u (reported by a trusted proxy)", c->address, c->port,
+                  real, port);
         snprintf(c->address, sizeof c->address, "%s", real);
+        c->port = port; /* 0 when the proxy did not say (X-Forwarded-For) */
+        c->info.port = port;
     }
     return conn_admit(c);
 }
@@ -194,7 +199,8 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     /* Behind a trusted proxy the client's address is known only after the handshake (PROXY header,
      * X-Forwarded-For): the per-address checks wait for it, the CONNECT deadline runs meanwhile. */
     const char *real;
-    c->admit_pending = conn_client_address(c, &real) != 0;
+    uint16_t real_port;
+    c->admit_pending = conn_client_address(c, &real, &real_port) != 0;
     if (!c->admit_pending && !conn_admit(c))
         return;
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
@@ -591,11 +597,17 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+/* 1.5 x the negotiated keep alive in milliseconds [MQTT-3.1.2-24]; 0: none. */
+static uint64_t conn_keepalive_ms(const conn *c)
+{
+    return (uint64_t)c->keepalive_s * 1500u;
+}
+
 void conn_timer_arm(conn *c)
 {
     timer_heap *h = &c->b->conn_timers;
-    if (c->state == CONN_ACTIVE && c->keepalive_ms)
-        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    if (c->state == CONN_ACTIVE && c->keepalive_s)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + conn_keepalive_ms(c) + 1);
     else if (c->state == CONN_ACTIVE)
         timer_heap_cancel(h, &c->timer);
 }
@@ -611,7 +623,7 @@ void conn_timer_fire(conn *c)
     }
     if (c->out.bytes == 0)
         outq_trim(&c->out);
-    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+    if (c->keepalive_s && b->now_ms - c->last_rx_ms > conn_keepalive_ms(c)) {
         proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
         return;
     }
@@ -667,13 +679,18 @@ void conn_destroy(conn *c)
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);
-    for (uint16_t i = 0; i < c->out_alias_count; i++)
+    for (uint16_t i = 0; i < c->out_alias_count; i++) {
+        b->mem_state -= strlen(c->out_alias_topics[i]) + 1;
         free(c->out_alias_topics[i]);
+    }
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->in_alias_max; i++)
+        for (uint16_t i = 0; i < c->in_alias_max; i++) {
+            if (c->in_aliases[i])
+                b->mem_state -= strlen(c->in_aliases[i]) + 1;
             free(c->in_aliases[i]);
+        }
         free(c->in_aliases);
     }
     c->ls->connections--;

@@ -15,6 +15,7 @@ typedef struct proxy_conn {
     transport base;
     char peer[SEC_ADDR_TEXT_MAX];
     char client[SEC_ADDR_TEXT_MAX];
+    uint16_t client_port; /* from the header; 0 when none */
     bool from_proxy;
     bool header_done;
     uint8_t buf[PROXY_MAX_SIZE];
@@ -44,10 +45,13 @@ static void proxy_take_address(proxy_conn *c, const proxy_header *h)
 {
     if (h->local)
         return;
-    if (h->src.ss_family == AF_INET)
+    if (h->src.ss_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&h->src)->sin_addr, c->client, sizeof c->client);
-    else
+        c->client_port = ntohs(((const struct sockaddr_in *)&h->src)->sin_port);
+    } else {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&h->src)->sin6_addr, c->client, sizeof c->client);
+        c->client_port = ntohs(((const struct sockaddr_in6 *)&h->src)->sin6_port);
+    }
 }
 
 /* Reads the header. Returns 1 done, 0 EAGAIN, -1 failed. */
@@ -163,10 +167,11 @@ static const char *proxy_peer_cn(const transport *t)
 
 /* transport_ops.client_address: the address of the PROXY header (unless a trusted X-Forwarded-For inside
  * says more), not known before the header is read; a direct client defers to the transport inside. */
-static int proxy_client_address(const transport *t, const char **addr)
+static int proxy_client_address(const transport *t, const char **addr, uint16_t *port)
 {
     const proxy_conn *c = (const proxy_conn *)t;
-    int inner = t->inner && t->inner->ops->client_address ? t->inner->ops->client_address(t->inner, addr) : 0;
+    int inner =
+        t->inner && t->inner->ops->client_address ? t->inner->ops->client_address(t->inner, addr, port) : 0;
     if (!c->from_proxy || inner != 0)
         return inner;
     if (!c->header_done)
@@ -174,6 +179,7 @@ static int proxy_client_address(const transport *t, const char **addr)
     if (strcmp(c->client, c->peer) == 0)
         return 0;
     *addr = c->client;
+    *port = c->client_port;
     return 1;
 }
 

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -35,10 +36,11 @@ typedef struct transport_ops {
     const char *(*peer_subject)(const transport *t);
     const char *(*peer_cn)(const transport *t);
     /* The client's address as a trusted proxy reports it: 1 with *addr set (owned by the transport; a PROXY
-     * protocol header, or X-Forwarded-For from a trusted proxy), 0 when the socket peer is the client, -1
-     * while that cannot be known yet (a trusted proxy is connected and the handshake has not finished). The
-     * broker applies per-address limits and bans to this address. NULL: always 0. */
-    int (*client_address)(const transport *t, const char **addr);
+     * protocol header, or X-Forwarded-For from a trusted proxy) and *port (the PROXY header's source port;
+     * 0 when unknown, as with X-Forwarded-For), 0 when the socket peer is the client, -1 while that cannot be
+     * known yet (a trusted proxy is connected and the handshake has not finished). The broker applies
+     * per-address limits and bans to this address. NULL: always 0. */
+    int (*client_address)(const transport *t, const char **addr, uint16_t *port);
 } transport_ops;
 
 struct transport {

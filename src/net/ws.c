@@ -456,7 +456,7 @@ static const char *ws_peer_cn(const transport *t)
 
 /* transport_ops.client_address: X-Forwarded-For, believed only from a trusted proxy, once the upgrade is
  * read; otherwise whatever the transport underneath says (nothing, for tcp and tls). */
-static int ws_client_address(const transport *t, const char **addr)
+static int ws_client_address(const transport *t, const char **addr, uint16_t *port)
 {
     const ws_conn *c = (const ws_conn *)t;
     if (!ws_peer_is_trusted_proxy(c, c->peer))
@@ -466,6 +466,7 @@ static int ws_client_address(const transport *t, const char **addr)
     if (strcmp(c->client, c->peer) == 0)
         return 0;
     *addr = c->client;
+    *port = 0;
     return 1;
 }
 

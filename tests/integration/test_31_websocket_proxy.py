@@ -138,12 +138,13 @@ def test_limits_bans_and_logs_use_the_address_in_the_proxy_header(make_broker, t
         assert connack_after(s, proxy_v2("198.51.100.8", port), "b2") == b"\x20\x02\x00\x00"
     log = b.log()
     assert "refused reason=banned address=198.51.100.7" in log
-    assert "(203.0.113.10:" in log   # connection log lines name the proxied client
+    assert "(203.0.113.10:40000)" in log   # connection log lines name the proxied client and its port
     assert "refusing connection from 203.0.113.9: max_connections_per_address reached" in log
     assert "refusing connection from 127.0.0.1" not in log
     events = [json.loads(line) for line in audit.read_text().splitlines() if line.strip()]
     accepted = {e.get("address") for e in events if e["event"] == "connect_accepted"}
     assert {"203.0.113.9", "203.0.113.10", "198.51.100.8"} <= accepted, accepted
+    assert all(e.get("port") == 40000 for e in events if e.get("address", "").startswith("203.0.113.")), events
     assert any(e["event"] != "connect_accepted" and e.get("address") == "198.51.100.7" for e in events), events
     assert any(e["event"] == "connect_refused" and e.get("address") == "203.0.113.9" for e in events), events
 

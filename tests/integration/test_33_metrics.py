@@ -205,11 +205,17 @@ def test_basic_auth(make_broker, tmp_path):
     assert status == 200
     promtool_check(text)
     assert "Scrape-me-gently-42" not in b.log()
-    # SIGHUP re-reads the file: a new user works without a restart.
-    add_user(pw, "second", "Another-long-secret-9")
+    # Verified credentials are remembered (as an HMAC) until a reload; other passwords still fail.
+    assert scrape_raw(port, auth=("prometheus", "Scrape-me-gently-42"))[0] == 200
+    assert scrape_raw(port, auth=("prometheus", "Scrape-me-gently-43"))[0] == 401
+    # SIGHUP re-reads the file: a new user works without a restart, a removed one is refused at once.
+    fresh = tmp_path / "metrics-users.new"
+    add_user(fresh, "second", "Another-long-secret-9")
+    os.replace(fresh, pw)
     os.kill(b.pid, signal.SIGHUP)
     wait_until(lambda: scrape_raw(port, auth=("second", "Another-long-secret-9"))[0] == 200,
                "the reloaded metrics password file")
+    assert scrape_raw(port, auth=("prometheus", "Scrape-me-gently-42"))[0] == 401
 
 
 @pytest.fixture
