@@ -97,7 +97,7 @@ void broker_arena_reset(broker *b)
 
 bool broker_over_memory(const broker *b)
 {
-    return b->set.memory_limit && b->mem_msgs + b->mem_out > b->set.memory_limit;
+    return b->set.memory_limit && b->mem_msgs + b->mem_out + b->mem_state > b->set.memory_limit;
 }
 
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
@@ -461,7 +461,7 @@ static void broker_sys(broker *b)
     broker_sys_publish(b, "$SYS/broker/bytes/sent", "%llu", (unsigned long long)st->bytes_sent);
     broker_sys_publish(b, "$SYS/broker/retained messages/count", "%zu", b->retained.count);
     broker_sys_publish(b, "$SYS/broker/subscriptions/count", "%zu", b->trie.subs);
-    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs + b->mem_out);
+    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs + b->mem_out + b->mem_state);
     broker_sys_load(b, (double)b->set.sys_interval);
 }
 

@@ -587,11 +587,17 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+/* 1.5 x the negotiated keep alive in milliseconds [MQTT-3.1.2-24]; 0: none. */
+static uint64_t conn_keepalive_ms(const conn *c)
+{
+    return (uint64_t)c->keepalive_s * 1500u;
+}
+
 void conn_timer_arm(conn *c)
 {
     timer_heap *h = &c->b->conn_timers;
-    if (c->state == CONN_ACTIVE && c->keepalive_ms)
-        timer_heap_set(h, &c->timer, c->last_rx_ms + c->keepalive_ms + 1);
+    if (c->state == CONN_ACTIVE && c->keepalive_s)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + conn_keepalive_ms(c) + 1);
     else if (c->state == CONN_ACTIVE)
         timer_heap_cancel(h, &c->timer);
 }
@@ -607,7 +613,7 @@ void conn_timer_fire(conn *c)
     }
     if (c->out.bytes == 0)
         outq_trim(&c->out);
-    if (c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms) {
+    if (c->keepalive_s && b->now_ms - c->last_rx_ms > conn_keepalive_ms(c)) {
         proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
         return;
     }
@@ -663,13 +669,18 @@ void conn_destroy(conn *c)
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);
-    for (uint16_t i = 0; i < c->out_alias_count; i++)
+    for (uint16_t i = 0; i < c->out_alias_count; i++) {
+        b->mem_state -= strlen(c->out_alias_topics[i]) + 1;
         free(c->out_alias_topics[i]);
+    }
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->in_alias_max; i++)
+        for (uint16_t i = 0; i < c->in_alias_max; i++) {
+            if (c->in_aliases[i])
+                b->mem_state -= strlen(c->in_aliases[i]) + 1;
             free(c->in_aliases[i]);
+        }
         free(c->in_aliases);
     }
     c->ls->connections--;

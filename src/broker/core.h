@@ -105,7 +105,6 @@ struct conn {
     outq out;
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
-    uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
     uint16_t keepalive_s;    /* negotiated keep alive */
     uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
@@ -123,13 +122,13 @@ struct conn {
     bool auth_waiting;       /* an authentication answer is pending: read nothing */
     char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
     char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
-    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
     uint32_t saved_len;
     bool read_paused;
     bool dirty;
     bool counted_ip;
     bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
+    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
@@ -214,6 +213,7 @@ struct broker {
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
     size_t mem_out;  /* bytes waiting in output queues (approximate) */
+    size_t mem_state; /* bytes of sessions and their subscriptions (approximate: see session.c) */
     uint64_t next_uid;
     uint64_t assign_counter;
     uint64_t match_epoch;

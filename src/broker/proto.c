@@ -265,9 +265,9 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         s->will = NULL;
         s->will_at_ms = 0;
         s->expire_at_ms = 0;
-    } else if (b->set.max_sessions && b->nsessions >= b->set.max_sessions) {
+    } else if ((b->set.max_sessions && b->nsessions >= b->set.max_sessions) || broker_over_memory(b)) {
         msg_unref(will);
-        proto_refuse(c, MQTT_RC_QUOTA_EXCEEDED, "max_sessions reached"); /* 3.1.1: server unavailable */
+        proto_refuse(c, MQTT_RC_QUOTA_EXCEEDED, "max_sessions or memory_limit reached"); /* 3.1.1: 3 */
         return;
     } else if (!(s = session_new(b, id, idlen))) {
         msg_unref(will);
@@ -303,7 +303,6 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     c->info.client_id = s->client_id;
     c->state = CONN_ACTIVE;
     c->will_keep = true;
-    c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
     conn_timer_arm(c);
     b->stats.clients_connected++;
     if (b->stats.clients_connected > b->stats.clients_maximum)
@@ -758,8 +757,11 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
         }
+        if (c->in_aliases[a - 1])
+            c->b->mem_state -= strlen(c->in_aliases[a - 1]) + 1;
         free(c->in_aliases[a - 1]);
         c->in_aliases[a - 1] = copy;
+        c->b->mem_state += (size_t)topic->len + 1; /* counted against memory_limit */
         return true;
     }
     if (!c->in_aliases[a - 1]) {

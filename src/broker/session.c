@@ -83,6 +83,19 @@ void dq_clear(dqueue *q)
 
 /* ---- sessions ---- */
 
+/* What a session and a subscription cost, as counted against memory_limit (broker.mem_state): the
+ * structures and strings, plus an estimate for the trie entry and hash slots a subscription adds. */
+#define SESSION_SUB_OVERHEAD 96
+static size_t session_cost(const session *s)
+{
+    return sizeof *s + s->id_len + 1;
+}
+
+static size_t session_sub_cost(size_t filter_len)
+{
+    return sizeof(session_sub) + filter_len + 1 + SESSION_SUB_OVERHEAD;
+}
+
 session *session_new(broker *b, const char *id, size_t len)
 {
     if (timer_heap_reserve(&b->session_timers, (uint32_t)b->nsessions + 1) < 0)
@@ -105,6 +118,7 @@ session *session_new(broker *b, const char *id, size_t len)
         b->sessions_head->prev = s;
     b->sessions_head = s;
     b->nsessions++;
+    b->mem_state += session_cost(s);
     return s;
 fail:
     free(s->client_id);
@@ -123,6 +137,7 @@ static void session_drop_subs(broker *b, session *s)
             trie_remove(&b->trie, (const char *)inner.data, inner.len, (const char *)group.data, group.len, s);
         else
             trie_remove(&b->trie, ss->filter, ss->filter_len, NULL, 0, s);
+        b->mem_state -= session_sub_cost(ss->filter_len);
         free(ss);
     }
     hmap_free(&s->subs);
@@ -162,6 +177,7 @@ void session_end(broker *b, session *s)
     if (s->next)
         s->next->prev = s->prev;
     b->nsessions--;
+    b->mem_state -= session_cost(s);
     free(s->client_id);
     free(s->username);
     free(s);
@@ -223,7 +239,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
                    .retain_handling = sub->retain_handling};
     session_sub *old = hmap_get(&s->subs, sub->filter.data, sub->filter.len);
     *existed = old != NULL;
-    if (!old && b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions)
+    if (!old && ((b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions) || broker_over_memory(b)))
         return -2;
     session_sub *ss = old;
     if (!ss) {
@@ -237,6 +253,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
             free(ss);
             return -1;
         }
+        b->mem_state += session_sub_cost(ss->filter_len);
     }
     ss->qos = sub->qos;
     ss->sub_id = sub_id;
@@ -244,6 +261,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
                       group.len, &ts);
     if (rc < 0 && !old) {
         hmap_remove(&s->subs, ss->filter, ss->filter_len);
+        b->mem_state -= session_sub_cost(ss->filter_len);
         free(ss);
     }
     return rc < 0 ? -1 : 0;
@@ -259,6 +277,7 @@ int session_unsubscribe(broker *b, session *s, mqtt_bytes filter)
         trie_remove(&b->trie, (const char *)inner.data, inner.len, (const char *)group.data, group.len, s);
     else
         trie_remove(&b->trie, (const char *)filter.data, filter.len, NULL, 0, s);
+    b->mem_state -= session_sub_cost(ss->filter_len);
     free(ss);
     return 0;
 }

@@ -350,3 +350,52 @@ def test_connack_that_cannot_fit_closes_without_sending(broker, raw):
     packets = r.until_closed()
     assert packets == []
     assert helpers.ping_ok(broker)
+
+
+def test_memory_limit_counts_subscriptions_and_sessions(make_broker, raw):
+    """The memory ceiling also covers sessions and subscriptions: beyond it a new subscription gets 0x97 and a
+    new session CONNACK 0x97; unsubscribing gives the memory back."""
+    b = make_broker(options=["memory_limit 200k"])
+    r = raw(b)
+    r.connect("mem-subs")
+    codes = []
+    for i in range(12):                      # 12 x 30 KB filters against a 200 KB ceiling
+        codes.append(r.subscribe([("m%d/" % i + "x" * 30000, 0)], pid=i + 1)[0])
+    assert codes[0] == 0 and 0x97 in codes
+    first_refused = codes.index(0x97)
+    assert all(c == 0x97 for c in codes[first_refused:])
+    late = raw(b)
+    late.send(helpers.connect("mem-late"))
+    p = late.recv()
+    assert p.type == CONNACK and p.reason == 0x97
+    r.send(helpers.unsubscribe(100, ["m%d/" % i + "x" * 30000 for i in range(first_refused)]))
+    r.wait_for(helpers.UNSUBACK, 100)
+    raw(b).connect("mem-late2")
+    assert r.subscribe([("m0/" + "x" * 30000, 0)], pid=101) == [0]
+
+
+def test_broker_assigns_at_most_max_topic_alias_aliases(make_broker, raw):
+    """The client allows 100 aliases; the listener's max_topic_alias 3 caps what the broker assigns (each alias
+    holds a copy of its topic), and every message still resolves."""
+    b = make_broker(listener_options=["max_topic_alias 3"])
+    sub = raw(b)
+    sub.connect("alias-cap", props=[(helpers.P_TOPIC_ALIAS_MAX, 100)])
+    sub.subscribe([("al/#", 0)])
+    pub = raw(b)
+    pub.connect("alias-pub")
+    names = ["al/%d" % i for i in range(8)] * 2
+    for n in names:
+        pub.pub(n, b"x", qos=1)
+    got = [sub.next_publish() for _ in names]
+    aliases = {p.prop(helpers.P_TOPIC_ALIAS) for p in got} - {None}
+    assert aliases and max(aliases) <= 3
+    known, resolved = {}, []
+    for p in got:
+        a = p.prop(helpers.P_TOPIC_ALIAS)
+        if p.topic:
+            if a:
+                known[a] = p.topic
+            resolved.append(p.topic)
+        else:
+            resolved.append(known[a])
+    assert resolved == names

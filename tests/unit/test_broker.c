@@ -945,6 +945,25 @@ TEST(timers_only_for_connections_and_sessions_with_deadlines)
     broker_free(b);
 }
 
+TEST(session_and_subscription_memory_is_counted_and_returned)
+{
+    broker *b = start(NULL);
+    uint8_t buf[512];
+    CHECK_EQ(b->mem_state, 0);
+    int fd = connect_client(b, "memc", 4, true, NULL, NULL);
+    size_t with_session = b->mem_state;
+    CHECK(with_session > 0);
+    send_pkt(b, fd, subscribe_pkt(1, "a/b/c", 0, 4));
+    send_pkt(b, fd, subscribe_pkt(2, "d/#", 1, 4));
+    recv_all(fd, buf, sizeof buf);
+    CHECK(b->mem_state > with_session);
+    close(fd);
+    pump(b);
+    CHECK_EQ(b->nsessions, 0);
+    CHECK_EQ(b->mem_state, 0);
+    broker_free(b);
+}
+
 static void mounted(broker_settings *s)
 {
     s->listeners[0].mount_point = strdup("tenant1/");
