@@ -8,6 +8,7 @@ every line parsed as JSON.
 import os
 import signal
 import socket
+import subprocess
 
 import pytest
 
@@ -209,3 +210,19 @@ def test_flood_of_events_is_rate_limited_and_counted(make_broker, tmp_path, raw)
     written, sup = helpers.wait_until(balanced, "every event written or counted as suppressed", step=0.3)
     assert all(e["suppressed_event"] == "limit_hit" and e["address"] == "127.0.0.1" for e in sup), sup
     assert len(written) < 30, written
+
+
+def test_failed_privilege_drop_is_audited_before_exit(tmp_path):
+    """A `user` that does not exist: the broker refuses to run, and the audit log says why first."""
+    audit = tmp_path / "audit.log"
+    conf = tmp_path / "broker.conf"
+    conf.write_text("user no-such-account-rampart\naudit_dest file %s\nlistener %d 127.0.0.1\n"
+                    % (audit, helpers.free_port()))
+    out = subprocess.run([helpers.RAMPART_BIN, "-c", str(conf)], capture_output=True, text=True,
+                         timeout=helpers.WAIT * 3)
+    assert out.returncode != 0, out
+    for mark in helpers.SANITIZER_MARKS:
+        assert mark not in out.stderr + out.stdout
+    e = [x for x in helpers.audit_events(audit) if x["event"] == "privilege_change"]
+    assert len(e) == 1 and e[0]["outcome"] == "failure", e
+    assert "no-such-account-rampart" in e[0]["reason"] and e[0]["from_uid"] == 0 and "to_uid" not in e[0], e
