@@ -51,6 +51,8 @@ typedef struct session_sub {
 
 typedef struct conn conn;
 
+#define SESSION_IN_QOS2_MAP UINT32_MAX
+
 typedef struct session session;
 /* One client session (one per client, connected or not): fields packed by size, the client identifier in
  * the same allocation (docs/performance.md: memory per idle connection). */
@@ -64,10 +66,8 @@ struct session {
     dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
-    union {
-        uint16_t *in_qos2;    /* inbound QoS 2 packet ids awaiting PUBREL (unless in_qos2_is_map) */
-        uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
-    };
+    void *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL: uint16_t[in_qos2_cap], or, when in_qos2_cap
+                      is SESSION_IN_QOS2_MAP, a bitmap of the whole packet id space (8 KiB); see proto.c */
     broker_msg *will;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
     timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
@@ -83,7 +83,6 @@ struct session {
     uint8_t version;
     uint8_t will_qos;
     bool will_retain;
-    bool in_qos2_is_map;    /* in_qos2_map, not in_qos2 */
     char client_id[];       /* NUL-terminated (same allocation) */
 };
 
@@ -192,6 +191,9 @@ typedef struct broker_stats {
     uint64_t pub_received, pub_sent, dropped;
     uint64_t connections_total;
     uint32_t clients_connected, clients_maximum;
+    /* PUBLISH packets and their payload bytes by QoS (metrics, docs/metrics.md) */
+    uint64_t pub_received_qos[3], pub_sent_qos[3];
+    uint64_t payload_received_qos[3], payload_sent_qos[3];
 } broker_stats;
 
 struct broker {

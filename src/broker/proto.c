@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -686,10 +687,11 @@ static const char *proto_publish_why(uint8_t reason)
 
 static bool proto_in_qos2_has(const session *s, uint16_t pid)
 {
-    if (s->in_qos2_is_map)
-        return (s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1;
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP)
+        return (((const uint8_t *)s->in_qos2)[pid >> 3] >> (pid & 7)) & 1;
+    const uint16_t *ids = s->in_qos2;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        if (s->in_qos2[i] == pid)
+        if (ids[i] == pid)
             return true;
     return false;
 }
@@ -698,24 +700,24 @@ static bool proto_in_qos2_has(const session *s, uint16_t pid)
 static bool proto_in_qos2_to_map(session *s)
 {
     uint8_t *map = calloc(65536 / 8, 1);
+    const uint16_t *ids = s->in_qos2;
     if (!map)
         return false;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        map[s->in_qos2[i] >> 3] |= (uint8_t)(1u << (s->in_qos2[i] & 7));
+        map[ids[i] >> 3] |= (uint8_t)(1u << (ids[i] & 7));
     free(s->in_qos2);
-    s->in_qos2_map = map;
-    s->in_qos2_is_map = true;
-    s->in_qos2_cap = 0;
+    s->in_qos2 = map;
+    s->in_qos2_cap = SESSION_IN_QOS2_MAP;
     return true;
 }
 
 /* Adds pid (not present). limit: array entries before switching to the bitmap. */
 static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
 {
-    if (!s->in_qos2_is_map && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
+    if (s->in_qos2_cap != SESSION_IN_QOS2_MAP && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
         return false;
-    if (s->in_qos2_is_map) {
-        s->in_qos2_map[pid >> 3] |= (uint8_t)(1u << (pid & 7));
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP) {
+        ((uint8_t *)s->in_qos2)[pid >> 3] |= (uint8_t)(1u << (pid & 7));
         s->in_qos2_count++;
         return true;
     }
@@ -727,27 +729,29 @@ static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
         s->in_qos2 = n;
         s->in_qos2_cap = ncap;
     }
-    s->in_qos2[s->in_qos2_count++] = pid;
+    ((uint16_t *)s->in_qos2)[s->in_qos2_count++] = pid;
     return true;
 }
 
 /* Removes pid; returns false if it was not there. The bitmap goes back to nothing once empty. */
 static bool proto_in_qos2_remove(session *s, uint16_t pid)
 {
-    if (s->in_qos2_is_map) {
-        if (!((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1))
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP) {
+        uint8_t *map = s->in_qos2;
+        if (!((map[pid >> 3] >> (pid & 7)) & 1))
             return false;
-        s->in_qos2_map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
+        map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
         if (--s->in_qos2_count == 0) {
-            free(s->in_qos2_map);
-            s->in_qos2_map = NULL;
-            s->in_qos2_is_map = false;
+            free(s->in_qos2);
+            s->in_qos2 = NULL;
+            s->in_qos2_cap = 0;
         }
         return true;
     }
+    uint16_t *ids = s->in_qos2;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        if (s->in_qos2[i] == pid) {
-            s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
+        if (ids[i] == pid) {
+            ids[i] = ids[--s->in_qos2_count];
             return true;
         }
     return false;
@@ -847,23 +851,34 @@ static void proto_publish(conn *c, mqtt_publish *p)
         return;
     }
     uint8_t reason = 0;
+    enum counter_id why = COUNTER_DROP_REFUSED_OTHER;
+    b->stats.pub_received_qos[p->qos]++;
+    b->stats.payload_received_qos[p->qos] += p->payload.len;
     if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit) {
         reason = MQTT_RC_QUOTA_EXCEEDED;
+        why = COUNTER_DROP_MESSAGE_SIZE;
+        counters_inc(COUNTER_LIMIT_MESSAGE_SIZE);
         limit_hit_client(c, s, "message_size_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos,
                                  p->retain)) {
         reason = MQTT_RC_NOT_AUTHORIZED;
+        why = COUNTER_DROP_NOT_AUTHORIZED;
     } else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) { /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
+        why = COUNTER_DROP_MEMORY;
+        counters_inc(COUNTER_LIMIT_MEMORY);
         limit_hit_client(c, s, "memory_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
                !mqtt_utf8_valid(p->payload.data, p->payload.len)) {
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
+        why = COUNTER_DROP_INVALID_PAYLOAD;
     } else {
         reason = proto_publish_accept(c, p, topic);
     }
-    if (reason >= 0x80)
+    if (reason >= 0x80) {
         b->stats.dropped++;
+        counters_inc(why);
+    }
     if (p->qos == 1) {
         proto_ack_why(c, MQTT_PUBACK, p->packet_id, reason, proto_publish_why(reason));
     } else if (p->qos == 2) {
