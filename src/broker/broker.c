@@ -59,8 +59,10 @@ void broker_settings_clear(broker_settings *s)
         free(s->listeners[i].mount_point);
     }
     free(s->clientid_prefix);
+    free(s->response_topic_prefix);
     s->nlisteners = 0;
     s->clientid_prefix = NULL;
+    s->response_topic_prefix = NULL;
 }
 
 broker_listener_settings *broker_settings_add_listener(broker_settings *s, const char *address, uint16_t port)
@@ -123,6 +125,11 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)
 {
     conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
+    if (c && c->state == CONN_ACTIVE && c->reauth == REAUTH_PENDING) {
+        b->now_ms = loop_now_ms();
+        proto_reauth_answer(c, r);
+        return;
+    }
     if (!c || c->state != CONN_AUTH || !c->auth_waiting)
         return;
     b->now_ms = loop_now_ms();
@@ -281,6 +288,13 @@ void broker_reload_settings(broker *b, const broker_settings *ns)
     s->memory_limit = ns->memory_limit;
     s->out_buffer_limit = ns->out_buffer_limit;
     s->sys_interval = ns->sys_interval;
+    char *prefix = ns->response_topic_prefix ? strdup(ns->response_topic_prefix) : NULL;
+    if (ns->response_topic_prefix && !prefix) {
+        log_warning("reload: out of memory: response_topic_prefix unchanged");
+    } else {
+        free(s->response_topic_prefix);
+        s->response_topic_prefix = prefix;
+    }
     for (int i = 0; i < ns->nlisteners; i++) {
         const broker_listener_settings *n = &ns->listeners[i];
         int j = 0;

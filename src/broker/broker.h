@@ -47,7 +47,8 @@ typedef struct broker_listener_settings {
 typedef struct broker_settings {
     broker_listener_settings listeners[BROKER_MAX_LISTENERS];
     int nlisteners;
-    uint32_t max_connections;        /* 0: unlimited (still bounded by file descriptors) */
+    uint32_t max_connections;        /* in all listeners together; 0: unlimited (still bounded by file
+                                        descriptors; the configuration always sets one, max_connections_global) */
     uint32_t max_connections_per_ip; /* 0: unlimited */
     uint32_t max_packet_size;        /* after CONNECT is accepted */
     uint32_t max_packet_size_unauth; /* before: caps the CONNECT packet */
@@ -67,6 +68,7 @@ typedef struct broker_settings {
     size_t out_buffer_limit;          /* per connection: above it QoS 0 is dropped and reading pauses */
     uint32_t sys_interval;            /* seconds, 0: no $SYS */
     char *clientid_prefix;            /* for assigned client identifiers */
+    char *response_topic_prefix;      /* Response Information is "PREFIX/CLIENT_ID"; NULL: none is sent */
     bool no_signals;                  /* do not take over SIGINT/SIGTERM/SIGHUP (embedding, tests) */
     bool tcp_nodelay;                 /* set TCP_NODELAY on accepted sockets */
 } broker_settings;
@@ -109,11 +111,30 @@ typedef struct broker_security {
      * protocol error. */
     int (*auth_step)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
                      broker_auth_result *out);
+    /*
+     * Before a CONNECT is processed: does the listener take the username from the client certificate
+     * (use_identity_as_username / use_subject_as_username)? 1: yes, and *name is it (owned by the
+     * connection's transport; NULL when the certificate has no usable identity, authenticate then refuses):
+     * it replaces the CONNECT's username everywhere (client identifier under use_username_as_clientid,
+     * ACL %u, sessions), and authenticate decides without a password. 0: the CONNECT's username stands.
+     * May be NULL.
+     */
+    int (*cert_username)(void *ctx, const broker_client *client, const char **name);
+    /* Re-authentication [MQTT-4.12.1]: an AUTH with reason 0x19 after CONNACK from a client that used an
+     * Authentication Method at CONNECT (the broker checked it is the same method). Same contract as
+     * authenticate: reason 0 re-authenticated (AUTH 0x00 is sent with result.data), 0x18 continue (AUTH 0x18;
+     * the client's next AUTH goes to auth_step), anything else fails (DISCONNECT 0x87, or the reason when
+     * it is a DISCONNECT code). The connection keeps working meanwhile. NULL: AUTH 0x19 is refused (0x87). */
+    int (*reauthenticate)(void *ctx, const broker_client *client, const mqtt_reason_only *auth, uint64_t cookie,
+                          broker_auth_result *out);
     /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
     void (*auth_abandoned)(void *ctx, uint64_t cookie);
     /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it
      * at once (connection limits, already logged). May be NULL. */
     bool (*accept)(void *ctx, const broker_client *client, uint64_t cookie);
+    /* The broker refused a connection from client->address on its own limits (max_connections of the
+     * listener or in all, per address) before any cookie existed; why names the limit. May be NULL. */
+    void (*refused)(void *ctx, const broker_client *client, const char *why);
     /* The connection `cookie` is gone (called for every connection, accepted or not). May be NULL. */
     void (*closed)(void *ctx, uint64_t cookie);
     bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,

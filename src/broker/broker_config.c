@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
@@ -17,6 +18,16 @@ static int broker_config_refuse(const struct config_listener *l, char *err, size
     else
         snprintf(err, errlen, "%s", what);
     return -1;
+}
+
+/* max_connections_global 0 (auto): the soft open-file limit minus 64 descriptors kept for listeners, files
+ * and the authentication workers; at least 1. */
+static uint32_t broker_config_auto_connections(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 10000000u + 64)
+        return 10000000u;
+    return rl.rlim_cur > 65 ? (uint32_t)(rl.rlim_cur - 64) : 1;
 }
 
 static int broker_config_listener(const rampart_config *cfg, const struct config_listener *cl,
@@ -88,6 +99,9 @@ int broker_settings_from_config(const rampart_config *cfg, const broker_capabili
     s->sys_interval = cfg->sys_interval;
     s->connect_timeout_s = cfg->auth.conn.connect_timeout_s ? cfg->auth.conn.connect_timeout_s : 10;
     s->max_connections_per_ip = cfg->auth.conn.max_per_address;
+    s->max_connections = cfg->max_connections_global ? cfg->max_connections_global : broker_config_auto_connections();
+    if (cfg->response_topic_prefix && !(s->response_topic_prefix = strdup(cfg->response_topic_prefix)))
+        return broker_config_refuse(NULL, err, errlen, "out of memory"); /* validated by the parser */
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "broker/hmap.h"
 #include "config/config.h"
+#include "net/tls.h"
 #include "net/transport.h"
 
 /* One connection's gate state, found by the broker's cookie. */
@@ -21,6 +22,7 @@ typedef struct gate_entry {
     char client_id[256];
     char username[256];
     char subject[256];
+    bool reauth; /* a re-authentication is in progress: its outcome is audited as reauth_* */
 } gate_entry;
 
 struct broker_gate {
@@ -67,6 +69,21 @@ static void gate_audit(broker_gate *bg, const gate_entry *e, const broker_client
     auditlog_emit(bg->audit, &ev, auditlog_now_ms());
 }
 
+/* A connection refused at accept (a connection limit, or out of memory): `limit_hit` with the limit's name,
+ * then `connect_refused` with the same reason. */
+static void gate_audit_refusal(broker_gate *bg, const broker_client *cl, const char *why)
+{
+    if (!auditlog_enabled(bg->audit))
+        return;
+    if (strcmp(why, "out_of_memory")) {
+        auditlog_event ev = {.type = "limit_hit", .listener = gate_listener_name(cl), .address = cl->address,
+                             .port = cl->port, .outcome = "refused", .reason = why};
+        secevent_add_text(&ev, "limit", why);
+        auditlog_emit(bg->audit, &ev, auditlog_now_ms());
+    }
+    gate_audit(bg, NULL, cl, "connect_refused", "refused", why);
+}
+
 static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
 {
     return hmap_get(&bg->conns, &cookie, sizeof cookie);
@@ -87,14 +104,17 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
 
     if (!e)
         return false;
-    snprintf(name, sizeof name, "port %u", cl->listener_port);
+    if (gate_listener_name(cl))
+        snprintf(name, sizeof name, "%s", gate_listener_name(cl));
+    else
+        snprintf(name, sizeof name, "port %u", cl->listener_port);
     e->cookie = cookie;
     e->sec = sec_gate_accept(bg->g, cl->listener_port, name, gate_listener_anonymous(cl), cl->address);
     if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
         if (e->sec)
             sec_gate_close(bg->g, e->sec);
         else
-            gate_audit(bg, NULL, cl, "connect_refused", "refused", "connection limit or ban");
+            gate_audit_refusal(bg, cl, sec_gate_refusal(bg->g));
         free(e);
         return false;
     }
@@ -102,6 +122,12 @@ static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
     e->port = cl->port;
     e->listener = gate_listener_name(cl);
     return true;
+}
+
+/* The broker's own connection caps (max_connections_global, of the listener, per address) refused cl. */
+static void gate_refused(void *ctx, const broker_client *cl, const char *why)
+{
+    gate_audit(ctx, NULL, cl, "connect_refused", "refused", why);
 }
 
 static void gate_closed(void *ctx, uint64_t cookie)
@@ -127,15 +153,72 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data = bg->data;
         out->data_len = r->auth_data_len;
     }
-    if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
+    if (r->kind == SEC_REPLY_CONNACK && e->reauth) {
+        e->reauth = false;
+        gate_audit(bg, e, NULL, r->reason == 0 ? "reauth_success" : "reauth_failure",
+                   r->reason == 0 ? "success" : "failure", r->reason ? mqtt_reason_name(r->reason) : NULL);
+    } else if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
         sec_gate_authenticated(bg->g, e->sec);
         gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
+    } else if (r->kind == SEC_REPLY_CONNACK && r->refusal) {
+        gate_audit(bg, e, NULL, "connect_refused", "failure", r->refusal);
     } else if (r->kind == SEC_REPLY_CONNACK) {
         bool bad_login = r->reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || r->reason == MQTT_RC_NOT_AUTHORIZED;
         gate_audit(bg, e, NULL, bad_login ? "auth_failure" : "connect_refused", "failure",
                    mqtt_reason_name(r->reason));
     }
     return BROKER_AUTH_DONE;
+}
+
+/* True if the client's listener takes usernames from client certificates. */
+static bool gate_maps_username(const broker_client *cl)
+{
+    const struct config_listener *l = cl->listener_user;
+    return l && (l->tls.use_identity_as_username || l->tls.use_subject_as_username);
+}
+
+/* security.cert_username: the certificate's CN or subject on listeners that map it (see broker.h). */
+static int gate_cert_username(void *ctx, const broker_client *cl, const char **name)
+{
+    (void)ctx;
+    if (!gate_maps_username(cl))
+        return 0;
+    *name = transport_tls_username(cl->transport);
+    return 1;
+}
+
+/* The CONNECT decision by listener kind: certificate identity as username (no password), two factors
+ * (certificate CN bound to the username, then the password), or the password / SCRAM / anonymous rules. */
+static void gate_login(broker_gate *bg, gate_entry *e, const broker_client *cl, const mqtt_connect *ck,
+                       uint64_t cookie, sec_reply *r)
+{
+    const struct config_listener *l = cl->listener_user;
+    if (gate_maps_username(cl)) {
+        const char *name = transport_tls_username(cl->transport);
+        if (ck->version == MQTT_V5 && (ck->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
+            memset(r, 0, sizeof *r); /* the certificate is the authentication: no method to run, none to reuse */
+            r->reason = MQTT_RC_BAD_AUTH_METHOD;
+            r->refusal = "certificate login: an Authentication Method is not accepted";
+            return;
+        }
+        if (name) {
+            sec_gate_certificate_login(bg->g, e->sec, ck, name, r);
+            return;
+        }
+        log_notice("auth: refused reason=no_certificate_identity address=%s listener=%s", e->address,
+                   e->listener ? e->listener : "-");
+        memset(r, 0, sizeof *r);
+        r->reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+        r->refusal = "the client certificate has no identity to use as username";
+        return;
+    }
+    if (l && l->tls.two_factor &&
+        sec_gate_require_identity(e->sec, transport_tls_two_factor_identity(cl->transport)) < 0) {
+        memset(r, 0, sizeof *r);
+        r->reason = MQTT_RC_SERVER_BUSY;
+        return;
+    }
+    sec_gate_connect(bg->g, e->sec, cookie, ck, r);
 }
 
 static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_connect *ck, uint64_t cookie,
@@ -154,7 +237,7 @@ static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_conn
     gate_copy(e->username, sizeof e->username, cl->username);
     const transport *t = cl->transport;
     gate_copy(e->subject, sizeof e->subject, t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
-    sec_gate_connect(bg->g, e->sec, cookie, ck, &r);
+    gate_login(bg, e, cl, ck, cookie, &r);
     return gate_answer(bg, e, &r, out);
 }
 
@@ -172,6 +255,25 @@ static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_
         return BROKER_AUTH_DONE;
     }
     sec_gate_auth(bg->g, e->sec, packet, &r);
+    return gate_answer(bg, e, &r, out);
+}
+
+/* AUTH 0x19 after CONNACK: SCRAM again, for the same user, on the loop like the CONNECT exchange. */
+static int gate_reauthenticate(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
+                               broker_auth_result *out)
+{
+    broker_gate *bg = ctx;
+    gate_entry *e = gate_find(bg, cookie);
+    sec_reply r;
+
+    (void)cl;
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        out->reason = MQTT_RC_PROTOCOL_ERROR;
+        return BROKER_AUTH_DONE;
+    }
+    e->reauth = true;
+    sec_gate_reauth(bg->g, e->sec, packet, &r);
     return gate_answer(bg, e, &r, out);
 }
 
@@ -225,8 +327,11 @@ broker_gate *broker_gate_install(broker *b, sec_gate *g)
     sec.ctx = bg;
     sec.accept = gate_accept;
     sec.closed = gate_closed;
+    sec.refused = gate_refused;
     sec.authenticate = gate_authenticate;
+    sec.cert_username = gate_cert_username;
     sec.auth_step = gate_auth_step;
+    sec.reauthenticate = gate_reauthenticate;
     broker_set_security(b, &sec);
     if (broker_add_reload_hook(b, gate_reload, bg) < 0) {
         log_error("cannot install the password file reload");

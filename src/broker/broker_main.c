@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "base/notify.h"
+#include "base/secevent.h"
 #include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "broker/broker_gate.h"
@@ -115,6 +116,14 @@ typedef struct broker_main_reload {
     broker_capabilities caps;
 } broker_main_reload;
 
+/* The `config_reloaded` security event: outcome "success" or "failure" (the first error as the reason). */
+static void broker_main_audit_reload(const char *file, const char *error)
+{
+    secevent e = {.type = "config_reloaded", .outcome = error ? "failure" : "success", .reason = error};
+    secevent_add_text(&e, "file", file);
+    secevent_emit(&e);
+}
+
 /* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
 static void broker_main_on_reload(void *ctx, broker *b)
 {
@@ -125,6 +134,7 @@ static void broker_main_on_reload(void *ctx, broker *b)
     char err[512];
     if (!r->args->config) {
         log_notice("reload: no configuration file, nothing to reload");
+        broker_main_audit_reload(NULL, NULL);
         return;
     }
     config_errors_init(&errs);
@@ -133,10 +143,12 @@ static void broker_main_on_reload(void *ctx, broker *b)
         for (size_t i = 0; i < errs.count; i++)
             log_error("reload: %s", errs.messages[i]);
         log_error("reload: configuration has errors, keeping the running one");
+        broker_main_audit_reload(r->args->config, errs.count ? errs.messages[0] : "configuration has errors");
         goto out;
     }
     if (broker_settings_from_config(&cfg, &r->caps, &ns, err, sizeof err) < 0) {
         log_error("reload: %s; keeping the running configuration", err);
+        broker_main_audit_reload(r->args->config, err);
         goto out;
     }
     if (broker_config_logging(&cfg, err, sizeof err) < 0)
@@ -144,6 +156,7 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
+    broker_main_audit_reload(r->args->config, NULL);
 out:
     broker_settings_clear(&ns);
     config_errors_free(&errs);
@@ -293,6 +306,8 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     }
     broker_acl_set_audit(acl, audit);
+    if (auditlog_enabled(audit))
+        secevent_set_sink(auditlog_sink, audit);
     reload.caps.acl = true;
     reload.caps.password_auth = true;
     broker_transports_capabilities(&reload.caps);
@@ -340,6 +355,7 @@ out:
     broker_settings_clear(&set);
     broker_free(b);
     broker_acl_free(acl);
+    secevent_set_sink(NULL, NULL);
     auditlog_free(audit);
     broker_gate_free(bgate);
     sec_gate_free(gate);

@@ -28,14 +28,6 @@ static int broker_transports_one(broker_transports *t, size_t i, char *err, size
     char name[96], why[400];
     if (!tls && !ws && cl->proxy_protocol_from_count == 0)
         return 0;
-    if (cl->tls.use_identity_as_username || cl->tls.use_subject_as_username || cl->tls.two_factor) {
-        /* The TLS layer provides the identity (transport_tls_username, transport_tls_two_factor_identity),
-         * but the broker's authentication does not apply it yet: refuse rather than ignore. */
-        snprintf(err, errlen, "%s:%d: listener %u: use_identity_as_username, use_subject_as_username and "
-                              "tls_two_factor are not enforced by this build yet",
-                 cl->file ? cl->file : "config", cl->line, cl->port);
-        return -1;
-    }
     snprintf(name, sizeof name, "%s:%u", cl->bind_address ? cl->bind_address : "*", cl->port);
     t->by_listener[i] = secure_listener_new(tls ? &cl->tls : NULL, ws ? &cl->ws : NULL, cl->proxy_protocol_from,
                                             cl->proxy_protocol_from_count, name, why, sizeof why);

@@ -62,31 +62,49 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
     conn_attach(ctx, l, fd, addr, port);
 }
 
+/* Refuses a new connection on one of the broker's own limits: logs it, tells the security hook (audit),
+ * closes fd. */
+static void conn_refuse(broker *b, const broker_listener_settings *ls, net_listener *l, int fd, const char *addr,
+                        uint16_t port, const char *why)
+{
+    log_notice("refusing connection from %s: %s", addr, why);
+    if (b->sec.refused) {
+        broker_client cl = {.address = addr, .port = port, .listener_port = l ? listener_port(l) : 0,
+                            .listener_user = ls ? ls->user : NULL};
+        b->sec.refused(b->sec.ctx, &cl, why);
+    }
+    close(fd);
+}
+
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
-    if (b->stop || (b->set.max_connections && b->nconns >= b->set.max_connections)) {
-        log_notice("refusing connection from %s: max_connections reached", addr);
-        close(fd);
-        return;
-    }
-    ip_count *ic = conn_ip_get(b, addr, true);
-    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
-        log_notice("refusing connection from %s: too many connections from this address", addr);
-        if (ic && ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        close(fd);
-        return;
-    }
     broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
     if (!l && b->set.nlisteners == 0) {
         close(fd);
         return;
     }
+    if (b->stop) {
+        close(fd);
+        return;
+    }
+    if (b->set.max_connections && b->nconns >= b->set.max_connections) {
+        limit_hit_peer(ls, addr, port, "max_connections_global");
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
+        return;
+    }
+    ip_count *ic = conn_ip_get(b, addr, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
+        return;
+    }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
-        log_notice("refusing connection from %s: max_connections of the listener reached", addr);
         if (ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        close(fd);
+        limit_hit_peer(ls, addr, port, "listener_max_connections");
+        conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
     conn *c = calloc(1, sizeof *c);
@@ -156,20 +174,66 @@ void conn_mark_dirty(conn *c)
     c->b->dirty_head = c;
 }
 
-bool conn_send(conn *c, const mqtt_packet *p)
+/* The property set of a control packet the broker sends, or NULL (PINGRESP). */
+static mqtt_props *conn_control_props(mqtt_packet *p)
 {
-    size_t n = mqtt_encoded_size(p, c->version ? c->version : MQTT_V311);
+    switch (p->type) {
+    case MQTT_CONNACK: return &p->u.connack.props;
+    case MQTT_PUBACK: case MQTT_PUBREC: case MQTT_PUBREL: case MQTT_PUBCOMP: return &p->u.ack.props;
+    case MQTT_SUBACK: case MQTT_UNSUBACK: return &p->u.suback.props;
+    case MQTT_DISCONNECT: return &p->u.disconnect.props;
+    case MQTT_AUTH: return &p->u.auth.props;
+    default: return NULL;
+    }
+}
+
+/*
+ * Fits control packet *p into the client's Maximum Packet Size as the standard orders: first the Reason String
+ * goes, then the User Properties [MQTT-3.1.2-24, 3.2.2-19/20, 3.4.2-2/3, 3.5.2-2/3, 3.6.2-2/3, 3.7.2-2/3,
+ * 3.9.2-1/2, 3.11.2-1/2, 3.14.2-3/4, 3.15.2-2/3]. Returns the encoded size, or 0 when it still does not fit
+ * (or cannot be encoded). PUBLISH is not handled here: a message too large is dropped by route.c.
+ */
+static size_t conn_fit_control(const conn *c, mqtt_packet *p, uint8_t version)
+{
+    size_t n = mqtt_encoded_size(p, version);
+    mqtt_props *pr = conn_control_props(p);
+    if (n && c->out_max_packet && n > c->out_max_packet && pr && (pr->present & MQTT_PROP_BIT(MQTT_PROP_REASON_STRING))) {
+        pr->present &= ~MQTT_PROP_BIT(MQTT_PROP_REASON_STRING);
+        n = mqtt_encoded_size(p, version);
+    }
+    if (n && c->out_max_packet && n > c->out_max_packet && pr && (pr->present & MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY))) {
+        pr->present &= ~MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY);
+        pr->user_count = 0;
+        n = mqtt_encoded_size(p, version);
+    }
+    return c->out_max_packet && n > c->out_max_packet ? 0 : n;
+}
+
+bool conn_send(conn *c, const mqtt_packet *orig)
+{
+    uint8_t version = c->version ? c->version : MQTT_V311;
+    mqtt_packet copy = *orig;
+    const mqtt_packet *p = orig;
+    size_t n = mqtt_encoded_size(p, version);
     if (n == 0)
         return false;
     if (c->out_max_packet && n > c->out_max_packet && p->type != MQTT_PUBLISH) {
-        /* A v5 client's Maximum Packet Size: the spec drops reason strings and user properties first;
-         * our control packets are small, so this only happens with an absurd limit. */
-        return false;
+        p = &copy;
+        n = conn_fit_control(c, &copy, version);
+        if (n == 0) {
+            /* Never send a packet above the client's limit [MQTT-3.1.2-24]; without this answer the
+             * conversation cannot go on: close (a bare DISCONNECT 0x95 is tried by the caller's close). */
+            log_info("client %s (%s): a %s does not fit its Maximum Packet Size %u", c->session ? c->session->client_id : "-",
+                     c->address, mqtt_packet_name(orig->type), c->out_max_packet);
+            if (orig->type != MQTT_DISCONNECT)
+                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, "answer larger than the client's Maximum Packet Size");
+            return false;
+        }
     }
     uint8_t *dst = outq_reserve(&c->out, n);
     if (!dst)
         return false;
-    size_t w = mqtt_encode(p, c->version ? c->version : MQTT_V311, dst, n);
+    size_t w = mqtt_encode(p, version, dst, n);
     if (w != n)
         return false;
     outq_commit(&c->out, n);
@@ -245,6 +309,9 @@ static void conn_frame_error(conn *c, const mqtt_error *err)
 {
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        limit_hit_client(c, NULL, c->state == CONN_ACTIVE ? "max_packet_size" : "max_packet_size_unauthenticated",
+                         c->state == CONN_ACTIVE ? "disconnected" : "refused", NULL, 0);
     if (c->state == CONN_ACTIVE)
         proto_disconnect(c, err->reason ? err->reason : MQTT_RC_MALFORMED, err->message);
     else
@@ -510,6 +577,7 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
+    free(c->auth_method);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);

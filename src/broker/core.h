@@ -68,7 +68,8 @@ struct session {
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
     uint16_t next_pid;
-    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL */
+    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL (while in_qos2_map is NULL) */
+    uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
     uint32_t in_qos2_count, in_qos2_cap;
     broker_msg *will;
     uint8_t will_qos;
@@ -84,6 +85,9 @@ struct session {
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
+/* Re-authentication of an active connection: none, waiting for the client's next AUTH, waiting for the
+ * security hook's answer (the connection is then in broker.authenticating). */
+enum { REAUTH_NONE = 0, REAUTH_CONTINUE, REAUTH_PENDING };
 
 struct conn {
     broker *b;
@@ -119,6 +123,8 @@ struct conn {
     bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
     bool auth_waiting;       /* an authentication answer is pending: read nothing */
     char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
+    char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
+    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
     uint32_t saved_len;
     bool read_paused;
@@ -284,6 +290,8 @@ void conn_resume(conn *c);
 void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len);
 /* Finishes a pending authentication step with its answer. */
 void proto_auth_answer(conn *c, const broker_auth_result *r);
+/* Finishes a pending re-authentication step of an active connection with its answer. */
+void proto_reauth_answer(conn *c, const broker_auth_result *r);
 /* Forgets a connection's pending authentication (it is closing). */
 void proto_auth_forget(conn *c);
 /* Handles a CONNECT that failed to decode (right CONNACK for the version, then close). */
@@ -316,5 +324,14 @@ void persist_commit(broker *b);
 void persist_tick(broker *b);
 /* Final commit and close (shutdown, before sessions are freed: their records stay). */
 void persist_close(broker *b);
+
+/* ---- limit_hit.c: the `limit_hit` security event (base/secevent.h; cheap when no sink is set) ---- */
+/* Limit `limit` (the setting's name, e.g. "max_queued_messages") refused or dropped something: outcome
+ * "refused", "dropped" or "disconnected". About connection c, or when c is NULL session s (either may be
+ * NULL); topic may be NULL. */
+void limit_hit_client(const conn *c, const session *s, const char *limit, const char *outcome, const char *topic,
+                      size_t topic_len);
+/* A connection from addr:port refused on listener ls (may be NULL) before it got a conn. */
+void limit_hit_peer(const broker_listener_settings *ls, const char *addr, uint16_t port, const char *limit);
 
 #endif

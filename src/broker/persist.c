@@ -1,6 +1,7 @@
 /* persist.c - the broker's durable state: hooks, group commit, restore at start. See persist.h. */
 #include "broker/persist.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,24 @@ static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dq
     return STORE_OK;
 }
 
+/* The inbound QoS 2 packet ids awaiting PUBREL: an array, or a bitmap beyond the in-flight limit (3.1.1). */
+static void persist_encode_in_qos2(pstate_buf *buf, const session *s)
+{
+    pstate_put_u32(buf, s->in_qos2_count);
+    if (!s->in_qos2_map) {
+        for (uint32_t i = 0; i < s->in_qos2_count; i++)
+            pstate_put_u16(buf, s->in_qos2[i]);
+        return;
+    }
+    uint32_t n = 0;
+    for (uint32_t pid = 0; pid < 65536 && n < s->in_qos2_count; pid++)
+        if ((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1) {
+            pstate_put_u16(buf, (uint16_t)pid);
+            n++;
+        }
+    assert(n == s->in_qos2_count);
+}
+
 /* Writes s's record (its messages first). */
 static int persist_write_session(broker *b, persist *p, session *s, uint64_t wall_now)
 {
@@ -272,9 +291,7 @@ static int persist_write_session(broker *b, persist *p, session *s, uint64_t wal
         pstate_put_u8(&buf, ss->options);
         pstate_put_u32(&buf, ss->sub_id);
     }
-    pstate_put_u32(&buf, s->in_qos2_count);
-    for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        pstate_put_u16(&buf, s->in_qos2[i]);
+    persist_encode_in_qos2(&buf, s);
     pstate_put_u32(&buf, s->inflight.count + s->queue.count);
     rc = persist_encode_queue(b, p, &buf, &s->inflight, true, wall_now);
     if (rc == STORE_OK)

@@ -185,6 +185,29 @@ static void proto_connack_props(conn *c, mqtt_props *ap, const char *assigned, u
     }
 }
 
+/* Response Information for a v5 CONNECT with Request Response Information 1 when response_topic_prefix is
+ * set: "PREFIX/CLIENT_ID", the client's own response topic space (an ACL grants it with a pattern
+ * "PREFIX/%c/#"). Sent only for a client id that can be one topic level (no '/', '+' or '#'), as the ACL's %c;
+ * the property is optional [MQTT-3.1.2-28 allows omitting it], so nothing is sent otherwise. */
+static void proto_response_info(conn *c, const mqtt_connect *ck, mqtt_props *ap)
+{
+    const char *prefix = c->b->set.response_topic_prefix;
+    const char *id = c->session->client_id;
+    size_t pl, il = strlen(id);
+    if (c->version != MQTT_V5 || !prefix || !(ck->props.present & PROP(REQUEST_RESPONSE_INFO)) ||
+        ck->props.request_response_info != 1 || il == 0 || strpbrk(id, "/+#"))
+        return;
+    pl = strlen(prefix);
+    uint8_t *buf = broker_arena_alloc(c->b, pl + 1 + il);
+    if (!buf || pl + 1 + il > UINT16_MAX)
+        return;
+    memcpy(buf, prefix, pl);
+    buf[pl] = '/';
+    memcpy(buf + pl + 1, id, il);
+    ap->present |= PROP(RESPONSE_INFO);
+    ap->response_info = (mqtt_bytes){buf, (uint32_t)(pl + 1 + il)};
+}
+
 /* Validates the parts of CONNECT that are policy, not syntax. Returns 0 or the reason to refuse with. */
 static uint8_t proto_connect_policy(conn *c, const mqtt_connect *ck, uint16_t *ka, uint16_t *server_ka)
 {
@@ -283,6 +306,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     proto_connack_props(c, &ap, ck->client_id.len == 0 ? s->client_id : NULL, c->server_keepalive_s, capped,
                         expiry);
     if (pr->present & PROP(AUTH_METHOD)) {
+        free(c->auth_method);
+        c->auth_method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
         ap.present |= PROP(AUTH_METHOD);
         ap.auth_method = pr->auth_method;
         if (r->data) {
@@ -290,6 +315,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
             ap.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
         }
     }
+    proto_response_info(c, ck, &ap);
     proto_send_connack(c, 0, present, &ap);
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
@@ -328,6 +354,12 @@ static bool proto_saved_connect(conn *c, mqtt_packet *p)
 void proto_auth_forget(conn *c)
 {
     broker *b = c->b;
+    if (c->reauth == REAUTH_PENDING) {
+        hmap_remove(&b->authenticating, &c->id, sizeof c->id);
+        if (c->state == CONN_CLOSING && b->sec.auth_abandoned)
+            b->sec.auth_abandoned(b->sec.ctx, c->id);
+    }
+    c->reauth = REAUTH_NONE;
     if (c->saved_connect) {
         OPENSSL_cleanse(c->saved_connect, c->saved_len);
         free(c->saved_connect);
@@ -388,6 +420,18 @@ static void proto_default_auth(conn *c, const mqtt_connect *ck, broker_auth_resu
         r->reason = MQTT_RC_NOT_AUTHORIZED;
 }
 
+/* The username of a CONNECT: the certificate's identity when the listener says so (security.cert_username;
+ * then none at all if the certificate has no usable identity), else the CONNECT's own. */
+static void proto_cert_username(conn *c, mqtt_bytes *user, bool *has_user)
+{
+    broker *b = c->b;
+    const char *name = NULL;
+    if (!b->sec.cert_username || b->sec.cert_username(b->sec.ctx, &c->info, &name) <= 0)
+        return;
+    *has_user = name != NULL;
+    *user = name ? (mqtt_bytes){(const uint8_t *)name, (uint32_t)strlen(name)} : (mqtt_bytes){NULL, 0};
+}
+
 static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t raw_len)
 {
     broker *b = c->b;
@@ -406,12 +450,15 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         proto_refuse(c, rc, "CONNECT refused by policy");
         return;
     }
+    mqtt_bytes user = ck->username;
+    bool has_user = ck->has_username;
+    proto_cert_username(c, &user, &has_user);
     if (c->ls->use_username_as_clientid) {
-        if (!ck->has_username) {
+        if (!has_user) {
             proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
             return;
         }
-        c->auth_client_id = strndup((const char *)ck->username.data, ck->username.len);
+        c->auth_client_id = strndup((const char *)user.data, user.len);
     } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
@@ -420,8 +467,8 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
         c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
     free((char *)c->info.username);
-    c->info.username = ck->has_username ? strndup((const char *)ck->username.data, ck->username.len) : NULL;
-    if (!c->auth_client_id || (ck->has_username && !c->info.username)) {
+    c->info.username = has_user ? strndup((const char *)user.data, user.len) : NULL;
+    if (!c->auth_client_id || (has_user && !c->info.username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
@@ -467,26 +514,180 @@ void proto_auth_answer(conn *c, const broker_auth_result *r)
     proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->saved_connect, c->saved_len);
 }
 
-static void proto_ack(conn *c, uint8_t type, uint16_t pid, uint8_t reason)
+/* Puts a Reason String on a v5 answer when the client did not turn problem information off
+ * [MQTT-3.1.2-29]; conn_send drops it again if the packet would exceed the client's Maximum Packet Size. */
+static void proto_reason_string(const conn *c, mqtt_props *pr, const char *why)
+{
+    if (!why || c->version != MQTT_V5 || !c->request_problem_info)
+        return;
+    pr->present |= PROP(REASON_STRING);
+    pr->reason_string = (mqtt_bytes){(const uint8_t *)why, (uint32_t)strlen(why)};
+}
+
+/* PUBACK / PUBREC / PUBREL / PUBCOMP with a reason (v5) and, for a failure, why (NULL: none). */
+static void proto_ack_why(conn *c, uint8_t type, uint16_t pid, uint8_t reason, const char *why)
 {
     mqtt_packet p = {.type = type};
     p.u.ack.packet_id = pid;
     p.u.ack.reason = c->version == MQTT_V5 ? reason : 0;
     if (type == MQTT_PUBREL)
         p.flags = 2;
+    proto_reason_string(c, &p.u.ack.props, why);
     conn_send(c, &p);
 }
 
-static int proto_in_qos2_find(const session *s, uint16_t pid)
+/* ---- re-authentication [MQTT-4.12.1] ---- */
+
+/* A failed re-authentication's DISCONNECT reason: the step's own when DISCONNECT may carry it, else 0x87. */
+static uint8_t proto_reauth_reason(uint8_t r)
 {
-    for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        if (s->in_qos2[i] == pid)
-            return (int)i;
-    return -1;
+    switch (r) {
+    case MQTT_RC_UNSPECIFIED: case MQTT_RC_PROTOCOL_ERROR: case MQTT_RC_IMPLEMENTATION_SPECIFIC:
+    case MQTT_RC_NOT_AUTHORIZED: case MQTT_RC_SERVER_BUSY: case MQTT_RC_ADMINISTRATIVE_ACTION:
+        return r;
+    default:
+        return MQTT_RC_NOT_AUTHORIZED;
+    }
 }
 
-static bool proto_in_qos2_add(session *s, uint16_t pid)
+/* Applies the answer of a re-authentication step: AUTH 0x00 (done), AUTH 0x18 (continue), wait, or
+ * DISCONNECT (failed [MQTT-4.12.1-2]). */
+static void proto_reauth_apply(conn *c, int status, const broker_auth_result *r)
 {
+    broker *b = c->b;
+    if (status == BROKER_AUTH_PENDING) {
+        if (hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
+            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+            return;
+        }
+        c->reauth = REAUTH_PENDING;
+        return;
+    }
+    c->reauth = REAUTH_NONE;
+    if (r->reason != 0 && r->reason != MQTT_RC_CONTINUE_AUTH) {
+        log_notice("client %s (%s): re-authentication failed (%s)", c->session->client_id, c->address,
+                   mqtt_reason_name(r->reason));
+        proto_disconnect(c, proto_reauth_reason(r->reason), "re-authentication failed");
+        return;
+    }
+    mqtt_packet p = {.type = MQTT_AUTH};
+    p.u.auth.reason = r->reason;
+    p.u.auth.props.present = PROP(AUTH_METHOD);
+    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)c->auth_method, (uint32_t)strlen(c->auth_method)};
+    if (r->data) {
+        p.u.auth.props.present |= PROP(AUTH_DATA);
+        p.u.auth.props.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
+    }
+    if (!conn_send(c, &p)) {
+        conn_close(c, -1, "cannot send AUTH");
+        return;
+    }
+    if (r->reason == MQTT_RC_CONTINUE_AUTH)
+        c->reauth = REAUTH_CONTINUE;
+    else
+        log_info("client %s (%s) re-authenticated", c->session->client_id, c->address);
+}
+
+void proto_reauth_answer(conn *c, const broker_auth_result *r)
+{
+    if (c->state != CONN_ACTIVE || c->reauth != REAUTH_PENDING)
+        return;
+    hmap_remove(&c->b->authenticating, &c->id, sizeof c->id);
+    proto_reauth_apply(c, BROKER_AUTH_DONE, r);
+}
+
+/* An AUTH packet after CONNACK: starts (0x19) or continues (0x18) a re-authentication with the CONNECT's
+ * method. The client may go on sending other packets meanwhile; they are handled as usual. */
+static void proto_reauth_packet(conn *c, const mqtt_reason_only *a)
+{
+    broker *b = c->b;
+    broker_auth_result r = {0};
+    int status;
+    if (!c->auth_method) {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method"); /* [MQTT-4.12.0-7] */
+        return;
+    }
+    /* [MQTT-4.12.1-1]: the same method as CONNECT. (0x8C Bad authentication method is not a DISCONNECT code in
+     * the DISCONNECT packet's table, 3.14.2.1: a different method is a protocol error.) */
+    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(c->auth_method) ||
+        memcmp(a->props.auth_method.data, c->auth_method, a->props.auth_method.len) != 0) {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "re-authentication with another authentication method");
+        return;
+    }
+    if (a->reason == MQTT_RC_REAUTHENTICATE && c->reauth == REAUTH_NONE) {
+        if (!b->sec.reauthenticate) {
+            proto_disconnect(c, MQTT_RC_NOT_AUTHORIZED, "re-authentication not supported");
+            return;
+        }
+        status = b->sec.reauthenticate(b->sec.ctx, &c->info, a, c->id, &r);
+    } else if (a->reason == MQTT_RC_CONTINUE_AUTH && c->reauth == REAUTH_CONTINUE && b->sec.auth_step) {
+        status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
+    } else {
+        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unexpected AUTH");
+        return;
+    }
+    proto_reauth_apply(c, status, &r);
+}
+
+static void proto_ack(conn *c, uint8_t type, uint16_t pid, uint8_t reason)
+{
+    proto_ack_why(c, type, pid, reason, NULL);
+}
+
+/* The Reason String for a refused PUBLISH. */
+static const char *proto_publish_why(uint8_t reason)
+{
+    switch (reason) {
+    case MQTT_RC_NOT_AUTHORIZED: return "not authorized to publish to this topic";
+    case MQTT_RC_QUOTA_EXCEEDED: return "message too large or broker memory limit reached";
+    case MQTT_RC_PAYLOAD_FORMAT_INVALID: return "payload is not valid UTF-8";
+    default: return reason >= 0x80 ? mqtt_reason_name(reason) : NULL;
+    }
+}
+
+/*
+ * Inbound QoS 2 packet ids awaiting PUBREL. Up to PROTO_IN_QOS2_ARRAY of them are a small array searched
+ * linearly; beyond, a bitmap of the whole packet id space (8 KiB), so the set stays bounded and each lookup
+ * O(1) however many ids the client uses. A v5 client may have at most our Receive Maximum
+ * (max_inflight_messages, else DISCONNECT 0x93); a 3.1.1 client has no Receive Maximum and is not
+ * disconnected for sending more: the packet id space is its bound.
+ */
+#define PROTO_IN_QOS2_ARRAY 32
+
+static bool proto_in_qos2_has(const session *s, uint16_t pid)
+{
+    if (s->in_qos2_map)
+        return (s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1;
+    for (uint32_t i = 0; i < s->in_qos2_count; i++)
+        if (s->in_qos2[i] == pid)
+            return true;
+    return false;
+}
+
+/* Moves the ids from the array into a new bitmap. Returns false when out of memory. */
+static bool proto_in_qos2_to_map(session *s)
+{
+    s->in_qos2_map = calloc(65536 / 8, 1);
+    if (!s->in_qos2_map)
+        return false;
+    for (uint32_t i = 0; i < s->in_qos2_count; i++)
+        s->in_qos2_map[s->in_qos2[i] >> 3] |= (uint8_t)(1u << (s->in_qos2[i] & 7));
+    free(s->in_qos2);
+    s->in_qos2 = NULL;
+    s->in_qos2_cap = 0;
+    return true;
+}
+
+/* Adds pid (not present). limit: array entries before switching to the bitmap. */
+static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
+{
+    if (!s->in_qos2_map && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
+        return false;
+    if (s->in_qos2_map) {
+        s->in_qos2_map[pid >> 3] |= (uint8_t)(1u << (pid & 7));
+        s->in_qos2_count++;
+        return true;
+    }
     if (s->in_qos2_count == s->in_qos2_cap) {
         uint32_t ncap = s->in_qos2_cap ? s->in_qos2_cap * 2 : 8;
         uint16_t *n = realloc(s->in_qos2, ncap * sizeof *n);
@@ -497,6 +698,27 @@ static bool proto_in_qos2_add(session *s, uint16_t pid)
     }
     s->in_qos2[s->in_qos2_count++] = pid;
     return true;
+}
+
+/* Removes pid; returns false if it was not there. The bitmap goes back to nothing once empty. */
+static bool proto_in_qos2_remove(session *s, uint16_t pid)
+{
+    if (s->in_qos2_map) {
+        if (!((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1))
+            return false;
+        s->in_qos2_map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
+        if (--s->in_qos2_count == 0) {
+            free(s->in_qos2_map);
+            s->in_qos2_map = NULL;
+        }
+        return true;
+    }
+    for (uint32_t i = 0; i < s->in_qos2_count; i++)
+        if (s->in_qos2[i] == pid) {
+            s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
+            return true;
+        }
+    return false;
 }
 
 /* Resolves the topic of an inbound PUBLISH (Topic Alias). Returns false after disconnecting the client. */
@@ -585,7 +807,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
     }
     if (p->qos > 0)
         persist_hold(c); /* the PUBACK / PUBREC leaves once this iteration's writes are committed */
-    if (p->qos == 2 && proto_in_qos2_find(s, p->packet_id) >= 0) {
+    if (p->qos == 2 && proto_in_qos2_has(s, p->packet_id)) {
         proto_ack(c, MQTT_PUBREC, p->packet_id, 0); /* a duplicate: already routed once */
         return;
     }
@@ -600,31 +822,37 @@ static void proto_publish(conn *c, mqtt_publish *p)
         proto_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id, MQTT_RC_QUOTA_EXCEEDED);
         return;
     }
-    if (p->qos == 2 && b->set.max_inflight_messages && s->in_qos2_count >= b->set.max_inflight_messages) {
+    if (p->qos == 2 && c->version == MQTT_V5 && b->set.max_inflight_messages &&
+        s->in_qos2_count >= b->set.max_inflight_messages) {
+        limit_hit_client(c, s, "max_inflight_messages", "disconnected", (const char *)topic.data, topic.len);
         proto_disconnect(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "receive maximum exceeded");
         return;
     }
     uint8_t reason = 0;
-    if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit)
+    if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit) {
         reason = MQTT_RC_QUOTA_EXCEEDED;
-    else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos, p->retain))
+        limit_hit_client(c, s, "message_size_limit", "dropped", (const char *)topic.data, topic.len);
+    } else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos,
+                                 p->retain)) {
         reason = MQTT_RC_NOT_AUTHORIZED;
-    else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) /* deleting frees memory */
+    } else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) { /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
-    else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
-             !mqtt_utf8_valid(p->payload.data, p->payload.len))
+        limit_hit_client(c, s, "memory_limit", "dropped", (const char *)topic.data, topic.len);
+    } else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
+               !mqtt_utf8_valid(p->payload.data, p->payload.len)) {
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
-    else
+    } else {
         reason = proto_publish_accept(c, p, topic);
+    }
     if (reason >= 0x80)
         b->stats.dropped++;
     if (p->qos == 1) {
-        proto_ack(c, MQTT_PUBACK, p->packet_id, reason);
+        proto_ack_why(c, MQTT_PUBACK, p->packet_id, reason, proto_publish_why(reason));
     } else if (p->qos == 2) {
-        if (reason < 0x80 && !proto_in_qos2_add(s, p->packet_id))
+        if (reason < 0x80 && !proto_in_qos2_add(s, p->packet_id, PROTO_IN_QOS2_ARRAY))
             reason = MQTT_RC_UNSPECIFIED;
         persist_session_touch(b, s);
-        proto_ack(c, MQTT_PUBREC, p->packet_id, reason);
+        proto_ack_why(c, MQTT_PUBREC, p->packet_id, reason, proto_publish_why(reason));
     }
 }
 
@@ -685,12 +913,10 @@ static void proto_pubcomp(conn *c, const mqtt_ack *a)
 static void proto_pubrel(conn *c, const mqtt_ack *a)
 {
     session *s = c->session;
-    int i = proto_in_qos2_find(s, a->packet_id);
-    if (i < 0) {
+    if (!proto_in_qos2_remove(s, a->packet_id)) {
         proto_ack(c, MQTT_PUBCOMP, a->packet_id, MQTT_RC_PACKET_ID_NOT_FOUND);
         return;
     }
-    s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
     proto_ack(c, MQTT_PUBCOMP, a->packet_id, 0);
 }
 
@@ -722,8 +948,10 @@ static uint8_t proto_subscribe_one(conn *c, const mqtt_subscription *sub, uint32
     if (capped.qos > c->ls->max_qos)
         capped.qos = c->ls->max_qos;
     int rc = session_subscribe(b, c->session, &capped, sub_id, existed);
-    if (rc == -2)
+    if (rc == -2) {
+        limit_hit_client(c, NULL, "max_subscriptions", "refused", (const char *)sub->filter.data, sub->filter.len);
         return v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+    }
     if (rc < 0)
         return v5 ? MQTT_RC_UNSPECIFIED : 0x80;
     return capped.qos;
@@ -756,7 +984,15 @@ static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
     p.u.suback.packet_id = sp->packet_id;
     p.u.suback.reasons = reasons;
     p.u.suback.count = sp->count;
-    conn_send(c, &p);
+    for (uint32_t i = 0; i < sp->count; i++)
+        if (reasons[i] >= 0x80) {
+            proto_reason_string(c, &p.u.suback.props, reasons[i] == MQTT_RC_NOT_AUTHORIZED
+                                                          ? "not authorized to subscribe to a filter"
+                                                          : "a subscription was refused");
+            break;
+        }
+    if (!conn_send(c, &p))
+        return;
     for (uint32_t i = 0; i < sp->count; i++) {
         const mqtt_subscription *sub = &sp->subs[i];
         mqtt_bytes g, in;
@@ -867,7 +1103,7 @@ void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len)
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT");
         break;
     case MQTT_AUTH:
-        proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method");
+        proto_reauth_packet(c, &p->u.auth);
         break;
     default:
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "packet type not allowed from a client");

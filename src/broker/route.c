@@ -180,10 +180,13 @@ uint32_t route_window(const broker *b, const conn *c)
 static void route_enqueue(broker *b, session *s, delivery *d)
 {
     size_t sz = d->msg->payload_len + d->msg->topic_len;
-    if (s->queue.count >= b->set.max_queued_messages ||
-        (b->set.max_queued_bytes && s->queued_bytes + sz > b->set.max_queued_bytes) || broker_over_memory(b) ||
-        dq_push(&s->queue, d) < 0) {
+    const char *limit = s->queue.count >= b->set.max_queued_messages                                   ? "max_queued_messages"
+                        : b->set.max_queued_bytes && s->queued_bytes + sz > b->set.max_queued_bytes ? "max_queued_bytes"
+                        : broker_over_memory(b)                                                     ? "memory_limit"
+                                                                                                    : NULL;
+    if (limit || dq_push(&s->queue, d) < 0) {
         b->stats.dropped++;
+        limit_hit_client(s->conn, s, limit ? limit : "memory", "dropped", d->msg->topic, d->msg->topic_len);
         delivery_release(d);
         return;
     }
@@ -202,6 +205,8 @@ void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool ret
     if (c && qos == 0) {
         if (c->out.bytes > b->set.out_buffer_limit || broker_over_memory(b)) {
             b->stats.dropped++;
+            limit_hit_client(c, s, c->out.bytes > b->set.out_buffer_limit ? "out_buffer_limit" : "memory_limit",
+                             "dropped", msg->topic, msg->topic_len);
             return;
         }
         if (!route_fill(&d, msg, 0, retain, ids, nids, NULL))

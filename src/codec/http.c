@@ -325,7 +325,8 @@ done:
     return ok;
 }
 
-size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, const char *subprotocol)
+size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, const char *subprotocol,
+                                   bool secure)
 {
     int n = snprintf(out, cap,
                      "HTTP/1.1 101 Switching Protocols\r\n"
@@ -333,9 +334,10 @@ size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, co
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n"
                      "%s%s%s"
+                     "%s"
                      "\r\n",
                      accept, subprotocol ? "Sec-WebSocket-Protocol: " : "", subprotocol ? subprotocol : "",
-                     subprotocol ? "\r\n" : "");
+                     subprotocol ? "\r\n" : "", secure ? HTTP_HSTS_HEADER : "");
     return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }
 
@@ -354,14 +356,20 @@ static const char *http_status_text(int status)
     }
 }
 
-size_t http_error_response_write(char *out, size_t cap, int status)
+size_t http_error_response_write(char *out, size_t cap, int status, bool secure)
 {
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "%s"
+                     "%s"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Frame-Options: DENY\r\n"
+                     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+                     "Cache-Control: no-store\r\n"
                      "Connection: close\r\n"
                      "Content-Length: 0\r\n"
                      "\r\n",
-                     status, http_status_text(status), status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+                     status, http_status_text(status), status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+                     secure ? HTTP_HSTS_HEADER : "");
     return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }

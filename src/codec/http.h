@@ -64,11 +64,18 @@ const char *http_select_subprotocol(http_slice protocols);
  * Returns false only if OpenSSL fails. */
 bool http_ws_accept(http_slice key, char out[HTTP_WS_ACCEPT_LEN + 1]);
 
-/* Writes the 101 Switching Protocols answer into out[0..cap); returns its length, 0 if cap is too small. */
-size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, const char *subprotocol);
+/* The HSTS header sent on every answer of a secure WebSocket listener (RFC 6797: two years, subdomains). */
+#define HTTP_HSTS_HEADER "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n"
+
+/* Writes the 101 Switching Protocols answer into out[0..cap); returns its length, 0 if cap is too small.
+ * `secure` (the request came over TLS) adds HTTP_HSTS_HEADER. */
+size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, const char *subprotocol,
+                                   bool secure);
 
 /* Writes an error answer with this status (and Sec-WebSocket-Version: 13 for 426) that closes the
- * connection; returns its length, 0 if cap is too small. */
-size_t http_error_response_write(char *out, size_t cap, int status);
+ * connection: no body, never cached, never sniffed, never framed (X-Content-Type-Options, Cache-Control,
+ * X-Frame-Options, Content-Security-Policy), plus HTTP_HSTS_HEADER when `secure`. Returns its length, 0 if
+ * cap is too small. */
+size_t http_error_response_write(char *out, size_t cap, int status, bool secure);
 
 #endif

@@ -182,6 +182,7 @@ void config_free(rampart_config *cfg)
     free(cfg->config_file);
     free(cfg->acl_file);
     free(cfg->pid_file);
+    free(cfg->response_topic_prefix);
     free(cfg->log_file);
     free(cfg->persist.file);
     free(cfg->persist.location);

@@ -154,6 +154,8 @@ typedef struct rampart_config {
     uint32_t max_subscriptions_per_client; /* default 1000 */
     uint32_t max_topic_levels;           /* levels in a topic name or filter; default 32 */
     uint64_t memory_limit;               /* global memory ceiling, bytes; default 1 GiB; 0 = none */
+    uint32_t max_connections_global;     /* open connections in all; 0 = auto (RLIMIT_NOFILE - 64), default */
+    char *response_topic_prefix;         /* Response Information base; NULL = none sent (default) */
     int64_t persistent_client_expiration; /* seconds; 0 = never (default) */
     uint32_t sys_interval;               /* seconds between $SYS updates; 0 = off; default 10 */
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "codec/mqtt.h"
 #include "config/config.h"
 #include "config/config_internal.h"
 
@@ -109,6 +110,7 @@ static int h_ws_proxy(struct parse_state *, const struct directive *, char *, ch
 static int h_proxy_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_timeout(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_persistence_durability(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_response_topic_prefix(struct parse_state *, const struct directive *, char *, char *, size_t);
 
 #define I3 "issue 3 src/broker"
 #define I4 "issue 4 src/net (TLS/WebSocket)"
@@ -223,6 +225,8 @@ static const struct directive directives[] = {
       false),
     D("max_connections", LISTENER, false, I3, true, "-1 (no per-listener limit)", V_SPECIAL, -1, INT32_MAX,
       NO_OFFSET, L(max_connections), h_max_connections, false),
+    D("max_connections_global", GLOBAL, true, I3, true, "0 (auto: the open-file limit minus 64)", V_U32, 0,
+      10000000, G(max_connections_global), NO_OFFSET, NULL, false),
     D("max_connections_per_address", GLOBAL, false, I5, true, "256", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL,
       false),
     REFUSE("max_inflight_bytes", GLOBAL, I3, "-"),
@@ -299,6 +303,8 @@ static const struct directive directives[] = {
     REFUSE("remote_password", GLOBAL, NONE, "-"),
     REFUSE("remote_username", GLOBAL, NONE, "-"),
     TLS_BOOL("require_certificate", require_certificate, "false"),
+    D("response_topic_prefix", GLOBAL, true, I3, true, "none (no Response Information)", V_SPECIAL, 1, 1024,
+      G(response_topic_prefix), NO_OFFSET, h_response_topic_prefix, false),
     REFUSE("restart_timeout", GLOBAL, NONE, "-"),
     D("retain_available", GLOBAL, true, I3, true, "true", V_BOOL, 0, 0, G(retain_available), NO_OFFSET, NULL,
       false),
@@ -1019,6 +1025,26 @@ static int h_ws_timeout(struct parse_state *ps, const struct directive *d, char 
     return 0;
 }
 
+/* response_topic_prefix TOPIC: a topic prefix (UTF-8, no wildcard, 1..1024 bytes) for Response Information. */
+static int h_response_topic_prefix(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                   size_t len)
+{
+    size_t n = strlen(value);
+    if (n < (size_t)d->min || n > (size_t)d->max || strpbrk(value, "+#") ||
+        !mqtt_utf8_valid((const uint8_t *)value, n)) {
+        snprintf(msg, len, "'%s' is not a topic prefix of 1..1024 bytes without '+' or '#'", value);
+        return -1;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    free(ps->cfg->response_topic_prefix);
+    ps->cfg->response_topic_prefix = copy;
+    return 0;
+}
+
 static int h_audit_dest(struct parse_state *ps, const struct directive *d, char *value, char *msg, size_t len)
 {
     rampart_config *cfg = ps->cfg;
@@ -1496,6 +1522,14 @@ static void finalize_listener_transport(struct parse_state *ps, struct config_li
                        t->two_factor ? "tls_two_factor" : "require_certificate");
     if (t->use_identity_as_username && t->use_subject_as_username)
         listener_error(ps, l, "use_identity_as_username and use_subject_as_username are exclusive");
+    if ((t->use_identity_as_username || t->use_subject_as_username) && !t->cafile && !t->capath)
+        listener_error(ps, l, "%s needs cafile or capath to verify client certificates",
+                       t->use_identity_as_username ? "use_identity_as_username" : "use_subject_as_username");
+    if (t->two_factor && (t->use_identity_as_username || t->use_subject_as_username))
+        listener_error(ps, l, "tls_two_factor needs a password: it excludes use_identity_as_username and "
+                              "use_subject_as_username");
+    if (t->two_factor && !ps->cfg->auth.password_file)
+        listener_error(ps, l, "tls_two_factor needs a password_file (the second factor)");
     const ws_transport_settings *w = &l->ws;
     bool ws_options = w->path || w->origin_count || w->trusted_proxy_count || w->max_frame || w->max_message ||
                       w->handshake_timeout_ms || w->max_header;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/secevent.h"
 
 #define TLS_DEFAULT_CIPHERS                                                                                  \
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"              \
@@ -566,8 +567,8 @@ static bool tls_ctx_load_ca(SSL_CTX *ctx, const tls_settings *s, char *err, size
             SSL_CTX_set_client_CA_list(ctx, names);
     }
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
-    if (s->require_certificate || s->two_factor)
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (s->require_certificate || s->two_factor || s->use_identity_as_username || s->use_subject_as_username)
+        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT; /* an identity login needs a certificate (as in mosquitto) */
     SSL_CTX_set_verify(ctx, mode, tls_verify_cb);
     SSL_CTX_set_verify_depth(ctx, s->verify_depth > 0 ? s->verify_depth : 4);
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
@@ -857,7 +858,22 @@ static const char *tls_failure_reason(tls_conn *c, int ssl_error, unsigned long 
     return "handshake failed";
 }
 
-/* Logs one line for a failed handshake. */
+/* A security event (base/secevent.h) about connection c: tls_handshake_failure, cert_revoked, ... */
+static void tls_audit(const tls_conn *c, const char *type, const char *outcome, const char *reason,
+                      const char *subject)
+{
+    char address[64];
+    secevent e = {.type = type, .listener = c->ctx->s.name, .outcome = outcome, .reason = reason};
+    if (!secevent_wanted())
+        return;
+    secevent_set_peer(&e, c->peer, address, sizeof address);
+    e.cert_subject = subject && strcmp(subject, "-") ? subject : NULL;
+    secevent_add_text(&e, "protocol", SSL_get_version(c->ssl));
+    secevent_emit(&e);
+}
+
+/* Logs one line for a failed handshake (and reports it: tls_handshake_failure, plus cert_revoked when the
+ * client's certificate is revoked). */
 static void tls_log_failure(tls_conn *c, const char *reason)
 {
     const char *subject = c->fail_subject[0] ? c->fail_subject : "-";
@@ -869,6 +885,9 @@ static void tls_log_failure(tls_conn *c, const char *reason)
     }
     log_warning("tls: handshake failed from %s on %s: %s (protocol %s, peer subject \"%s\")", c->peer,
                 c->ctx->s.name ? c->ctx->s.name : "listener", reason, SSL_get_version(c->ssl), subject);
+    tls_audit(c, "tls_handshake_failure", "refused", reason, subject);
+    if (SSL_get_verify_result(c->ssl) == X509_V_ERR_CERT_REVOKED || strstr(reason, "revoked"))
+        tls_audit(c, "cert_revoked", "refused", reason, subject);
 }
 
 /* Records the client certificate's identity after a successful handshake. */
@@ -1091,11 +1110,12 @@ bool transport_tls_recheck(transport *t)
             int err = X509_STORE_CTX_get_error(x);
             char subject[256];
             X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof subject);
+            const char *why = err == X509_V_ERR_CRL_HAS_EXPIRED ? "a CRL is past its nextUpdate"
+                                                                : X509_verify_cert_error_string(err);
             log_warning("tls: disconnecting %s on %s after reload: %s (peer subject \"%s\")", c->peer,
-                        c->ctx->s.name ? c->ctx->s.name : "listener",
-                        err == X509_V_ERR_CRL_HAS_EXPIRED ? "a CRL is past its nextUpdate"
-                                                          : X509_verify_cert_error_string(err),
-                        subject);
+                        c->ctx->s.name ? c->ctx->s.name : "listener", why, subject);
+            tls_audit(c, err == X509_V_ERR_CERT_REVOKED ? "cert_revoked" : "cert_rejected", "disconnected", why,
+                      c->subject ? c->subject : subject);
         }
     }
     X509_STORE_CTX_free(x);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "codec/http.h"
 #include "codec/ws.h"
+#include "net/tls.h"
 
 #define WS_READ_BUF 16384
 #define WS_OUT_FRAME_MAX (256 * 1024) /* largest data frame the server sends */
@@ -90,8 +91,8 @@ static int ws_flush_response(ws_conn *c)
 /* Refuses the upgrade: logs one line, sends the HTTP error best-effort, fails the handshake. */
 static int ws_refuse(ws_conn *c, int status, const char *why)
 {
-    char buf[256];
-    size_t n = http_error_response_write(buf, sizeof buf, status);
+    char buf[512];
+    size_t n = http_error_response_write(buf, sizeof buf, status, transport_is_tls(c->base.inner));
     log_warning("ws: upgrade refused from %s on %s: %d %s", c->peer, ws_name(c), status, why);
     free(c->resp);
     c->resp = n ? strndup(buf, n) : NULL;
@@ -170,7 +171,8 @@ static int ws_accept_request(ws_conn *c, const http_upgrade_request *r)
         return ws_refuse(c, 400, "malformed X-Forwarded-For");
     if (!http_ws_accept(r->key, accept))
         return ws_refuse(c, 400, "cannot compute Sec-WebSocket-Accept");
-    size_t n = http_upgrade_response_write(buf, sizeof buf, accept, c->subprotocol);
+    size_t n = http_upgrade_response_write(buf, sizeof buf, accept, c->subprotocol,
+                                           transport_is_tls(c->base.inner));
     c->resp = n ? strndup(buf, n) : NULL;
     if (!c->resp)
         return ws_refuse(c, 400, "out of memory");

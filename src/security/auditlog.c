@@ -209,8 +209,20 @@ void auditlog_emit(auditlog *a, const auditlog_event *e, int64_t now_ms)
     json_put(o, "outcome", e->outcome);
     json_put(o, "reason", e->reason);
     json_put(o, "topic", e->topic);
+    for (size_t i = 0; i < SECEVENT_MAX_EXTRA && e->extra[i].key; i++) {
+        const secevent_field *f = &e->extra[i];
+        if (f->is_number)
+            json_object_set_new(o, f->key, json_integer((json_int_t)f->number));
+        else
+            json_put(o, f->key, f->text);
+    }
     auditlog_write(a, o);
     json_decref(o);
+}
+
+void auditlog_sink(void *ctx, const secevent *e)
+{
+    auditlog_emit(ctx, e, auditlog_now_ms());
 }
 
 int auditlog_reopen(auditlog *a, char *err, size_t errlen)

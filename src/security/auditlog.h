@@ -5,8 +5,8 @@
  * AUTHPRIV facility; stdout is line-buffered.
  *
  * Each line: {"time":"2026-01-01T00:00:00.000Z","event":TYPE,"listener":..,"address":..,"port":..,
- * "client_id":..,"username":..,"cert_subject":..,"outcome":..,"reason":..,"topic":..}; absent fields are left
- * out. Never pass a secret in any field.
+ * "client_id":..,"username":..,"cert_subject":..,"outcome":..,"reason":..,"topic":..} then the event's extra fields; absent
+ * fields are left out. Never pass a secret in any field.
  *
  * Flood control: at most `rate` events per second per (event type, source address); the others are counted,
  * and the count is reported in an "audit_suppressed" event when that source's next window opens (or when its
@@ -19,23 +19,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/secevent.h"
+
 #define AUDITLOG_MAX_FILES 4
 #define AUDITLOG_SLOTS 1024
 
 typedef struct auditlog auditlog;
 
-typedef struct auditlog_event {
-    const char *type;         /* "acl_denied", "acl_reloaded", "connect_refused", ... (required) */
-    const char *listener;     /* "127.0.0.1:1883" */
-    const char *address;      /* source address */
-    uint16_t port;            /* source port, 0 = absent */
-    const char *client_id;
-    const char *username;
-    const char *cert_subject;
-    const char *outcome;      /* "denied", "allowed", "success", "failure", ... */
-    const char *reason;
-    const char *topic;
-} auditlog_event;
+/* An event: the fields of base/secevent.h (type required; absent strings NULL; extra fields after the
+ * standard ones). */
+typedef secevent auditlog_event;
 
 /* An audit log without destinations (events are dropped until one is added); rate = events per second per
  * type and source (>= 1). NULL when out of memory. */
@@ -52,6 +45,10 @@ bool auditlog_enabled(const auditlog *a);
 void auditlog_emit(auditlog *a, const auditlog_event *e, int64_t now_ms);
 /* The current time in milliseconds since the epoch. */
 int64_t auditlog_now_ms(void);
+
+/* A secevent sink (base/secevent.h) writing to the audit log ctx at the current time:
+ * secevent_set_sink(auditlog_sink, a). */
+void auditlog_sink(void *ctx, const secevent *e);
 
 /* SIGHUP: reopens the files (a file that cannot be reopened keeps the old descriptor; -1 and err). */
 int auditlog_reopen(auditlog *a, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/secevent.h"
 #include "codec/mqtt.h"
 #include "security/auth_pool.h"
 #include "security/ban.h"
@@ -174,6 +175,33 @@ static bool stat_same(const struct stat *x, const struct stat *y)
            x->st_mtim.tv_sec == y->st_mtim.tv_sec && x->st_mtim.tv_nsec == y->st_mtim.tv_nsec;
 }
 
+/* The `ban` security event for entry e: outcome "added", "removed", "changed" or "expired"; source says who
+ * made the change ("lockout", "ban_file": `rampart ban` or an edit, "expiry"). */
+static void audit_ban(const ban_entry *e, const char *outcome, const char *source)
+{
+    char v[BAN_VALUE_MAX * 3 + 1];
+    secevent ev = {.type = "ban", .outcome = outcome, .reason = e->reason};
+
+    if (!secevent_wanted())
+        return;
+    ban_value_encode(e->value, e->value_len, v, sizeof v);
+    if (e->kind == BAN_ADDRESS)
+        ev.address = v;
+    secevent_add_text(&ev, "ban_kind", ban_kind_name(e->kind));
+    secevent_add_text(&ev, "ban_value", v);
+    secevent_add_number(&ev, "expires", e->expires);
+    secevent_add_text(&ev, "source", source);
+    secevent_emit(&ev);
+}
+
+/* ban_list_diff callback: one `ban` event per difference found when the ban file changed. */
+static void audit_ban_change(enum ban_change change, const ban_entry *e, void *ctx)
+{
+    (void)ctx;
+    audit_ban(e, change == BAN_CHANGE_ADDED ? "added" : change == BAN_CHANGE_REMOVED ? "removed" : "changed",
+              "ban_file");
+}
+
 static int load_bans(auth *a, char *err, size_t errlen)
 {
     ban_list *b = NULL;
@@ -191,6 +219,10 @@ static int load_bans(auth *a, char *err, size_t errlen)
     }
     if (ban_list_load(a->ban_file, &b, err, errlen) < 0)
         return -1;
+    if (a->bans && secevent_wanted()) { /* a reload: report what changed (not the list read at start-up) */
+        ban_list_expire(b, wall_now(), NULL, NULL);
+        ban_list_diff(a->bans, b, audit_ban_change, NULL);
+    }
     ban_list_free(a->bans);
     a->bans = b;
     a->ban_stat = st;
@@ -203,6 +235,7 @@ static void log_ban_expired(const ban_entry *e, void *ctx)
     (void)ctx;
     log_notice("auth: ban_expired kind=%s value=\"%s\"", ban_kind_name(e->kind),
                auth_log_escape(e->value, e->value_len, v, sizeof v));
+    audit_ban(e, "expired", "expiry");
 }
 
 typedef struct ban_add_ctx {
@@ -229,6 +262,9 @@ int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const
     char err[512];
 
     c.expires = duration_s > 0 ? c.now + duration_s : 0;
+    ban_entry added = {.kind = c.kind, .value = (uint8_t *)value, .value_len = strlen(value), .expires = c.expires,
+                       .added = c.now, .reason = (char *)reason};
+    audit_ban(&added, "added", "lockout");
     if (!a->ban_file)
         return ban_add_fn(a->bans, &c);
     if (ban_file_update(a->ban_file, ban_add_fn, &c, &result, err, sizeof err) < 0) {
@@ -364,6 +400,23 @@ static uint8_t refuse(auth *a, uint8_t reason)
     return reason;
 }
 
+/* The `lockout` security event: scope ("address", "network", "username") reached its lockout threshold. */
+static void audit_lockout(const char *scope, const sec_addr *addr, const char *user, const char *client,
+                          const char *listener, int64_t secs, uint32_t failures)
+{
+    secevent ev = {.type = "lockout", .listener = listener, .address = addr->text, .outcome = "locked_out",
+                   .reason = "too many failed logins"};
+
+    ev.username = user && *user ? user : NULL;
+    ev.client_id = client && *client ? client : NULL;
+    secevent_add_text(&ev, "scope", scope);
+    if (!strcmp(scope, "network"))
+        secevent_add_text(&ev, "network", addr->network);
+    secevent_add_number(&ev, "duration_s", secs);
+    secevent_add_number(&ev, "failures", failures);
+    secevent_emit(&ev);
+}
+
 /* Applies a lockout reported by the limiter: bans the address and/or network. */
 static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *addr, const char *user,
                           const char *client, const char *listener)
@@ -373,32 +426,46 @@ static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *ad
 
     snprintf(detail, sizeof detail, "duration_s=%" PRId64 " failures=%u", secs, d->failures);
     if (d->locked_scopes & (1u << LIMITER_SCOPE_ADDRESS)) {
+        audit_lockout("address", addr, user, client, listener, secs, d->failures);
         auth_ban_add(a, BAN_ADDRESS, addr->text, secs, "lockout: failed logins from address");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=address ban_added", addr, user, client, listener, detail);
     }
     if (d->locked_scopes & (1u << LIMITER_SCOPE_NETWORK)) {
+        audit_lockout("network", addr, user, client, listener, secs, d->failures);
         auth_ban_add(a, BAN_NETWORK, addr->network, secs, "lockout: failed logins from network");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=network ban_added", addr, user, client, listener, detail);
     }
-    if (d->locked_scopes & (1u << LIMITER_SCOPE_USERNAME))
+    if (d->locked_scopes & (1u << LIMITER_SCOPE_USERNAME)) {
         log_decision(LOG_LEVEL_WARNING, "lockout scope=username", addr, user, client, listener, detail);
+        audit_lockout("username", addr, user, client, listener, secs, d->failures);
+    }
+}
+
+/* The ban list's verdict on an attempt (address, network, username, client identifier): 0, or 0x8A Banned
+ * (logged). */
+static uint8_t precheck_ban(auth *a, const auth_attempt *at, const char *user, const char *client)
+{
+    const ban_entry *ban;
+    char detail[160], v[ESC_MAX];
+
+    ban = ban_list_match(a->bans, at->addr, at->has_username ? at->username : NULL, at->username_len,
+                         at->client_id, at->client_id_len, wall_now());
+    if (!ban)
+        return 0;
+    snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
+             auth_log_escape(ban->value, ban->value_len, v, 64));
+    log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
+    return MQTT_RC_BANNED;
 }
 
 /* Checks that come before any password work. Returns 0 to go on, else the refusal reason. */
 static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const char *client)
 {
-    const ban_entry *ban;
     limiter_decision d;
-    char detail[160], v[ESC_MAX];
+    char detail[160];
 
-    ban = ban_list_match(a->bans, at->addr, at->has_username ? at->username : NULL, at->username_len,
-                         at->client_id, at->client_id_len, wall_now());
-    if (ban) {
-        snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
-                 auth_log_escape(ban->value, ban->value_len, v, 64));
-        log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
+    if (precheck_ban(a, at, user, client))
         return MQTT_RC_BANNED;
-    }
     if (!at->has_username) {
         if (at->allow_anonymous)
             return 0;
@@ -569,6 +636,21 @@ uint8_t auth_record(auth *a, const auth_attempt *at, bool success, const char *m
 
     pending_fill(a, at, &p, true);
     return finish(a, success ? 1 : 0, &p, method);
+}
+
+uint8_t auth_certificate(auth *a, const auth_attempt *at)
+{
+    char user[ESC_MAX], client[ESC_MAX];
+    uint8_t rc;
+
+    auth_log_escape(at->username, at->has_username ? at->username_len : 0, user, sizeof user);
+    auth_log_escape(at->client_id, at->client_id_len, client, sizeof client);
+    rc = precheck_ban(a, at, user, client);
+    if (rc)
+        return refuse(a, rc);
+    a->stats.accepted++;
+    log_decision(LOG_LEVEL_INFO, "success method=certificate", at->addr, user, client, at->listener, NULL);
+    return 0;
 }
 
 const passwd_db *auth_db(const auth *a)

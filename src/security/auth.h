@@ -83,6 +83,12 @@ bool auth_take_result(auth *a, uint64_t *cookie, uint8_t *reason);
  */
 uint8_t auth_check(auth *a, const auth_attempt *attempt);
 uint8_t auth_record(auth *a, const auth_attempt *attempt, bool success, const char *method);
+/*
+ * A login by client certificate (use_identity_as_username / use_subject_as_username): attempt->username is
+ * the certificate's identity, no password is involved. Only the ban list applies (address, network,
+ * username, client identifier); the decision is logged with method=certificate. Returns 0 or 0x8A.
+ */
+uint8_t auth_certificate(auth *a, const auth_attempt *attempt);
 /* The password file in service (NULL when none); valid until the next auth_reload(). */
 const passwd_db *auth_db(const auth *a);
 

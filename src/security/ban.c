@@ -196,6 +196,70 @@ const ban_entry *ban_list_match(const ban_list *b, const sec_addr *addr, const u
     return NULL;
 }
 
+/* Orders entries by kind, then value bytes (qsort over pointers). */
+static int entry_order(const void *x, const void *y)
+{
+    const ban_entry *a = *(const ban_entry *const *)x, *b = *(const ban_entry *const *)y;
+    size_t n = a->value_len < b->value_len ? a->value_len : b->value_len;
+    int c;
+
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    c = memcmp(a->value, b->value, n);
+    if (c)
+        return c;
+    return a->value_len < b->value_len ? -1 : a->value_len > b->value_len ? 1 : 0;
+}
+
+/* The entries of b as a sorted array of pointers (*out NULL and 0 for an empty list). -1 out of memory. */
+static int sorted_entries(const ban_list *b, const ban_entry ***out, size_t *n)
+{
+    *out = NULL;
+    *n = b ? b->count : 0;
+    if (!*n)
+        return 0;
+    const ban_entry **v = malloc(*n * sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        v[i] = &b->entries[i];
+    qsort(v, *n, sizeof *v, entry_order);
+    *out = v;
+    return 0;
+}
+
+long ban_list_diff(const ban_list *before, const ban_list *after,
+                   void (*fn)(enum ban_change change, const ban_entry *e, void *ctx), void *ctx)
+{
+    const ban_entry **x = NULL, **y = NULL;
+    size_t nx, ny, i = 0, j = 0;
+    long changes = -1;
+
+    if (sorted_entries(before, &x, &nx) < 0 || sorted_entries(after, &y, &ny) < 0)
+        goto out;
+    changes = 0;
+    while (i < nx || j < ny) {
+        int c = i == nx ? 1 : j == ny ? -1 : entry_order(&x[i], &y[j]);
+        if (c < 0) {
+            fn(BAN_CHANGE_REMOVED, x[i++], ctx);
+        } else if (c > 0) {
+            fn(BAN_CHANGE_ADDED, y[j++], ctx);
+        } else {
+            if (x[i]->expires != y[j]->expires)
+                fn(BAN_CHANGE_CHANGED, y[j], ctx);
+            else
+                changes--; /* the same ban: not a difference */
+            i++;
+            j++;
+        }
+        changes++;
+    }
+out:
+    free(x);
+    free(y);
+    return changes;
+}
+
 size_t ban_list_count(const ban_list *b)
 {
     return b ? b->count : 0;

@@ -59,6 +59,16 @@ size_t ban_list_expire(ban_list *b, int64_t now, void (*fn)(const ban_entry *e, 
 const ban_entry *ban_list_match(const ban_list *b, const sec_addr *addr, const uint8_t *user, size_t ulen,
                                 const uint8_t *client_id, size_t clen, int64_t now);
 
+enum ban_change { BAN_CHANGE_ADDED = 0, BAN_CHANGE_REMOVED, BAN_CHANGE_CHANGED };
+/*
+ * Compares two lists by (kind, value) and calls fn once per difference: an entry only in after (ADDED), only
+ * in before (REMOVED, the before entry), in both with another expiry (CHANGED, the after entry). Either list
+ * may be NULL (empty). O(n log n) time; returns the number of differences, or -1 when out of memory (then fn
+ * was not called).
+ */
+long ban_list_diff(const ban_list *before, const ban_list *after,
+                   void (*fn)(enum ban_change change, const ban_entry *e, void *ctx), void *ctx);
+
 size_t ban_list_count(const ban_list *b);
 const ban_entry *ban_list_at(const ban_list *b, size_t i);
 

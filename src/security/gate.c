@@ -16,6 +16,7 @@ struct sec_gate {
     auth *auth;
     connlimit *conn;
     uint8_t scram_secret[32];
+    const char *refusal; /* why the last sec_gate_accept() refused */
 };
 
 struct sec_conn {
@@ -23,9 +24,12 @@ struct sec_conn {
     char listener[64];
     bool allow_anonymous;
     bool authenticated;
+    bool two_factor;       /* tls_two_factor: the username must be `cert_cn` and a password is needed */
+    char *cert_cn;         /* the client certificate's CN under two_factor, NULL when it has none */
     scram_server *scram;   /* enhanced authentication in progress */
     uint8_t *client_id;    /* copy for the SCRAM log line */
     size_t client_id_len;
+    char *identity;        /* the user SCRAM authenticated (re-authentication must prove the same); NULL */
 };
 
 static uint64_t now_ms(void)
@@ -104,6 +108,7 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     enum connlimit_verdict v;
     uint64_t now = now_ms();
 
+    g->refusal = "out_of_memory";
     if (!c)
         return NULL;
     if (sec_addr_parse(address, &c->addr) < 0)
@@ -113,10 +118,16 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     v = connlimit_accept(g->conn, index, &c->addr, now);
     if (v != CONNLIMIT_OK) {
         connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        g->refusal = connlimit_verdict_name(v);
         free(c);
         return NULL;
     }
     return c;
+}
+
+const char *sec_gate_refusal(const sec_gate *g)
+{
+    return g->refusal ? g->refusal : "none";
 }
 
 static void conn_drop_scram(sec_conn *c)
@@ -134,6 +145,8 @@ void sec_gate_close(sec_gate *g, sec_conn *c)
         return;
     connlimit_closed(g->conn, &c->addr, c->authenticated);
     conn_drop_scram(c);
+    free(c->identity);
+    free(c->cert_cn);
     free(c);
 }
 
@@ -156,6 +169,45 @@ static void reply_connack(sec_reply *r, uint8_t reason)
     memset(r, 0, sizeof *r);
     r->kind = SEC_REPLY_CONNACK;
     r->reason = reason;
+}
+
+int sec_gate_require_identity(sec_conn *c, const char *identity)
+{
+    c->two_factor = true;
+    free(c->cert_cn);
+    c->cert_cn = identity ? strdup(identity) : NULL;
+    return identity && !c->cert_cn ? -1 : 0;
+}
+
+/* tls_two_factor: refuses (reply filled, true returned, logged) a login whose username is not the
+ * certificate's CN, or that carries no password (`password` false; SCRAM always proves one). */
+static bool two_factor_refuses(const sec_gate *g, const sec_conn *c, const uint8_t *user, size_t ulen,
+                               bool password, sec_reply *r)
+{
+    char u[600];
+    const char *why = NULL;
+    uint8_t reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+
+    if (!c->two_factor)
+        return false;
+    if (!c->cert_cn) {
+        why = "tls_two_factor: the client certificate has no CN";
+        reason = MQTT_RC_NOT_AUTHORIZED;
+    } else if (!user || ulen != strlen(c->cert_cn) || memcmp(user, c->cert_cn, ulen) != 0) {
+        why = "tls_two_factor: username differs from the certificate CN";
+    } else if (!password) {
+        why = "tls_two_factor: no password";
+    } else if (!auth_db(g->auth)) {
+        why = "tls_two_factor: no password file";
+    }
+    if (!why)
+        return false;
+    log_notice("auth: refused reason=two_factor address=%s username=\"%s\" certificate_cn=\"%s\" listener=%s (%s)",
+               c->addr.text, auth_log_escape(user, user ? ulen : 0, u, sizeof u),
+               c->cert_cn ? c->cert_cn : "", c->listener, why);
+    reply_connack(r, reason);
+    r->refusal = why;
+    return true;
 }
 
 static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect *pkt)
@@ -209,6 +261,16 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
     user = scram_server_username(c->scram);
+    if (two_factor_refuses(g, c, (const uint8_t *)user, strlen(user), true, r)) {
+        conn_drop_scram(c);
+        return;
+    }
+    if (pkt->has_username && (pkt->username.len != strlen(user) || memcmp(pkt->username.data, user, strlen(user)))) {
+        /* The broker's ACL uses the CONNECT's User Name: it must be the user SCRAM authenticates. */
+        log_scram(c, "refused reason=scram_username_mismatch", user, strlen(user));
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
     attempt_fill(&at, c, pkt);
     at.has_username = true;
     at.username = (const uint8_t *)user;
@@ -238,10 +300,28 @@ void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_conn
         conn_drop_scram(c);
         return connect_scram(g, c, pkt, r);
     }
+    if (two_factor_refuses(g, c, pkt->has_username ? pkt->username.data : NULL, pkt->username.len,
+                           pkt->has_password, r))
+        return;
     attempt_fill(&at, c, pkt);
     memset(r, 0, sizeof *r);
     if (auth_begin(g->auth, &at, cookie, &r->reason) == AUTH_PENDING)
         r->kind = SEC_REPLY_PENDING;
+}
+
+void sec_gate_certificate_login(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, const char *username,
+                                sec_reply *r)
+{
+    auth_attempt at;
+
+    attempt_fill(&at, c, pkt);
+    at.has_username = true;
+    at.username = (const uint8_t *)username;
+    at.username_len = strlen(username);
+    at.has_password = false;
+    at.password = NULL;
+    at.password_len = 0;
+    reply_connack(r, auth_certificate(g->auth, &at));
 }
 
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
@@ -274,13 +354,66 @@ void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_re
     at.client_id = c->client_id;
     at.client_id_len = c->client_id_len;
     reason = auth_record(g->auth, &at, rc == SCRAM_OK, "scram-sha-256");
+    if (reason == 0 && c->identity && strcmp(c->identity, user) != 0)
+        reason = MQTT_RC_NOT_AUTHORIZED; /* re-authentication as someone else (checked at its start too) */
     reply_connack(r, reason);
     if (reason == 0) {
         r->has_auth = true;
         memcpy(r->auth_data, final, n);
         r->auth_data_len = n;
+        if (!c->identity && !(c->identity = strdup(user)))
+            reply_connack(r, MQTT_RC_SERVER_BUSY);
     }
     conn_drop_scram(c);
+}
+
+void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
+{
+    auth_attempt at;
+    const char *user;
+    uint8_t reason;
+    size_t n = 0;
+    const mqtt_bytes *m = &pkt->props.auth_method;
+
+    if (!c->authenticated || !c->identity || c->scram || pkt->reason != MQTT_RC_REAUTHENTICATE ||
+        !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
+        memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
+        log_notice("auth: refused reason=unexpected_reauth address=%s listener=%s", c->addr.text, c->listener);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
+    }
+    c->scram = scram_server_new(g->scram_secret);
+    if (!c->scram)
+        return reply_connack(r, MQTT_RC_SERVER_BUSY);
+    memset(r, 0, sizeof *r);
+    if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
+        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+                           r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
+        log_scram(c, "refused reason=scram_malformed reauth", "", 0);
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
+    user = scram_server_username(c->scram);
+    if (strcmp(user, c->identity) != 0) {
+        log_scram(c, "refused reason=reauth_other_user", user, strlen(user));
+        conn_drop_scram(c);
+        return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
+    }
+    memset(&at, 0, sizeof at);
+    at.addr = &c->addr;
+    at.listener = c->listener;
+    at.has_username = true;
+    at.username = (const uint8_t *)user;
+    at.username_len = strlen(user);
+    reason = auth_check(g->auth, &at);
+    if (reason) {
+        conn_drop_scram(c);
+        return reply_connack(r, reason);
+    }
+    r->kind = SEC_REPLY_AUTH;
+    r->reason = MQTT_RC_CONTINUE_AUTH;
+    r->has_auth = true;
+    r->auth_data_len = n;
 }
 
 bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r)

@@ -47,6 +47,7 @@ typedef struct sec_reply {
     bool has_auth;    /* carry Authentication Method + Data */
     uint8_t auth_data[SCRAM_MSG_MAX];
     size_t auth_data_len;
+    const char *refusal; /* a refusal the gate decided before any password work, in words (static), or NULL */
 } sec_reply;
 
 /* Starts the gate from parsed settings (copied). Returns 0 or -1 with err ("file:line: ..." for files). */
@@ -63,12 +64,37 @@ uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
  * on listener `index` (0..255) named `name` (for the log). NULL: refuse it (logged), close the socket. */
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
                           const char *address);
+/* Why the last sec_gate_accept() returned NULL: the connection limit's name (connlimit_verdict_name(), e.g.
+ * "max_unauthenticated_per_address") or "out_of_memory". A static string. */
+const char *sec_gate_refusal(const sec_gate *g);
 void sec_gate_close(sec_gate *g, sec_conn *c);
 void sec_gate_authenticated(sec_gate *g, sec_conn *c);
 const sec_addr *sec_conn_addr(const sec_conn *c);
 
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r);
+/*
+ * Certificate identity (src/net/tls.h), called between accept and CONNECT:
+ *   sec_gate_require_identity: tls_two_factor. The CONNECT (password or SCRAM) must name `identity` (the
+ *     client certificate's CN; copied; NULL when it has none: every CONNECT is refused with 0x87) as its
+ *     username, and a password login must carry a password; otherwise 0x86 Bad user name or password,
+ *     logged, reply.refusal set, no password work. Then the password is checked as usual. -1: out of memory.
+ *   sec_gate_certificate_login: use_identity_as_username / use_subject_as_username. Instead of
+ *     sec_gate_connect: `username` (the certificate's CN or subject) is the client's username, the CONNECT's
+ *     username and password are ignored (mosquitto's behaviour), only bans apply (auth_certificate).
+ */
+int sec_gate_require_identity(sec_conn *c, const char *identity);
+void sec_gate_certificate_login(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, const char *username,
+                                sec_reply *r);
+
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r);
 bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r);
+/*
+ * Re-authentication [MQTT-4.12.1]: an AUTH with reason 0x19 on a connection that authenticated with SCRAM.
+ * The client-first message must name the user who authenticated at CONNECT (else 0x87). Replies
+ * SEC_REPLY_AUTH (continue: the client's next AUTH goes to sec_gate_auth, whose SEC_REPLY_CONNACK reason 0
+ * means re-authenticated, with the server-final data) or SEC_REPLY_CONNACK with a failure reason (the broker
+ * disconnects). 0x82 when the connection did not use SCRAM or a step is already in progress.
+ */
+void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/secevent.h"
 #include "config/config.h"
 
 /* Frees the strings of one listener. */
@@ -253,6 +254,25 @@ static int write_pid_file(const char *path, char *err, size_t errlen)
     return close(fd);
 }
 
+/* The `privilege_change` security event (base/secevent.h) for entering the sandbox: from which uid/gid to
+ * which, and what is in force; state NULL = entering failed (reason why; the broker exits). */
+static void hardening_audit_privileges(const struct sandbox_state *state, uid_t from_uid, gid_t from_gid,
+                                       const char *why)
+{
+    secevent e = {.type = "privilege_change", .reason = why};
+    e.outcome = !state ? "failure" : state->dropped ? "dropped" : "unchanged";
+    secevent_add_number(&e, "from_uid", (int64_t)from_uid);
+    secevent_add_number(&e, "from_gid", (int64_t)from_gid);
+    if (state) {
+        secevent_add_number(&e, "to_uid", (int64_t)state->uid);
+        secevent_add_number(&e, "to_gid", (int64_t)state->gid);
+        secevent_add_text(&e, "no_new_privs", state->no_new_privs ? "on" : "off");
+        secevent_add_text(&e, "landlock", state->landlock ? (state->landlock_net ? "files+ports" : "files") : "off");
+        secevent_add_text(&e, "seccomp", state->seccomp ? "on" : "off");
+    }
+    secevent_emit(&e);
+}
+
 int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen)
 {
     static struct hardening_view view;
@@ -267,8 +287,14 @@ int hardening_enter(const struct rampart_config *cfg, char *err, size_t errlen)
         log_notice("cluster_node_name %s: this build does not cluster; the name only informs `rampart firewall` "
                    "and `rampart audit`",
                    view.cluster_node_name);
-    if (hardening_policy(&view, &policy, err, errlen) == 0)
-        rc = sandbox_enter(&policy, NULL, err, errlen);
+    uid_t from_uid = geteuid();
+    gid_t from_gid = getegid();
+    struct sandbox_state state;
+    memset(&state, 0, sizeof state);
+    if (hardening_policy(&view, &policy, err, errlen) == 0) {
+        rc = sandbox_enter(&policy, &state, err, errlen);
+        hardening_audit_privileges(rc == 0 ? &state : NULL, from_uid, from_gid, rc == 0 ? NULL : err);
+    }
     hardening_free(&view);
     return rc;
 }

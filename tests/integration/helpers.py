@@ -955,3 +955,27 @@ def proc_core_limit(pid):
             if line.startswith("Max core file size"):
                 return line.split()[4:6]
     raise AssertionError("no core limit in /proc/%d/limits" % pid)
+
+
+def audit_events(path):
+    """
+    The security audit log at path (docs/audit-log.md) as a list of dicts: every line must be one JSON object
+    with a `time` and an `event` (anything else fails the test); a missing file is an empty log.
+    """
+    import json
+    try:
+        with open(path, encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in lines:
+        e = json.loads(line)
+        assert isinstance(e, dict) and e.get("time", "").endswith("Z") and e.get("event"), line
+        events.append(e)
+    return events
+
+
+def audit_wait(path, predicate, what):
+    """Waits until the audit log at path has an event for which predicate(event) is true; returns it."""
+    return wait_until(lambda: next((e for e in audit_events(path) if predicate(e)), None), what)

@@ -200,14 +200,6 @@ def test_encrypted_key_without_passphrase_is_refused(ca, tmp_path):
     assert "is encrypted" in text
 
 
-@pytest.mark.parametrize("option", ["use_identity_as_username true", "use_subject_as_username true",
-                                    "tls_two_factor true"])
-def test_certificate_identity_options_are_refused_not_ignored(ca, tmp_path, option):
-    text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port()] +
-                                 ca.server_options() + ["cafile " + ca.ca, option])
-    assert "not enforced by this build yet" in text
-
-
 def test_tls_version_below_1_2_is_a_configuration_error(ca, tmp_path):
     text = run_expecting_failure(tmp_path, ["listener %d 127.0.0.1" % helpers.free_port()] +
                                  ca.server_options(tls_version="tlsv1.1"))
@@ -244,8 +236,12 @@ def sslscan(port):
     return ET.fromstring(out.stdout[out.stdout.index("<?xml"):])
 
 
-def test_sslscan_sees_only_intended_protocols_and_ciphers(make_broker, ca):
-    b, port = tls_broker(make_broker, ca.server_options())
+@pytest.mark.parametrize("kind", ["mqtts", "wss"])
+def test_sslscan_sees_only_intended_protocols_and_ciphers(make_broker, ca, kind):
+    """The fast part of `make tls-scan` (sslscan; testssl stays in that target): on the MQTT-over-TLS
+    listener and on the secure WebSocket listener alike."""
+    options = ca.server_options() + (["protocol websockets"] if kind == "wss" else [])
+    b, port = tls_broker(make_broker, options)
     root = sslscan(port)
     enabled = {p.get("type") + p.get("version") for p in root.iter("protocol") if p.get("enabled") == "1"}
     assert enabled == {"tls1.2", "tls1.3"}, enabled

@@ -88,8 +88,9 @@ def test_mqttjs_in_headless_chromium_over_wss(make_broker, ca, topic):
     assert r.returncode == 0 and r.stdout.strip() == "RECEIVED hello-from-chromium", r.stdout + r.stderr
 
 
-def upgrade(port, path="/mqtt", origin=None, protocol="mqtt", extra=""):
-    """Sends an upgrade request; returns (status code, socket left open)."""
+def upgrade(port, path="/mqtt", origin=None, protocol="mqtt", extra="", ca=None, head_out=None):
+    """Sends an upgrade request (over TLS when ca is given); returns (status code, socket left open). The
+    answer's head goes into the list head_out when given."""
     key = base64.b64encode(os.urandom(16)).decode()
     req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, key))
@@ -98,7 +99,11 @@ def upgrade(port, path="/mqtt", origin=None, protocol="mqtt", extra=""):
     if origin:
         req += "Origin: %s\r\n" % origin
     req += extra + "\r\n"
-    s = socket.create_connection(("127.0.0.1", port), timeout=helpers.WAIT)
+    if ca is not None:
+        ok, s = tlsca.handshake(port, ca=ca)
+        assert ok, s
+    else:
+        s = socket.create_connection(("127.0.0.1", port), timeout=helpers.WAIT)
     s.sendall(req.encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -107,7 +112,29 @@ def upgrade(port, path="/mqtt", origin=None, protocol="mqtt", extra=""):
             break
         head += chunk
     status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+    if head_out is not None:
+        head_out.append(head.decode("latin-1"))
     return status, s
+
+
+HSTS = "\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains\r\n"
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_answers_carry_hsts_over_tls_and_security_headers_on_errors(make_broker, ca, secure):
+    """What testssl's HSTS and security_headers checks look at (make tls-scan): every answer of a secure
+    WebSocket listener carries HSTS; every error answer says no-sniff, no-store, no framing."""
+    b, port = ws_broker(make_broker, ca=ca if secure else None)
+    for path, want in [("/mqtt", 101), ("/", 404)]:
+        heads = []
+        status, s = upgrade(port, path=path, ca=ca if secure else None, head_out=heads)
+        s.close()
+        assert status == want, (path, status)
+        assert (HSTS in heads[0]) == secure, heads[0]
+        if want != 101:
+            for header in ("X-Content-Type-Options: nosniff", "Cache-Control: no-store", "X-Frame-Options: DENY",
+                           "Content-Security-Policy: default-src 'none'"):
+                assert "\r\n" + header in heads[0], heads[0]
 
 
 def test_upgrade_policy_answers(make_broker):

@@ -38,3 +38,23 @@ def test_connect_accepted_and_auth_failure_are_audited(make_broker, tmp_path):
         assert e["listener"] == "127.0.0.1:%d" % b.port
     text = audit.read_text()
     assert "alice-pw" not in text and "wrong-secret" not in text
+
+
+def test_stdout_destination_writes_json_and_no_secret(make_broker, tmp_path):
+    """audit_dest stdout (the broker's output here) and a file at once: the same JSON lines, and neither the
+    good nor the wrong password in the audit log or anywhere in the broker's output."""
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "carol", "carol-Secret-77"], check=True, timeout=30)
+    audit = tmp_path / "audit.log"
+    b = make_broker(options=["user root", "password_file %s" % pw, "audit_dest file %s" % audit,
+                             "audit_dest stdout"], anonymous=False)
+    assert pub(b, "carol", "carol-Secret-77", "ok-1").returncode == 0
+    assert pub(b, "carol", "Wrong-Secret-99", "bad-1").returncode != 0
+    helpers.audit_wait(audit, lambda e: e["event"] == "auth_failure", "the auth failure")
+    from_file = [e for e in helpers.audit_events(audit) if e["event"] != "privilege_change"]
+    helpers.wait_until(lambda: sum(1 for ln in b.log().splitlines() if '"event":"auth_failure"' in ln),
+                       "the auth failure on stdout")
+    from_stdout = [json.loads(ln) for ln in b.log().splitlines() if ln.startswith("{")]
+    assert [e for e in from_stdout if e["event"] != "privilege_change"] == from_file
+    for text in (audit.read_text(), b.log()):
+        assert "carol-Secret-77" not in text and "Wrong-Secret-99" not in text

@@ -141,4 +141,36 @@ TEST(reopen_follows_logrotate)
     auditlog_free(a);
 }
 
+TEST(extra_fields_and_the_secevent_sink)
+{
+    char path[] = "/tmp/rampart-audit-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[256];
+    auditlog *a = auditlog_new(20);
+    CHECK_EQ(auditlog_add_file(a, path, err, sizeof(err)), 0);
+    secevent e = {.type = "privilege_change", .outcome = "dropped"};
+    secevent_add_number(&e, "from_uid", 0);
+    secevent_add_number(&e, "to_uid", 65534);
+    secevent_add_text(&e, "seccomp", "on");
+    secevent_set_sink(auditlog_sink, a);
+    secevent_emit(&e);
+    secevent_set_sink(NULL, NULL);
+    secevent_emit(&e); /* no sink: not written */
+    CHECK_EQ(auditlog_written(a), 1);
+    auditlog_free(a);
+    json_t *ev[2];
+    int n = read_events(path, ev, 2);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK_STR(field(ev[0], "event"), "privilege_change");
+        CHECK(json_is_integer(json_object_get(ev[0], "from_uid")));
+        CHECK_EQ(json_integer_value(json_object_get(ev[0], "from_uid")), 0);
+        CHECK_EQ(json_integer_value(json_object_get(ev[0], "to_uid")), 65534);
+        CHECK_STR(field(ev[0], "seccomp"), "on");
+    }
+    free_events(ev, n > 0 ? n : 0);
+    unlink(path);
+}
+
 TEST_MAIN()

@@ -1,5 +1,7 @@
 /* Unit tests for src/security/ban.c: matching, expiry, the file format and the locked update. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "security/ban.h"
@@ -100,6 +102,52 @@ TEST(locked_update_adds_to_missing_file)
     snprintf(path, sizeof path, "%s/bans.lock", dir);
     unlink(path);
     rmdir(dir);
+}
+
+typedef struct diff_seen {
+    int added, removed, changed;
+    char last_removed[32];
+} diff_seen;
+
+static void count_change(enum ban_change change, const ban_entry *e, void *ctx)
+{
+    diff_seen *d = ctx;
+    if (change == BAN_CHANGE_ADDED)
+        d->added++;
+    else if (change == BAN_CHANGE_CHANGED)
+        d->changed++;
+    else {
+        d->removed++;
+        snprintf(d->last_removed, sizeof d->last_removed, "%s", (const char *)e->value);
+    }
+}
+
+TEST(diff_reports_added_removed_and_changed)
+{
+    ban_list *x = ban_list_new(), *y = ban_list_new();
+    const char *why = NULL;
+    diff_seen d = {0};
+
+    CHECK_EQ(ban_list_add(x, BAN_ADDRESS, (const uint8_t *)"192.0.2.1", 9, 0, 100, "a", &why), 0);
+    CHECK_EQ(ban_list_add(x, BAN_USERNAME, (const uint8_t *)"mallory", 7, 0, 100, "b", &why), 0);
+    CHECK_EQ(ban_list_add(x, BAN_CLIENTID, (const uint8_t *)"dev", 3, 500, 100, "c", &why), 0);
+    /* y: the address stays, mallory is gone, dev gets a new expiry, a network is new */
+    CHECK_EQ(ban_list_add(y, BAN_CLIENTID, (const uint8_t *)"dev", 3, 900, 100, "c", &why), 0);
+    CHECK_EQ(ban_list_add(y, BAN_NETWORK, (const uint8_t *)"198.51.100.0/24", 15, 0, 100, "d", &why), 0);
+    CHECK_EQ(ban_list_add(y, BAN_ADDRESS, (const uint8_t *)"192.0.2.1", 9, 0, 100, "a", &why), 0);
+    /* same value under another kind is another ban */
+    CHECK_EQ(ban_list_add(y, BAN_CLIENTID, (const uint8_t *)"mallory", 7, 0, 100, "e", &why), 0);
+    CHECK_EQ(ban_list_diff(x, y, count_change, &d), 4);
+    CHECK_EQ(d.added, 2);
+    CHECK_EQ(d.removed, 1);
+    CHECK_EQ(d.changed, 1);
+    CHECK_STR(d.last_removed, "mallory");
+    memset(&d, 0, sizeof d);
+    CHECK_EQ(ban_list_diff(NULL, y, count_change, &d), 4);
+    CHECK_EQ(d.added, 4);
+    CHECK_EQ(ban_list_diff(y, y, count_change, &d), 0);
+    ban_list_free(x);
+    ban_list_free(y);
 }
 
 TEST_MAIN()

@@ -380,7 +380,8 @@ TEST(tls_websocket_and_proxy_fields)
 {
     rampart_config cfg;
     config_errors errs;
-    const char *text = "listener 8884 127.0.0.1\n"
+    const char *text = "password_file /p\n"
+                       "listener 8884 127.0.0.1\n"
                        "protocol websockets\n"
                        "certfile /c\n"
                        "keyfile /k\n"
@@ -532,6 +533,29 @@ TEST(long_lines_nul_bytes_and_error_cap)
     CHECK_EQ(errs.count, CONFIG_MAX_ERRORS);
     CHECK_EQ(errs.dropped, 100 - CONFIG_MAX_ERRORS);
     done(&cfg, &errs);
+}
+
+TEST(certificate_identity_options_need_a_ca_and_two_factor_a_password_file)
+{
+    rampart_config cfg;
+    config_errors errs;
+    CHECK(load(&cfg, &errs, "listener 8883\ncertfile /c\nkeyfile /k\nuse_identity_as_username true\n") != 0);
+    CHECK(has_error(&errs, "t.conf:1: listener 8883: use_identity_as_username needs cafile or capath to verify "
+                           "client certificates"));
+    config_free(&cfg);
+    config_errors_free(&errs);
+    CHECK(load(&cfg, &errs, "listener 8883\ncertfile /c\nkeyfile /k\ncafile /ca\ntls_two_factor true\n"
+                            "use_subject_as_username true\n") != 0);
+    CHECK(has_error(&errs, "t.conf:1: listener 8883: tls_two_factor needs a password: it excludes "
+                           "use_identity_as_username and use_subject_as_username"));
+    CHECK(has_error(&errs, "t.conf:1: listener 8883: tls_two_factor needs a password_file (the second factor)"));
+    config_free(&cfg);
+    config_errors_free(&errs);
+    CHECK_EQ(load(&cfg, &errs, "listener 8883\ncertfile /c\nkeyfile /k\ncafile /ca\n"
+                               "use_subject_as_username true\n"), 0);
+    CHECK(cfg.listeners[0].tls.use_subject_as_username);
+    config_free(&cfg);
+    config_errors_free(&errs);
 }
 
 TEST(command_line_port)

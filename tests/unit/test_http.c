@@ -66,11 +66,15 @@ TEST(accept_key_matches_rfc_example)
     CHECK(http_ws_accept(key, accept));
     CHECK_STR(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     char resp[512];
-    size_t n = http_upgrade_response_write(resp, sizeof resp, accept, "mqtt");
+    size_t n = http_upgrade_response_write(resp, sizeof resp, accept, "mqtt", false);
     CHECK(n > 0);
+    CHECK(strstr(resp, "Strict-Transport-Security") == NULL);
     CHECK(strstr(resp, "Sec-WebSocket-Protocol: mqtt\r\n") != NULL);
     CHECK(strstr(resp, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
-    CHECK_EQ(http_upgrade_response_write(resp, 20, accept, "mqtt"), 0);
+    CHECK_EQ(http_upgrade_response_write(resp, 20, accept, "mqtt", false), 0);
+    CHECK(http_upgrade_response_write(resp, sizeof resp, accept, "mqtt", true) > 0);
+    CHECK(strstr(resp, "\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains\r\n") != NULL);
+    CHECK(strstr(resp, "\r\n\r\n") == resp + strlen(resp) - 4);
 }
 
 /* Replaces the first occurrence of `from` in the good request by `to` and parses it. */
@@ -156,12 +160,17 @@ TEST(list_helpers)
 
 TEST(error_answers)
 {
-    char out[256];
-    CHECK(http_error_response_write(out, sizeof out, 426) > 0);
+    char out[512];
+    CHECK(http_error_response_write(out, sizeof out, 426, false) > 0);
     CHECK(strstr(out, "HTTP/1.1 426 Upgrade Required\r\n") == out);
     CHECK(strstr(out, "Sec-WebSocket-Version: 13\r\n") != NULL);
-    CHECK(http_error_response_write(out, sizeof out, 403) > 0);
+    CHECK(strstr(out, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL);
+    CHECK(strstr(out, "\r\nCache-Control: no-store\r\n") != NULL);
+    CHECK(strstr(out, "Strict-Transport-Security") == NULL);
+    CHECK(http_error_response_write(out, sizeof out, 403, true) > 0);
     CHECK(strstr(out, "403 Forbidden") != NULL);
+    CHECK(strstr(out, "\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains\r\n") != NULL);
+    CHECK_EQ(http_error_response_write(out, 64, 403, true), 0);
 }
 
 TEST_MAIN()
