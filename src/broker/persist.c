@@ -96,7 +96,13 @@ static void persist_unlink(persist *p, session *s)
 void persist_session_touch(broker *b, session *s)
 {
     persist *p = b->persist;
-    if (!p || !s || p->loading || s->persist_dirty || (s->expiry_s == 0 && !s->persist_stored))
+    if (!p || !s || p->loading || (s->expiry_s == 0 && !s->persist_stored))
+        return;
+    /* What the client learns of this change (SUBACK, PUBREL, PUBCOMP, a delivery, CONNACK) leaves after the
+     * commit: after a crash it never saw state the store lost (a QoS 2 message twice, a lost subscription). */
+    if (s->conn)
+        s->conn->persist_wait = p->seq;
+    if (s->persist_dirty)
         return;
     s->persist_dirty = true;
     s->persist_prev = NULL;
@@ -388,6 +394,19 @@ static void persist_sync_relaxed(broker *b, persist *p)
         log_warning("persistence: syncing the store failed");
 }
 
+/* Refuses new QoS 1/2 messages while the store has less than PERSIST_RESERVE of room; logs the changes. */
+static void persist_check_space(broker *b, persist *p)
+{
+    uint64_t room = store_room(p->st);
+    bool low = room < PERSIST_RESERVE;
+    if (low && !p->full)
+        log_warning("persistence: store almost full (%llu bytes of room left in the map and on the file system): "
+                    "refusing new QoS 1/2 messages", (unsigned long long)room);
+    else if (!low && p->full && !p->failed)
+        log_notice("persistence: space available again: QoS 1/2 messages accepted");
+    p->full = low || p->failed;
+}
+
 void persist_commit(broker *b)
 {
     persist *p = b->persist;
@@ -417,25 +436,18 @@ void persist_commit(broker *b)
     if (p->failed)
         log_notice("persistence: the store accepts writes again; held acknowledgements released");
     p->failed = false;
+    persist_check_space(b, p); /* after every batch: one batch is far smaller than the reserve */
     persist_sync_relaxed(b, p);
 }
 
 void persist_tick(broker *b)
 {
     persist *p = b->persist;
-    uint64_t map_free = 0, fs_free = 0;
     if (!p)
         return;
     if (p->failed)
         persist_commit(b);
-    store_space(p->st, &map_free, &fs_free);
-    bool low = map_free < PERSIST_RESERVE || fs_free < PERSIST_RESERVE;
-    if (low && !p->full)
-        log_warning("persistence: store almost full (%llu bytes free in the map, %llu on the file system): "
-                    "refusing new QoS 1/2 messages", (unsigned long long)map_free, (unsigned long long)fs_free);
-    else if (!low && p->full && !p->failed)
-        log_notice("persistence: space available again: QoS 1/2 messages accepted");
-    p->full = low || p->failed;
+    persist_check_space(b, p);
     persist_sync_relaxed(b, p);
 }
 

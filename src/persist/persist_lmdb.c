@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/statvfs.h>
+
 #include <lmdb.h>
 
 #include "persist/store_engine.h"
@@ -198,17 +200,28 @@ static uint64_t lmdb_free_pages(lmdb_engine *e)
     return n;
 }
 
-static void lmdb_usage(void *ep, uint64_t *used, uint64_t *cap)
+static void lmdb_usage(void *ep, uint64_t *used, uint64_t *high, uint64_t *cap)
 {
     lmdb_engine *e = ep;
     MDB_envinfo info;
     MDB_stat st;
-    *used = *cap = 0;
+    *used = *high = *cap = 0;
     if (mdb_env_info(e->env, &info) != 0 || mdb_env_stat(e->env, &st) != 0)
         return;
     uint64_t pages = (uint64_t)info.me_last_pgno + 1, freep = lmdb_free_pages(e);
     *used = (pages > freep ? pages - freep : 0) * st.ms_psize;
+    *high = pages * st.ms_psize;
     *cap = info.me_mapsize;
+}
+
+static uint64_t lmdb_fs_free(void *ep)
+{
+    lmdb_engine *e = ep;
+    struct statvfs vf;
+    mdb_filehandle_t fd;
+    if (mdb_env_get_fd(e->env, &fd) != 0 || fstatvfs(fd, &vf) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vf.f_bavail * vf.f_frsize;
 }
 
 /* Touches every byte of every record (a crash here means a structurally corrupt file). */
@@ -245,5 +258,6 @@ const store_engine_ops store_engine_lmdb = {
     .scan = lmdb_scan,
     .sync = lmdb_sync,
     .usage = lmdb_usage,
+    .fs_free = lmdb_fs_free,
     .walk = lmdb_walk,
 };

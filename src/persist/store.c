@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -293,18 +292,20 @@ int store_sync(store *s)
 
 void store_space(store *s, uint64_t *map_free, uint64_t *fs_free)
 {
-    uint64_t used = 0, cap = 0;
-    struct statvfs vf;
-    char dir[PATH_MAX];
-    s->ops->usage(s->eng, &used, &cap);
+    uint64_t used = 0, high = 0, cap = 0;
+    s->ops->usage(s->eng, &used, &high, &cap);
     *map_free = cap > used ? cap - used : 0;
-    snprintf(dir, sizeof dir, "%s", s->path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    *fs_free = statvfs(dir, &vf) == 0 ? (uint64_t)vf.f_bavail * vf.f_frsize : UINT64_MAX;
+    *fs_free = s->ops->fs_free(s->eng);
+}
+
+uint64_t store_room(store *s)
+{
+    uint64_t used = 0, high = 0, cap = 0, map_free = 0, fs_free = 0;
+    s->ops->usage(s->eng, &used, &high, &cap);
+    store_space(s, &map_free, &fs_free);
+    uint64_t inside = high > used ? high - used : 0;      /* free pages within the file */
+    uint64_t grow = cap > high ? cap - high : 0;          /* the map lets the file grow by this much */
+    return inside + (grow < fs_free ? grow : fs_free);
 }
 
 const store_stats *store_get_stats(const store *s)

@@ -59,6 +59,9 @@ int store_iterate(store *s, enum store_kind kind, store_iter_fn fn, void *ctx);
 int store_sync(store *s);
 /* Free bytes: under the map cap and on the file system holding the store. */
 void store_space(store *s, uint64_t *map_free, uint64_t *fs_free);
+/* Bytes the store can still take: its free pages plus what the file may still grow by (the smaller of what
+ * the map cap and the file system allow). */
+uint64_t store_room(store *s);
 const store_stats *store_get_stats(const store *s);
 
 /*

@@ -31,8 +31,11 @@ typedef struct store_engine_ops {
      * STORE_STOP to stop. */
     int (*scan)(void *e, uint8_t prefix, store_engine_scan_fn fn, void *ctx);
     int (*sync)(void *e);
-    /* Bytes in use and the cap. */
-    void (*usage)(void *e, uint64_t *used, uint64_t *cap);
+    /* Bytes in use (pages not on the free list), the file's high-water mark, and the cap. */
+    void (*usage)(void *e, uint64_t *used, uint64_t *high, uint64_t *cap);
+    /* Bytes free for us on the file system holding the store (UINT64_MAX when unknown). Works through the
+     * open file, so neither privilege drop nor the sandbox hides it. */
+    uint64_t (*fs_free)(void *e);
     /* Reads every page of the file (a structural check, run in a child process by the store). */
     int (*walk)(void *e);
 } store_engine_ops;
