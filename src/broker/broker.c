@@ -4,6 +4,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ void broker_settings_default(broker_settings *s)
     s->connect_timeout_s = 10;
     s->retain_available = true;
     s->max_subscriptions = 1000;
+    s->max_sessions = 100000;
     s->max_topic_levels = 128;
     s->max_user_properties = 256;
     s->max_session_expiry = UINT32_MAX;
@@ -95,7 +97,7 @@ void broker_arena_reset(broker *b)
 
 bool broker_over_memory(const broker *b)
 {
-    return b->set.memory_limit && b->mem_msgs + b->mem_out > b->set.memory_limit;
+    return b->set.memory_limit && b->mem_msgs + b->mem_out + b->mem_state > b->set.memory_limit;
 }
 
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
@@ -282,6 +284,7 @@ void broker_reload_settings(broker *b, const broker_settings *ns)
     s->connect_timeout_s = ns->connect_timeout_s;
     s->retain_available = ns->retain_available;
     s->max_subscriptions = ns->max_subscriptions;
+    s->max_sessions = ns->max_sessions;
     s->max_topic_levels = ns->max_topic_levels;
     s->max_user_properties = ns->max_user_properties;
     s->max_session_expiry = ns->max_session_expiry;
@@ -365,33 +368,34 @@ void broker_stop(broker *b)
 
 /* ---- timers ---- */
 
+/* Expired retained messages removed per one-second tick at most (the rest go on the next ticks). */
+#define BROKER_RETAIN_SWEEP 4096
+
+/* Connections whose timer is due (CONNECT deadline, keep alive, idle buffers): the cost is O(log n) per due
+ * timer; idle connections whose deadline is later cost nothing. */
 static void broker_tick_conns(broker *b)
 {
-    for (conn *c = b->conns_head; c; c = c->next) {
-        if (c->state == CONN_CLOSING)
-            continue;
-        outq_trim(&c->out); /* an empty queue's buffers go back once a second (idle connections) */
-        if (c->state != CONN_ACTIVE && b->now_ms >= c->deadline_ms)
-            conn_close(c, -1, "no CONNECT in time");
-        else if (c->state == CONN_ACTIVE && c->keepalive_ms && b->now_ms - c->last_rx_ms > c->keepalive_ms)
-            proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
-    }
+    timer_node *t;
+    while ((t = timer_heap_pop_due(&b->conn_timers, b->now_ms)))
+        conn_timer_fire((conn *)((char *)t - offsetof(conn, timer)));
 }
 
+/* Offline sessions whose delayed will or expiry is due, earliest first. */
 static void broker_tick_sessions(broker *b)
 {
-    session *next;
-    for (session *s = b->sessions_head; s; s = next) {
-        next = s->next;
+    timer_node *t;
+    while ((t = timer_heap_pop_due(&b->session_timers, b->now_ms))) {
+        session *s = (session *)((char *)t - offsetof(session, timer));
         if (s->conn)
             continue;
         if (s->will_at_ms && b->now_ms >= s->will_at_ms)
             session_send_will(b, s);
         if (s->expire_at_ms && b->now_ms >= s->expire_at_ms) {
             log_info("session %s expired", s->client_id);
-            /* session_end may publish a will, which never ends another session: `next` stays valid. */
             session_end(b, s);
+            continue;
         }
+        session_timer_arm(b, s);
     }
 }
 
@@ -457,12 +461,15 @@ static void broker_sys(broker *b)
     broker_sys_publish(b, "$SYS/broker/bytes/sent", "%llu", (unsigned long long)st->bytes_sent);
     broker_sys_publish(b, "$SYS/broker/retained messages/count", "%zu", b->retained.count);
     broker_sys_publish(b, "$SYS/broker/subscriptions/count", "%zu", b->trie.subs);
-    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs + b->mem_out);
+    broker_sys_publish(b, "$SYS/broker/heap/current", "%zu", b->mem_msgs + b->mem_out + b->mem_state);
     broker_sys_load(b, (double)b->set.sys_interval);
 }
 
 static void broker_tick(broker *b)
 {
+    size_t expired = retain_expire(&b->retained, b->now_ms, BROKER_RETAIN_SWEEP);
+    if (expired)
+        log_debug("%zu expired retained messages removed", expired);
     broker_tick_conns(b);
     broker_tick_sessions(b);
     persist_tick(b);
@@ -545,6 +552,8 @@ void broker_free(broker *b)
         free(b->per_ip.slots[i].value);
     hmap_free(&b->per_ip);
     hmap_free(&b->authenticating);
+    timer_heap_free(&b->conn_timers);
+    timer_heap_free(&b->session_timers);
     for (int i = 0; i < b->nfds; i++)
         loop_watch_remove(b->loop, &b->fds[i].watch);
     if (b->sigfd >= 0) {

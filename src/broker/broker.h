@@ -61,6 +61,7 @@ typedef struct broker_settings {
     uint32_t connect_timeout_s;      /* deadline for CONNECT after accept */
     bool retain_available;
     uint32_t max_subscriptions;       /* per client, 0: unlimited */
+    uint32_t max_sessions;            /* sessions in all (connected and offline), 0: unlimited */
     uint16_t max_topic_levels;
     uint32_t max_user_properties;     /* per property set */
     uint32_t max_session_expiry;      /* seconds; UINT32_MAX: no cap (persistent_client_expiration) */
@@ -141,6 +142,9 @@ typedef struct broker_security {
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;
 
+/* Drives the transport handshake of every connection whose transport is waiting for something other than
+ * its socket (transport.waiting: an OCSP answer); call when that something may have arrived. */
+void broker_resume_waiting(broker *b);
 /* Delivers the answer to a BROKER_AUTH_PENDING step. Unknown or closed cookies are ignored. */
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r);
 /* Calls fn(ctx) whenever fd is readable (e.g. a worker pool's completion pipe). At most 8. Returns 0 or -1. */

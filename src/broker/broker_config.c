@@ -91,6 +91,7 @@ int broker_settings_from_config(const rampart_config *cfg, const broker_capabili
     s->retain_available = cfg->retain_available;
     s->tcp_nodelay = cfg->set_tcp_nodelay;
     s->max_subscriptions = cfg->max_subscriptions_per_client;
+    s->max_sessions = cfg->max_sessions;
     s->max_topic_levels = cfg->max_topic_levels > 65535 ? 65535 : (uint16_t)cfg->max_topic_levels;
     s->memory_limit = (size_t)cfg->memory_limit;
     s->max_session_expiry = cfg->persistent_client_expiration <= 0 ? UINT32_MAX

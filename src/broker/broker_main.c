@@ -105,15 +105,10 @@ static int broker_main_config(const broker_main_args *a, rampart_config *cfg)
     return 0;
 }
 
-/* SIGHUP: certificates, keys and CRLs of TLS listeners (clients whose certificate became invalid are closed). */
-static void broker_main_reload_tls(void *ctx, broker *b)
-{
-    broker_transports_reload(ctx, b);
-}
-
 typedef struct broker_main_reload {
     const broker_main_args *args;
     broker_capabilities caps;
+    broker_transports *tls; /* TLS listeners: their settings, certificates, keys and CRLs are reloaded too */
 } broker_main_reload;
 
 /* The `config_reloaded` security event: outcome "success" or "failure" (the first error as the reason). */
@@ -131,9 +126,11 @@ static void broker_main_on_reload(void *ctx, broker *b)
     rampart_config cfg;
     broker_settings ns;
     config_errors errs;
+    const rampart_config *fresh = NULL;
     char err[512];
     if (!r->args->config) {
         log_notice("reload: no configuration file, nothing to reload");
+        broker_transports_reload(r->tls, b, NULL);
         broker_main_audit_reload(NULL, NULL);
         return;
     }
@@ -156,8 +153,10 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
+    fresh = &cfg;
     broker_main_audit_reload(r->args->config, NULL);
 out:
+    broker_transports_reload(r->tls, b, fresh); /* a file with errors: TLS files under the running settings */
     broker_settings_clear(&ns);
     config_errors_free(&errs);
     config_free(&cfg);
@@ -315,6 +314,7 @@ int rampart_broker_main(int argc, char **argv)
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    reload.tls = tr;
     if (broker_settings_from_config(&cfg, &reload.caps, &set, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
@@ -335,6 +335,8 @@ int rampart_broker_main(int argc, char **argv)
         log_error("persistence: %s", err);
         goto out;
     }
+    if (broker_transports_attach(tr, b) < 0)
+        goto out;
     if (broker_listen(b) < 0)
         goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
@@ -342,7 +344,6 @@ int rampart_broker_main(int argc, char **argv)
         broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
     if (auditlog_enabled(audit))
         broker_add_reload_hook(b, broker_main_on_reload_audit, audit);
-    broker_add_reload_hook(b, broker_main_reload_tls, tr);
     if (hardening_enter(&cfg, err, sizeof err) < 0) {
         log_error("sandbox: %s", err);
         goto out;

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "net/secure.h"
@@ -59,6 +60,24 @@ broker_transports *broker_transports_new(const rampart_config *cfg, char *err, s
     return t;
 }
 
+/* The OCSP workers answered: finish the handshakes that waited for them. */
+static void broker_transports_ocsp_done(void *ctx)
+{
+    tls_ocsp_drain();
+    broker_resume_waiting(ctx);
+}
+
+int broker_transports_attach(broker_transports *t, broker *b)
+{
+    (void)t;
+    int fd = tls_ocsp_fd();
+    if (fd >= 0 && broker_watch_fd(b, fd, broker_transports_ocsp_done, b) < 0) {
+        log_error("cannot watch the OCSP workers");
+        return -1;
+    }
+    return 0;
+}
+
 void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_settings *ls)
 {
     broker_transports *t = ctx;
@@ -74,14 +93,35 @@ static bool broker_transports_keep(void *ctx, transport *tr)
     return secure_transport_still_valid(tr);
 }
 
-void broker_transports_reload(broker_transports *t, broker *b)
+/* The listener of `fresh` that is running listener `old` (same port, address and protocol), or NULL. */
+static const struct config_listener *broker_transports_match(const struct config_listener *old,
+                                                             const rampart_config *fresh)
+{
+    for (size_t i = 0; fresh && i < fresh->listener_count; i++) {
+        const struct config_listener *l = &fresh->listeners[i];
+        bool same_address = (!l->bind_address && !old->bind_address) ||
+                            (l->bind_address && old->bind_address && !strcmp(l->bind_address, old->bind_address));
+        if (l->port == old->port && same_address && l->protocol == old->protocol)
+            return l;
+    }
+    return NULL;
+}
+
+void broker_transports_reload(broker_transports *t, broker *b, const rampart_config *fresh)
 {
     bool any = false;
-    for (size_t i = 0; i < t->cfg->listener_count; i++)
-        if (t->by_listener[i]) {
-            secure_listener_reload(t->by_listener[i]);
-            any = true;
-        }
+    for (size_t i = 0; i < t->cfg->listener_count; i++) {
+        if (!t->by_listener[i])
+            continue;
+        const struct config_listener *old = &t->cfg->listeners[i];
+        const struct config_listener *now = broker_transports_match(old, fresh);
+        if (fresh && (!now || !now->tls.certfile) && old->tls.certfile)
+            log_warning("tls: listener %u: %s in the new configuration; listeners change only with a restart, "
+                        "its TLS files are reloaded under the running settings",
+                        old->port, now ? "no longer TLS" : "absent");
+        secure_listener_reload(t->by_listener[i], now && now->tls.certfile ? &now->tls : NULL);
+        any = true;
+    }
     if (any) {
         int n = broker_close_if(b, broker_transports_keep, t, "client certificate no longer valid");
         if (n)

@@ -2,9 +2,8 @@
  * broker_transports.h - the transport provider for TLS, WebSocket and PROXY-protocol listeners: builds one
  * secure_listener (net/secure.h) per configured listener that needs one, installs its transport factory when
  * the broker opens the listener, and on SIGHUP reloads certificates, keys and CRLs and disconnects clients
- * whose certificate no longer verifies (revoked by a new CRL, expired). Listeners asking for the certificate
- * identity as username (use_identity_as_username, use_subject_as_username, tls_two_factor) are refused: the
- * broker's authentication does not apply that identity yet.
+ * whose certificate no longer verifies (revoked by a new CRL, expired). The certificate identity options
+ * (use_identity_as_username, use_subject_as_username, tls_two_factor) are applied by broker_gate.c.
  */
 #ifndef RAMPART_BROKER_TRANSPORTS_H
 #define RAMPART_BROKER_TRANSPORTS_H
@@ -24,12 +23,19 @@ void broker_transports_capabilities(broker_capabilities *caps);
  * and CRL problems fail here, before anything listens: NULL with err "file:line: listener N: ...". */
 broker_transports *broker_transports_new(const rampart_config *cfg, char *err, size_t errlen);
 
+/* Lets broker b finish handshakes that wait for OCSP answers (watches the OCSP workers' eventfd when a
+ * listener checks client certificates). 0, or -1 (logged). */
+int broker_transports_attach(broker_transports *t, broker *b);
+
 /* The broker_listener_hook_fn to install with broker_set_listener_hook(b, broker_transports_hook, t). */
 void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_settings *ls);
 
-/* SIGHUP: reloads every TLS listener (a failure keeps its old files, logged) and then closes the
- * connections whose client certificate no longer verifies. */
-void broker_transports_reload(broker_transports *t, broker *b);
+/* SIGHUP: reloads every TLS listener under its TLS settings in `fresh` (the re-read configuration; the
+ * listener with the same address, port and protocol), or under the running settings when fresh is NULL (the
+ * file has errors) or lacks that listener (listeners themselves change only with a restart; logged). A
+ * failure keeps the listener's old settings and files (logged). Then closes the connections whose client
+ * certificate no longer verifies. */
+void broker_transports_reload(broker_transports *t, broker *b, const rampart_config *fresh);
 
 void broker_transports_free(broker_transports *t);
 

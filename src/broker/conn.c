@@ -76,6 +76,61 @@ static void conn_refuse(broker *b, const broker_listener_settings *ls, net_liste
     close(fd);
 }
 
+/* The client's address as the transport reports it (transport_ops.client_address): 1 with *addr, 0 the
+ * socket peer, -1 not known before the handshake ends. */
+static int conn_client_address(const conn *c, const char **addr, uint16_t *port)
+{
+    *addr = NULL;
+    *port = 0;
+    return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr, port) : 0;
+}
+
+/* The per-address admission of a connection whose client address (c->address) is known: the broker's
+ * max_connections_per_address, then the security accept hook (connection limits, rate). Returns false after
+ * closing the connection. */
+static bool conn_admit(conn *c)
+{
+    broker *b = c->b;
+    ip_count *ic = conn_ip_get(b, c->address, true);
+    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
+        const char *why = "max_connections_per_address reached";
+        limit_hit_peer(c->ls, c->address, c->port, ic ? "max_connections_per_address" : "memory");
+        if (ic && ic->count == 0)
+            free(hmap_remove(&b->per_ip, ic->key, ic->len));
+        log_notice("refusing connection from %s: %s", c->address, why);
+        if (b->sec.refused)
+            b->sec.refused(b->sec.ctx, &c->info, why);
+        conn_close(c, -1, why);
+        return false;
+    }
+    ic->count++;
+    c->counted_ip = true;
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+        conn_close(c, -1, "refused by connection limits");
+        return false;
+    }
+    return true;
+}
+
+/* After the transport handshake: a connection from a trusted proxy takes the client address the proxy
+ * reported, and only now passes the per-address checks. Returns false after closing the connection. */
+static bool conn_admit_after_handshake(conn *c)
+{
+    const char *real;
+    uint16_t port;
+    if (!c->admit_pending)
+        return true;
+    c->admit_pending = false;
+    if (conn_client_address(c, &real, &port) > 0) {
+        log_debug("connection from %s:%u is client %s:%u (reported by a trusted proxy)", c->address, c->port,
+                  real, port);
+        snprintf(c->address, sizeof c->address, "%s", real);
+        c->port = port; /* 0 when the proxy did not say (X-Forwarded-For) */
+        c->info.port = port;
+    }
+    return conn_admit(c);
+}
+
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
 {
     broker_listener_settings *ls = l ? listener_user(l) : &b->set.listeners[0];
@@ -92,25 +147,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
-    ip_count *ic = conn_ip_get(b, addr, true);
-    if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
-        limit_hit_peer(ls, addr, port, ic ? "max_connections_per_address" : "memory");
-        if (ic && ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        conn_refuse(b, ls, l, fd, addr, port, "max_connections_per_address reached");
-        return;
-    }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
     }
-    conn *c = calloc(1, sizeof *c);
+    conn *c = NULL;
+    if (timer_heap_reserve(&b->conn_timers, b->nconns + 1) == 0)
+        c = calloc(1, sizeof *c);
     if (!c) {
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         return;
     }
@@ -124,19 +169,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
-        if (ic->count == 0)
-            free(hmap_remove(&b->per_ip, ic->key, ic->len));
         close(fd);
         free(c);
         return;
     }
-    ic->count++;
-    c->counted_ip = true;
     c->ls = ls;
     ls->connections++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
-    c->deadline_ms = b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u;
+    timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
     c->info.address = c->address;
     c->info.port = port;
     c->info.listener_port = l ? listener_port(l) : 0;
@@ -149,10 +190,13 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     b->nconns++;
     b->stats.connections_total++;
     log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
-        conn_close(c, -1, "refused by connection limits");
+    /* Behind a trusted proxy the client's address is known only after the handshake (PROXY header,
+     * X-Forwarded-For): the per-address checks wait for it, the CONNECT deadline runs meanwhile. */
+    const char *real;
+    uint16_t real_port;
+    c->admit_pending = conn_client_address(c, &real, &real_port) != 0;
+    if (!c->admit_pending && !conn_admit(c))
         return;
-    }
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
 }
@@ -225,8 +269,9 @@ bool conn_send(conn *c, const mqtt_packet *orig)
              * conversation cannot go on: close (a bare DISCONNECT 0x95 is tried by the caller's close). */
             log_info("client %s (%s): a %s does not fit its Maximum Packet Size %u", c->session ? c->session->client_id : "-",
                      c->address, mqtt_packet_name(orig->type), c->out_max_packet);
-            if (orig->type != MQTT_DISCONNECT)
-                conn_close(c, MQTT_RC_PACKET_TOO_LARGE, "answer larger than the client's Maximum Packet Size");
+            if (orig->type != MQTT_DISCONNECT) /* no DISCONNECT may come before CONNACK [MQTT-3.2.0-1] */
+                conn_close(c, orig->type == MQTT_CONNACK ? -1 : MQTT_RC_PACKET_TOO_LARGE,
+                           "answer larger than the client's Maximum Packet Size");
             return false;
         }
     }
@@ -246,6 +291,10 @@ void conn_update_watch(conn *c)
     uint32_t ev = 0;
     if (c->state == CONN_CLOSING)
         return;
+    if (c->state == CONN_HANDSHAKE && c->t->waiting) { /* broker_resume_waiting() calls again */
+        loop_watch_set(c->b->loop, &c->watch, 0);
+        return;
+    }
     if ((!c->read_paused && !c->auth_waiting) || c->t->want_read)
         ev |= LOOP_READ;
     if (c->out.bytes > 0 || c->t->want_write)
@@ -266,6 +315,10 @@ static bool conn_flush(conn *c)
     }
     c->b->stats.bytes_sent += (uint64_t)n;
     conn_account(c);
+    /* Drained with buffers still held: give them back within a second if it stays idle. */
+    if (c->out.bytes == 0 && (c->out.area || c->out.segs) && c->state == CONN_ACTIVE &&
+        (!timer_armed(&c->timer) || c->timer.at > c->b->now_ms + 1000))
+        timer_heap_set(&c->b->conn_timers, &c->timer, c->b->now_ms + 1000);
     /* Resume reading once the output drained below half the limit. */
     if (c->read_paused && c->out.bytes < c->b->set.out_buffer_limit / 2)
         c->read_paused = false;
@@ -511,11 +564,17 @@ static void conn_on_event(void *ctx, uint32_t events)
             conn_close(c, -1, "transport handshake failed");
             return;
         }
+        if (rc == 0 && c->t->waiting && (events & (LOOP_HANGUP | LOOP_ERROR))) {
+            conn_close(c, -1, "connection lost during the handshake"); /* else the hang-up repeats */
+            return;
+        }
         if (rc == 0) {
             conn_update_watch(c);
             return;
         }
         c->state = CONN_NEW;
+        if (!conn_admit_after_handshake(c))
+            return;
         events |= LOOP_READ;
     }
     if (events & LOOP_WRITE) {
@@ -538,6 +597,41 @@ static void conn_on_event(void *ctx, uint32_t events)
     }
 }
 
+/* 1.5 x the negotiated keep alive in milliseconds [MQTT-3.1.2-24]; 0: none. */
+static uint64_t conn_keepalive_ms(const conn *c)
+{
+    return (uint64_t)c->keepalive_s * 1500u;
+}
+
+void conn_timer_arm(conn *c)
+{
+    timer_heap *h = &c->b->conn_timers;
+    if (c->state == CONN_ACTIVE && c->keepalive_s)
+        timer_heap_set(h, &c->timer, c->last_rx_ms + conn_keepalive_ms(c) + 1);
+    else if (c->state == CONN_ACTIVE)
+        timer_heap_cancel(h, &c->timer);
+}
+
+void conn_timer_fire(conn *c)
+{
+    broker *b = c->b;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state != CONN_ACTIVE) {
+        conn_close(c, -1, "no CONNECT in time"); /* before CONN_ACTIVE the timer is the CONNECT deadline */
+        return;
+    }
+    if (c->out.bytes == 0)
+        outq_trim(&c->out);
+    if (c->keepalive_s && b->now_ms - c->last_rx_ms > conn_keepalive_ms(c)) {
+        proto_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+        return;
+    }
+    /* Traffic came since it was armed: move it to 1.5 x keep alive after the last packet (lazily, so
+     * receiving a packet costs nothing here). */
+    conn_timer_arm(c);
+}
+
 void conn_close(conn *c, int reason, const char *why)
 {
     broker *b = c->b;
@@ -553,6 +647,7 @@ void conn_close(conn *c, int reason, const char *why)
     log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
              why);
     c->state = CONN_CLOSING;
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     loop_watch_remove(b->loop, &c->watch);
     c->t->ops->shutdown(c->t, 1000);
     if (c->session) {
@@ -578,18 +673,24 @@ void conn_destroy(conn *c)
     }
     proto_auth_forget(c);
     free(c->auth_method);
+    timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
         b->sec.closed(b->sec.ctx, c->id);
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);
-    for (uint16_t i = 0; i < c->out_alias_count; i++)
+    for (uint16_t i = 0; i < c->out_alias_count; i++) {
+        b->mem_state -= strlen(c->out_alias_topics[i]) + 1;
         free(c->out_alias_topics[i]);
+    }
     free(c->out_alias_topics);
     hmap_free(&c->out_aliases);
     if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->in_alias_max; i++)
+        for (uint16_t i = 0; i < c->in_alias_max; i++) {
+            if (c->in_aliases[i])
+                b->mem_state -= strlen(c->in_aliases[i]) + 1;
             free(c->in_aliases[i]);
+        }
         free(c->in_aliases);
     }
     c->ls->connections--;
@@ -617,5 +718,15 @@ void conn_reap(broker *b)
         conn *c = b->closing_head;
         b->closing_head = c->next_closing;
         conn_destroy(c);
+    }
+}
+
+void broker_resume_waiting(broker *b)
+{
+    conn *next;
+    for (conn *c = b->conns_head; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_HANDSHAKE && c->t->waiting)
+            conn_on_event(c, 0);
     }
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/timerheap.h"
 #include "broker/broker.h"
 #include "broker/hmap.h"
 #include "broker/msg.h"
@@ -76,6 +77,7 @@ struct session {
     bool will_retain;
     uint32_t will_delay_s;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
+    timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
     uint64_t match_epoch;
     uint32_t match_index;
     bool persist_stored;  /* the store holds a record of this session */
@@ -107,10 +109,10 @@ struct conn {
     outq out;
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
-    uint64_t keepalive_ms;   /* 1.5 x keep alive; 0: none */
     uint16_t keepalive_s;    /* negotiated keep alive */
     uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
-    uint64_t deadline_ms;    /* CONNECT deadline while CONN_NEW / CONN_HANDSHAKE */
+    timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
+                                deadline), then keep alive, or a trim of idle output buffers */
     uint16_t out_window;     /* the client's Receive Maximum */
     uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
     uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
@@ -124,12 +126,13 @@ struct conn {
     bool auth_waiting;       /* an authentication answer is pending: read nothing */
     char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
     char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
-    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
     uint32_t saved_len;
     bool read_paused;
     bool dirty;
     bool counted_ip;
+    bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
+    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
@@ -196,6 +199,8 @@ struct broker {
     size_t nsessions;
     conn *conns_head;
     uint32_t nconns;
+    timer_heap conn_timers;    /* conn.timer of every connection with a deadline */
+    timer_heap session_timers; /* session.timer of offline sessions with a will delay or an expiry */
     conn *dirty_head;
     conn *again_head;
     conn *closing_head;
@@ -213,6 +218,7 @@ struct broker {
     retain_store retained;
     size_t mem_msgs; /* bytes of live messages */
     size_t mem_out;  /* bytes waiting in output queues (approximate) */
+    size_t mem_state; /* bytes of sessions and their subscriptions (approximate: see session.c) */
     uint64_t next_uid;
     uint64_t assign_counter;
     uint64_t match_epoch;
@@ -245,6 +251,9 @@ delivery *dq_at(const dqueue *q, uint32_t i);
 void dq_pop(dqueue *q, delivery *out);
 void dq_remove(dqueue *q, uint32_t i);
 void dq_clear(dqueue *q);
+/* Arms s's timer for the earlier of its delayed will and its expiry while it is offline; disarms it
+ * otherwise. Never fails: session_new reserved the room. */
+void session_timer_arm(broker *b, session *s);
 /* Called when the connection of s goes away (normally or not): will handling, shared requeue, expiry. */
 void session_detach(broker *b, session *s, bool keep_will);
 /* Publishes the session's will now (ACL permitting) and clears it. */
@@ -279,6 +288,11 @@ void conn_close(conn *c, int reason, const char *why);
 void conn_reap(broker *b);
 void conn_destroy(conn *c);
 void conn_update_watch(conn *c);
+/* Arms c's timer for its next check: 1.5 x keep alive after the last packet once CONN_ACTIVE (disarmed
+ * without keep alive). Never fails: conn_attach reserved the room. */
+void conn_timer_arm(conn *c);
+/* c's timer went off: CONNECT deadline, keep alive, idle output buffers. */
+void conn_timer_fire(conn *c);
 /* Reads again from connections whose transport still holds decoded input (TLS records, WebSocket frames)
  * after they used up their share of one event. */
 void conn_read_again(broker *b);

@@ -624,6 +624,7 @@ static int persist_restore_session(persist_load *l, session *s, const pstate_ses
     for (uint32_t i = 0; i < ps->ndeliveries; i++)
         if (!persist_restore_delivery(l, s, &ps->deliveries[i]))
             persist_skip(l, "a queued delivery", "its message record is missing");
+    session_timer_arm(b, s); /* offline: its expiry and pending will */
     return 0;
 }
 

@@ -264,6 +264,11 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         msg_unref(s->will);
         s->will = NULL;
         s->will_at_ms = 0;
+        s->expire_at_ms = 0;
+    } else if ((b->set.max_sessions && b->nsessions >= b->set.max_sessions) || broker_over_memory(b)) {
+        msg_unref(will);
+        proto_refuse(c, MQTT_RC_QUOTA_EXCEEDED, "max_sessions or memory_limit reached"); /* 3.1.1: 3 */
+        return;
     } else if (!(s = session_new(b, id, idlen))) {
         msg_unref(will);
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
@@ -282,6 +287,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->expiry_s = expiry;
     s->version = c->version;
     s->conn = c;
+    session_timer_arm(b, s); /* online: no will delay, no expiry */
     s->listener_user = c->info.listener_user;
     s->listener_port = c->info.listener_port;
     free(s->username);
@@ -297,7 +303,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     c->info.client_id = s->client_id;
     c->state = CONN_ACTIVE;
     c->will_keep = true;
-    c->keepalive_ms = (uint64_t)c->keepalive_s * 1500u;
+    conn_timer_arm(c);
     b->stats.clients_connected++;
     if (b->stats.clients_connected > b->stats.clients_maximum)
         b->stats.clients_maximum = b->stats.clients_connected;
@@ -317,6 +323,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     }
     proto_response_info(c, ck, &ap);
     proto_send_connack(c, 0, present, &ap);
+    if (c->state == CONN_CLOSING)
+        return; /* the CONNACK could not fit the client's Maximum Packet Size: closed, session detached */
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
     free(c->auth_client_id);
@@ -750,8 +758,11 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
         }
+        if (c->in_aliases[a - 1])
+            c->b->mem_state -= strlen(c->in_aliases[a - 1]) + 1;
         free(c->in_aliases[a - 1]);
         c->in_aliases[a - 1] = copy;
+        c->b->mem_state += (size_t)topic->len + 1; /* counted against memory_limit */
         return true;
     }
     if (!c->in_aliases[a - 1]) {
@@ -1001,7 +1012,8 @@ static void proto_subscribe(conn *c, const mqtt_subscribe *sp)
         if (sub->retain_handling == 2 || (sub->retain_handling == 1 && existed[i]))
             continue;
         proto_retained_ctx rc = {b, c->session, reasons[i], sub_id};
-        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, proto_send_retained, &rc);
+        retain_match(&b->retained, (const char *)sub->filter.data, sub->filter.len, b->now_ms, proto_send_retained,
+                     &rc);
     }
 }
 

@@ -1,6 +1,7 @@
 /* retain.c - see retain.h. */
 #include "broker/retain.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,12 @@ static retain_node *retain_node_new(retain_node *parent, const char *level, size
 int retain_init(retain_store *s)
 {
     s->count = 0;
+    s->expiring = (timer_heap){0};
     s->root = retain_node_new(NULL, "", 0);
     return s->root ? 0 : -1;
 }
+
+static void retain_prune(retain_node *n);
 
 static void retain_node_free(retain_node *n)
 {
@@ -40,6 +44,17 @@ void retain_free(retain_store *s)
         retain_node_free(s->root);
     s->root = NULL;
     s->count = 0;
+    timer_heap_free(&s->expiring);
+}
+
+/* Drops the message of n (it has one) and the nodes left empty above it. */
+static void retain_drop(retain_store *s, retain_node *n)
+{
+    timer_heap_cancel(&s->expiring, &n->expiry);
+    msg_unref(n->msg);
+    n->msg = NULL;
+    s->count--;
+    retain_prune(n);
 }
 
 static void retain_prune(retain_node *n)
@@ -75,36 +90,58 @@ int retain_set(retain_store *s, broker_msg *msg)
         n = c;
         start = i + 1;
     }
+    if (del) {
+        if (n->msg)
+            retain_drop(s, n);
+        else
+            retain_prune(n);
+        return 0;
+    }
+    if (msg->expiry_ms && timer_heap_set(&s->expiring, &n->expiry, msg->expiry_ms) < 0) {
+        if (!n->msg)
+            retain_prune(n);
+        return -1; /* without an expiry index it could never be removed: keep what was there */
+    }
+    if (!msg->expiry_ms)
+        timer_heap_cancel(&s->expiring, &n->expiry);
     if (n->msg) {
         msg_unref(n->msg);
-        n->msg = NULL;
         s->count--;
-    }
-    if (del) {
-        retain_prune(n);
-        return 0;
     }
     n->msg = msg_ref(msg);
     s->count++;
     return 0;
 }
 
-static void retain_subtree(const retain_node *n, bool skip_dollar, retain_fn fn, void *ctx)
+size_t retain_expire(retain_store *s, uint64_t now_ms, size_t max)
 {
-    if (n->msg && n->parent)
+    size_t removed = 0;
+    timer_node *t;
+    while (removed < max && (t = timer_heap_top(&s->expiring)) && t->at <= now_ms) {
+        retain_node *n = (retain_node *)((char *)t - offsetof(retain_node, expiry));
+        retain_drop(s, n);
+        removed++;
+    }
+    return removed;
+}
+
+static void retain_subtree(const retain_node *n, bool skip_dollar, uint64_t now, retain_fn fn, void *ctx)
+{
+    if (n->msg && n->parent && !msg_expired(n->msg, now))
         fn(ctx, n->msg);
     for (uint32_t i = 0; i < n->children.cap; i++) {
         const retain_node *c = n->children.slots[i].value;
         if (c && !(skip_dollar && c->level_len && c->level[0] == '$'))
-            retain_subtree(c, false, fn, ctx);
+            retain_subtree(c, false, now, fn, ctx);
     }
 }
 
-static void retain_walk(const retain_node *n, const char *filter, size_t len, size_t pos, retain_fn fn, void *ctx)
+static void retain_walk(const retain_node *n, const char *filter, size_t len, size_t pos, uint64_t now, retain_fn fn,
+                        void *ctx)
 {
     bool root = n->parent == NULL;
     if (pos > len) {
-        if (n->msg)
+        if (n->msg && !msg_expired(n->msg, now))
             fn(ctx, n->msg);
         return;
     }
@@ -112,23 +149,24 @@ static void retain_walk(const retain_node *n, const char *filter, size_t len, si
     while (end < len && filter[end] != '/')
         end++;
     if (end - pos == 1 && filter[pos] == '#') {
-        retain_subtree(n, root, fn, ctx);
+        retain_subtree(n, root, now, fn, ctx);
         return;
     }
     if (end - pos == 1 && filter[pos] == '+') {
         for (uint32_t i = 0; i < n->children.cap; i++) {
             const retain_node *c = n->children.slots[i].value;
             if (c && !(root && c->level_len && c->level[0] == '$'))
-                retain_walk(c, filter, len, end + 1, fn, ctx);
+                retain_walk(c, filter, len, end + 1, now, fn, ctx);
         }
         return;
     }
     const retain_node *c = hmap_get(&n->children, filter + pos, end - pos);
     if (c)
-        retain_walk(c, filter, len, end + 1, fn, ctx);
+        retain_walk(c, filter, len, end + 1, now, fn, ctx);
 }
 
-void retain_match(const retain_store *s, const char *filter, size_t len, retain_fn fn, void *ctx)
+void retain_match(retain_store *s, const char *filter, size_t len, uint64_t now_ms, retain_fn fn, void *ctx)
 {
-    retain_walk(s->root, filter, len, 0, fn, ctx);
+    retain_expire(s, now_ms, RETAIN_EXPIRE_BATCH);
+    retain_walk(s->root, filter, len, 0, now_ms, fn, ctx);
 }

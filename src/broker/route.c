@@ -282,7 +282,11 @@ static bool route_alias(conn *c, broker_msg *msg, uint16_t *alias)
         *alias = (uint16_t)(uintptr_t)v;
         return true;
     }
-    if (c->out_alias_count >= c->out_alias_max)
+    /* At most the client's Topic Alias Maximum [MQTT-3.1.2-26], and never more than the listener's
+     * max_topic_alias (fixed at CONNACK as in_alias_max): each alias keeps a copy of its topic, so the client
+     * alone must not decide how much memory that takes. Counted against memory_limit. */
+    if (c->out_alias_count >= c->out_alias_max || c->out_alias_count >= c->in_alias_max ||
+        broker_over_memory(c->b))
         return false;
     if (!c->out_alias_topics) {
         c->out_alias_topics = calloc(c->out_alias_max, sizeof(char *));
@@ -298,6 +302,7 @@ static bool route_alias(conn *c, broker_msg *msg, uint16_t *alias)
         return false;
     }
     c->out_alias_topics[c->out_alias_count++] = copy;
+    c->b->mem_state += (size_t)msg->topic_len + 1;
     *alias = a;
     return false;
 }

@@ -83,8 +83,23 @@ void dq_clear(dqueue *q)
 
 /* ---- sessions ---- */
 
+/* What a session and a subscription cost, as counted against memory_limit (broker.mem_state): the
+ * structures and strings, plus an estimate for the trie entry and hash slots a subscription adds. */
+#define SESSION_SUB_OVERHEAD 96
+static size_t session_cost(const session *s)
+{
+    return sizeof *s + s->id_len + 1;
+}
+
+static size_t session_sub_cost(size_t filter_len)
+{
+    return sizeof(session_sub) + filter_len + 1 + SESSION_SUB_OVERHEAD;
+}
+
 session *session_new(broker *b, const char *id, size_t len)
 {
+    if (timer_heap_reserve(&b->session_timers, (uint32_t)b->nsessions + 1) < 0)
+        return NULL;
     session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -103,6 +118,7 @@ session *session_new(broker *b, const char *id, size_t len)
         b->sessions_head->prev = s;
     b->sessions_head = s;
     b->nsessions++;
+    b->mem_state += session_cost(s);
     return s;
 fail:
     free(s->client_id);
@@ -121,6 +137,7 @@ static void session_drop_subs(broker *b, session *s)
             trie_remove(&b->trie, (const char *)inner.data, inner.len, (const char *)group.data, group.len, s);
         else
             trie_remove(&b->trie, ss->filter, ss->filter_len, NULL, 0, s);
+        b->mem_state -= session_sub_cost(ss->filter_len);
         free(ss);
     }
     hmap_free(&s->subs);
@@ -152,6 +169,7 @@ void session_end(broker *b, session *s)
     assert(!s->conn);
     session_send_will(b, s);
     persist_session_gone(b, s);
+    timer_heap_cancel(&b->session_timers, &s->timer);
     session_drop_subs(b, s);
     dq_clear(&s->inflight);
     dq_clear(&s->queue);
@@ -165,6 +183,7 @@ void session_end(broker *b, session *s)
     if (s->next)
         s->next->prev = s->prev;
     b->nsessions--;
+    b->mem_state -= session_cost(s);
     free(s->client_id);
     free(s->username);
     free(s);
@@ -201,6 +220,18 @@ void session_detach(broker *b, session *s, bool keep_will)
     else if (s->will)
         s->will_at_ms = b->now_ms + (uint64_t)s->will_delay_s * 1000u;
     persist_session_touch(b, s);
+    session_timer_arm(b, s);
+}
+
+void session_timer_arm(broker *b, session *s)
+{
+    uint64_t at = s->will_at_ms;
+    if (s->expire_at_ms && (!at || s->expire_at_ms < at))
+        at = s->expire_at_ms;
+    if (s->conn || !at)
+        timer_heap_cancel(&b->session_timers, &s->timer);
+    else
+        timer_heap_set(&b->session_timers, &s->timer, at);
 }
 
 int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint32_t sub_id, bool *existed)
@@ -215,7 +246,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
                    .retain_handling = sub->retain_handling};
     session_sub *old = hmap_get(&s->subs, sub->filter.data, sub->filter.len);
     *existed = old != NULL;
-    if (!old && b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions)
+    if (!old && ((b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions) || broker_over_memory(b)))
         return -2;
     session_sub *ss = old;
     if (!ss) {
@@ -229,6 +260,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
             free(ss);
             return -1;
         }
+        b->mem_state += session_sub_cost(ss->filter_len);
     }
     ss->qos = sub->qos;
     ss->sub_id = sub_id;
@@ -238,6 +270,7 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
                       group.len, &ts);
     if (rc < 0 && !old) {
         hmap_remove(&s->subs, ss->filter, ss->filter_len);
+        b->mem_state -= session_sub_cost(ss->filter_len);
         free(ss);
     }
     return rc < 0 ? -1 : 0;
@@ -254,6 +287,7 @@ int session_unsubscribe(broker *b, session *s, mqtt_bytes filter)
         trie_remove(&b->trie, (const char *)inner.data, inner.len, (const char *)group.data, group.len, s);
     else
         trie_remove(&b->trie, (const char *)filter.data, filter.len, NULL, 0, s);
+    b->mem_state -= session_sub_cost(ss->filter_len);
     free(ss);
     return 0;
 }

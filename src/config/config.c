@@ -100,6 +100,7 @@ void config_defaults(rampart_config *cfg)
     cfg->upgrade_outgoing_qos = false;
     cfg->set_tcp_nodelay = true;
     cfg->max_subscriptions_per_client = 1000;
+    cfg->max_sessions = 100000;
     cfg->max_topic_levels = 32;
     cfg->memory_limit = (uint64_t)1 << 30;
     cfg->persistent_client_expiration = 0;

@@ -152,6 +152,7 @@ typedef struct rampart_config {
     bool upgrade_outgoing_qos;           /* default false */
     bool set_tcp_nodelay;                /* default true (mosquitto: false) */
     uint32_t max_subscriptions_per_client; /* default 1000 */
+    uint32_t max_sessions;               /* sessions in all, connected and offline; default 100000 */
     uint32_t max_topic_levels;           /* levels in a topic name or filter; default 32 */
     uint64_t memory_limit;               /* global memory ceiling, bytes; default 1 GiB; 0 = none */
     uint32_t max_connections_global;     /* open connections in all; 0 = auto (RLIMIT_NOFILE - 64), default */

@@ -243,6 +243,8 @@ static const struct directive directives[] = {
       NO_OFFSET, NULL, false),
     D("max_queued_messages", GLOBAL, true, I3, true, "1000", V_SPECIAL, 1, 1000000000, G(max_queued_messages),
       NO_OFFSET, h_max_queued_messages, false),
+    D("max_sessions", GLOBAL, true, I3, true, "100000", V_U32, 1, 100000000, G(max_sessions), NO_OFFSET, NULL,
+      false),
     D("max_subscriptions_per_client", GLOBAL, true, I3, true, "1000", V_U32, 1, 10000000,
       G(max_subscriptions_per_client), NO_OFFSET, NULL, false),
     D("max_topic_alias", LISTENER, false, I3, true, "10", V_U16, 0, 65535, NO_OFFSET, L(max_topic_alias), NULL,

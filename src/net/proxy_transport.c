@@ -15,6 +15,7 @@ typedef struct proxy_conn {
     transport base;
     char peer[SEC_ADDR_TEXT_MAX];
     char client[SEC_ADDR_TEXT_MAX];
+    uint16_t client_port; /* from the header; 0 when none */
     bool from_proxy;
     bool header_done;
     uint8_t buf[PROXY_MAX_SIZE];
@@ -44,10 +45,13 @@ static void proxy_take_address(proxy_conn *c, const proxy_header *h)
 {
     if (h->local)
         return;
-    if (h->src.ss_family == AF_INET)
+    if (h->src.ss_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&h->src)->sin_addr, c->client, sizeof c->client);
-    else
+        c->client_port = ntohs(((const struct sockaddr_in *)&h->src)->sin_port);
+    } else {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&h->src)->sin6_addr, c->client, sizeof c->client);
+        c->client_port = ntohs(((const struct sockaddr_in6 *)&h->src)->sin6_port);
+    }
 }
 
 /* Reads the header. Returns 1 done, 0 EAGAIN, -1 failed. */
@@ -86,12 +90,13 @@ static void proxy_copy_wants(proxy_conn *c)
 {
     c->base.want_read = c->base.inner->want_read;
     c->base.want_write = c->base.inner->want_write;
+    c->base.waiting = c->base.inner->waiting;
 }
 
 static int proxy_handshake(transport *t)
 {
     proxy_conn *c = (proxy_conn *)t;
-    t->want_read = t->want_write = false;
+    t->want_read = t->want_write = t->waiting = false;
     if (!c->header_done) {
         int r = c->from_proxy ? proxy_read_header(c) : 1;
         if (r != 1)
@@ -160,6 +165,24 @@ static const char *proxy_peer_cn(const transport *t)
     return t->inner && t->inner->ops->peer_cn ? t->inner->ops->peer_cn(t->inner) : NULL;
 }
 
+/* transport_ops.client_address: the address of the PROXY header (unless a trusted X-Forwarded-For inside
+ * says more), not known before the header is read; a direct client defers to the transport inside. */
+static int proxy_client_address(const transport *t, const char **addr, uint16_t *port)
+{
+    const proxy_conn *c = (const proxy_conn *)t;
+    int inner =
+        t->inner && t->inner->ops->client_address ? t->inner->ops->client_address(t->inner, addr, port) : 0;
+    if (!c->from_proxy || inner != 0)
+        return inner;
+    if (!c->header_done)
+        return -1;
+    if (strcmp(c->client, c->peer) == 0)
+        return 0;
+    *addr = c->client;
+    *port = c->client_port;
+    return 1;
+}
+
 static const transport_ops proxy_ops = {
     .name = "proxy",
     .handshake = proxy_handshake,
@@ -170,6 +193,7 @@ static const transport_ops proxy_ops = {
     .destroy = proxy_destroy,
     .peer_subject = proxy_peer_subject,
     .peer_cn = proxy_peer_cn,
+    .client_address = proxy_client_address,
 };
 
 transport *transport_proxy_new(int fd, const char *peer, const ws_cidr *allowed, size_t allowed_count,
@@ -188,6 +212,14 @@ transport *transport_proxy_new(int fd, const char *peer, const ws_cidr *allowed,
     if (peer && sec_addr_parse(peer, &a) == 0)
         for (size_t i = 0; i < allowed_count && !c->from_proxy; i++)
             c->from_proxy = sec_addr_in_cidr(&a, &allowed[i].base, allowed[i].bits);
+    if (!c->from_proxy) { /* a direct client: the real transport at once, so it can say who the client is */
+        c->header_done = true;
+        c->base.inner = make_inner(ctx, fd, c->client);
+        if (!c->base.inner) {
+            free(c);
+            return NULL;
+        }
+    }
     return &c->base;
 }
 

@@ -141,12 +141,12 @@ transport *secure_make_transport(void *ctx, int fd)
     return secure_inner(s, fd, addr);
 }
 
-int secure_listener_reload(secure_listener *s)
+int secure_listener_reload(secure_listener *s, const tls_settings *tls)
 {
     char err[512];
     if (!s || !s->tls)
         return 0;
-    return tls_context_reload(s->tls, err, sizeof err);
+    return tls_context_reconfigure(s->tls, tls, err, sizeof err);
 }
 
 bool secure_transport_still_valid(transport *t)

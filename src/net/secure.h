@@ -29,8 +29,9 @@ void secure_listener_free(secure_listener *s);
 /* The listener's transport factory (listener_transport_fn): ctx is the secure_listener. */
 transport *secure_make_transport(void *ctx, int fd);
 
-/* SIGHUP: reloads certificates, keys, CRLs, OCSP response. 0 done (or nothing to do), -1 failed (old kept). */
-int secure_listener_reload(secure_listener *s);
+/* SIGHUP: reloads certificates, keys, CRLs, OCSP response, under the listener's new TLS settings `tls` (NULL:
+ * the running ones; see tls_context_reconfigure). 0 done (or nothing to do), -1 failed (old kept, logged). */
+int secure_listener_reload(secure_listener *s, const tls_settings *tls);
 
 /* After a reload: false if the connection's client certificate no longer verifies (disconnect it). */
 bool secure_transport_still_valid(transport *t);

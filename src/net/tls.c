@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "net/ocsp_worker.h"
 #include "base/secevent.h"
 
 #define TLS_DEFAULT_CIPHERS                                                                                  \
@@ -56,6 +57,7 @@ struct tls_context {
     EVP_PKEY *key; /* the unlocked key, reused on reload while the key file is unchanged */
     struct stat key_stat; /* identity of the key file it came from (device, inode, size, times) */
     tls_ocsp_entry ocsp_cache[TLS_OCSP_CACHE_SIZE];
+    bool ocsp_ref; /* holds a reference on the OCSP workers (ocsp_check_clients at start-up) */
 };
 
 typedef struct tls_conn {
@@ -66,6 +68,10 @@ typedef struct tls_conn {
     char *subject; /* RFC 2253 subject of the client certificate, or NULL */
     char *cn;      /* its common name, or NULL */
     char fail_subject[256]; /* subject of the certificate that failed verification */
+    ocsp_job *ocsp_job;     /* an OCSP query in flight: the handshake waits for it */
+    OCSP_REQUEST *ocsp_req; /* its request (for the nonce check) */
+    OCSP_CERTID *ocsp_id;   /* the certificate it asks about */
+    unsigned char ocsp_digest[32]; /* SHA-256 of the client certificate (the cache key) */
     bool done;
     size_t last_write; /* length of an SSL_write that must be retried, or 0 */
     unsigned char wbuf[TLS_WRITE_CHUNK];
@@ -635,6 +641,14 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen)
         return NULL;
     }
     tls_ticket_keys_rotate(c);
+    if (s->ocsp_check_clients) {
+        if (ocsp_worker_acquire() < 0) {
+            snprintf(err, errlen, "cannot create the OCSP completion eventfd");
+            tls_context_free(c);
+            return NULL;
+        }
+        c->ocsp_ref = true;
+    }
     c->ssl_ctx = tls_ctx_build(c, &c->ocsp_der, &c->ocsp_len, err, errlen);
     if (!c->ssl_ctx || !c->keys[0].valid) {
         if (!err[0])
@@ -647,15 +661,58 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen)
 
 int tls_context_reload(tls_context *c, char *err, size_t errlen)
 {
+    return tls_context_reconfigure(c, NULL, err, errlen);
+}
+
+/* Why settings s cannot replace the running ones of c without a restart, or NULL: the options that decide
+ * how clients authenticate, and the listener kind, are fixed for the process. */
+static const char *tls_fixed_setting_changed(const tls_context *c, const tls_settings *s)
+{
+    if (s->use_identity_as_username != c->s.use_identity_as_username ||
+        s->use_subject_as_username != c->s.use_subject_as_username || s->two_factor != c->s.two_factor)
+        return "use_identity_as_username, use_subject_as_username and tls_two_factor";
+    if (s->ocsp_check_clients && !c->ocsp_ref)
+        return "ocsp_check_clients (turning it on)";
+    return NULL;
+}
+
+int tls_context_reconfigure(tls_context *c, const tls_settings *s, char *err, size_t errlen)
+{
     unsigned char *ocsp = NULL;
     size_t ocsp_len = 0;
+    tls_settings fresh_s, old_s;
+    const char *name = c->s.name ? c->s.name : "listener";
+    const char *fixed = s ? tls_fixed_setting_changed(c, s) : NULL;
     err[0] = '\0';
+    if (fixed)
+        snprintf(err, errlen, "%s cannot change without a restart", fixed);
+    else if (s && !tls_validate_settings(s, err, errlen))
+        ;
+    else if (s && !tls_settings_copy(&fresh_s, s))
+        snprintf(err, errlen, "out of memory");
+    if (err[0]) {
+        log_error("tls: %s: reload failed, keeping the previous certificates and settings: %s", name, err);
+        return -1;
+    }
+    if (s) { /* build under the new settings; the listener's name and kind stay */
+        free((char *)fresh_s.name);
+        fresh_s.name = c->s.name ? strdup(c->s.name) : NULL;
+        fresh_s.websocket = c->s.websocket;
+        old_s = c->s;
+        c->s = fresh_s;
+    }
     SSL_CTX *fresh = tls_ctx_build(c, &ocsp, &ocsp_len, err, errlen);
     if (!fresh) {
-        log_error("tls: %s: reload failed, keeping the previous certificates: %s",
+        if (s) {
+            tls_settings_free(&c->s);
+            c->s = old_s;
+        }
+        log_error("tls: %s: reload failed, keeping the previous certificates and settings: %s",
                   c->s.name ? c->s.name : "listener", err);
         return -1;
     }
+    if (s)
+        tls_settings_free(&old_s);
     SSL_CTX_free(c->ssl_ctx); /* connections hold their own reference */
     c->ssl_ctx = fresh;
     free(c->ocsp_der);
@@ -663,7 +720,8 @@ int tls_context_reload(tls_context *c, char *err, size_t errlen)
     c->ocsp_len = ocsp_len;
     c->generation++;
     memset(c->ocsp_cache, 0, sizeof c->ocsp_cache); /* revocation answers may have changed too */
-    log_notice("tls: %s: certificates, key and CRLs reloaded", c->s.name ? c->s.name : "listener");
+    log_notice("tls: %s: %scertificates, key and CRLs reloaded", c->s.name ? c->s.name : "listener",
+               s ? "settings, " : "");
     return 0;
 }
 
@@ -674,6 +732,8 @@ void tls_context_free(tls_context *c)
     SSL_CTX_free(c->ssl_ctx);
     EVP_PKEY_free(c->key);
     free(c->ocsp_der);
+    if (c->ocsp_ref)
+        ocsp_worker_release();
     tls_settings_free(&c->s);
     OPENSSL_cleanse(c->keys, sizeof c->keys);
     free(c);
@@ -703,32 +763,6 @@ static void tls_ocsp_cache_store(tls_context *c, const unsigned char digest[32],
     memcpy(slot->digest, digest, 32);
     slot->good = good;
     slot->expires = now + (c->s.ocsp_cache_seconds > 0 ? c->s.ocsp_cache_seconds : 300);
-}
-
-/* Sends req to the responder URL over HTTP and returns its answer, or NULL. */
-static OCSP_RESPONSE *tls_ocsp_query(const char *url, OCSP_REQUEST *req, int timeout)
-{
-    char *host = NULL, *port = NULL, *path = NULL;
-    int use_ssl = 0;
-    BIO *body = NULL, *answer = NULL;
-    OCSP_RESPONSE *resp = NULL;
-    if (!OSSL_HTTP_parse_url(url, &use_ssl, NULL, &host, &port, NULL, &path, NULL, NULL) || use_ssl)
-        goto done;
-    body = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OCSP_REQUEST), (const ASN1_VALUE *)req);
-    if (!body)
-        goto done;
-    answer = OSSL_HTTP_transfer(NULL, host, port, path, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
-                                "application/ocsp-request", body, "application/ocsp-response", 1, 100000,
-                                timeout, 0);
-    if (answer)
-        resp = (OCSP_RESPONSE *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OCSP_RESPONSE), answer, NULL);
-done:
-    BIO_free(body);
-    BIO_free(answer);
-    OPENSSL_free(host);
-    OPENSSL_free(port);
-    OPENSSL_free(path);
-    return resp;
 }
 
 /* Checks the responder's answer: signature, nonce, status and freshness. 1 good, 0 revoked/unknown, -1 no
@@ -763,25 +797,43 @@ done:
     return verdict;
 }
 
-/* Asks the OCSP responder (or the cache) about the client's certificate. Returns true to accept. */
-static bool tls_ocsp_check_client(tls_conn *c, const char **why)
+/* Frees what an OCSP check holds; an unfinished query is abandoned (the worker frees it). */
+static void tls_ocsp_clear(tls_conn *c)
+{
+    if (c->ocsp_job)
+        ocsp_job_abandon(c->ocsp_job);
+    c->ocsp_job = NULL;
+    OCSP_REQUEST_free(c->ocsp_req);
+    c->ocsp_req = NULL;
+    OCSP_CERTID_free(c->ocsp_id);
+    c->ocsp_id = NULL;
+}
+
+/* The verdict on an OCSP answer (resp may be NULL: none), stored in the cache when there is one. Returns true
+ * to accept the client. */
+static bool tls_ocsp_conclude(tls_conn *c, OCSP_RESPONSE *resp, const char **why)
+{
+    int verdict = tls_ocsp_verdict(c, c->ocsp_req, resp, c->ocsp_id, why);
+    if (verdict >= 0)
+        tls_ocsp_cache_store(c->ctx, c->ocsp_digest, verdict == 1, time(NULL));
+    return verdict == 1 || (verdict < 0 && c->ctx->s.ocsp_allow_unreachable);
+}
+
+/* Starts checking the client's certificate with OCSP: the cache, else a query handed to the workers
+ * (ocsp_worker.h). Returns 1 accept, 0 waiting for the answer (c->ocsp_job), -1 refuse (*why says why). */
+static int tls_ocsp_begin(tls_conn *c, const char **why)
 {
     STACK_OF(X509) *verified = SSL_get0_verified_chain(c->ssl);
     X509 *leaf = SSL_get0_peer_certificate(c->ssl);
-    unsigned char digest[32];
-    time_t now = time(NULL);
-    bool accept = false;
-    OCSP_REQUEST *req = NULL;
-    OCSP_RESPONSE *resp = NULL;
-    OCSP_CERTID *id = NULL;
     STACK_OF(OPENSSL_STRING) *aia = NULL;
+    int rc = -1;
     *why = "cannot build an OCSP request";
-    if (!leaf || !verified || sk_X509_num(verified) < 2 || !X509_digest(leaf, EVP_sha256(), digest, NULL))
+    if (!leaf || !verified || sk_X509_num(verified) < 2 || !X509_digest(leaf, EVP_sha256(), c->ocsp_digest, NULL))
         goto done;
-    tls_ocsp_entry *hit = tls_ocsp_cache_find(c->ctx, digest, now);
+    tls_ocsp_entry *hit = tls_ocsp_cache_find(c->ctx, c->ocsp_digest, time(NULL));
     if (hit) {
         *why = "certificate revoked (OCSP, cached)";
-        accept = hit->good;
+        rc = hit->good ? 1 : -1;
         goto done;
     }
     const char *url = c->ctx->s.ocsp_responder;
@@ -793,22 +845,37 @@ static bool tls_ocsp_check_client(tls_conn *c, const char **why)
         *why = "no OCSP responder known for the certificate";
         goto done;
     }
-    id = OCSP_cert_to_id(NULL, leaf, sk_X509_value(verified, 1));
-    req = OCSP_REQUEST_new();
-    if (!id || !req || !OCSP_request_add0_id(req, OCSP_CERTID_dup(id)) || !OCSP_request_add1_nonce(req, NULL, -1))
+    c->ocsp_id = OCSP_cert_to_id(NULL, leaf, sk_X509_value(verified, 1));
+    c->ocsp_req = OCSP_REQUEST_new();
+    if (!c->ocsp_id || !c->ocsp_req || !OCSP_request_add0_id(c->ocsp_req, OCSP_CERTID_dup(c->ocsp_id)) ||
+        !OCSP_request_add1_nonce(c->ocsp_req, NULL, -1))
         goto done;
-    resp = tls_ocsp_query(url, req, c->ctx->s.ocsp_timeout_seconds > 0 ? c->ctx->s.ocsp_timeout_seconds : 3);
-    int verdict = tls_ocsp_verdict(c, req, resp, id, why);
-    if (verdict >= 0)
-        tls_ocsp_cache_store(c->ctx, digest, verdict == 1, now);
-    accept = verdict == 1 || (verdict < 0 && c->ctx->s.ocsp_allow_unreachable);
+    c->ocsp_job = ocsp_worker_submit(url, c->ocsp_req,
+                                     c->ctx->s.ocsp_timeout_seconds > 0 ? c->ctx->s.ocsp_timeout_seconds : 3);
+    if (c->ocsp_job)
+        rc = 0;
+    else /* the queue is full: as if the responder did not answer */
+        rc = tls_ocsp_conclude(c, NULL, why) ? 1 : -1;
 done:
     ERR_clear_error();
     X509_email_free(aia);
-    OCSP_CERTID_free(id);
-    OCSP_REQUEST_free(req);
+    if (rc != 0)
+        tls_ocsp_clear(c);
+    return rc;
+}
+
+/* Collects the answer of the query in flight. Returns 1 accept, 0 still waiting, -1 refuse (*why). */
+static int tls_ocsp_finish(tls_conn *c, const char **why)
+{
+    OCSP_RESPONSE *resp = NULL;
+    if (!ocsp_job_take(c->ocsp_job, &resp))
+        return 0;
+    c->ocsp_job = NULL;
+    bool accept = tls_ocsp_conclude(c, resp, why);
     OCSP_RESPONSE_free(resp);
-    return accept;
+    tls_ocsp_clear(c);
+    ERR_clear_error();
+    return accept ? 1 : -1;
 }
 
 /* ---- transport ------------------------------------------------------------------------------------ */
@@ -918,42 +985,70 @@ static bool tls_record_identity(tls_conn *c)
 }
 
 /* Checks that run once the TLS handshake itself succeeded: OCSP, revocation of resumed sessions. */
-static bool tls_post_handshake_checks(tls_conn *c)
+/* Ends the OCSP step: logs the refusal (1 accept passes through, -1 logged), or asks the owner to wait for
+ * the answer (0: neither readable nor writable matters, t->waiting; the owner calls handshake again when
+ * ocsp_worker_fd() is readable). */
+static int tls_ocsp_outcome(tls_conn *c, int rc, const char *why)
+{
+    if (rc < 0) {
+        snprintf(c->fail_subject, sizeof c->fail_subject, "%s", c->subject ? c->subject : "-");
+        tls_log_failure(c, why);
+    } else if (rc == 0) {
+        c->base.waiting = true;
+        errno = EAGAIN;
+    }
+    return rc;
+}
+
+/* Checks that run once the TLS handshake itself succeeded: OCSP, revocation of resumed sessions. Returns 1
+ * passed, 0 waiting for an OCSP answer, -1 failed (logged). */
+static int tls_post_handshake_checks(tls_conn *c)
 {
     const char *why = NULL;
     if (!tls_record_identity(c)) {
         tls_log_failure(c, "out of memory");
-        return false;
+        return -1;
     }
     if (!SSL_get0_peer_certificate(c->ssl))
-        return true;
+        return 1;
     if (SSL_session_reused(c->ssl) && !transport_tls_recheck(&c->base))
-        return false;
-    if (c->ctx->s.ocsp_check_clients && !tls_ocsp_check_client(c, &why)) {
-        snprintf(c->fail_subject, sizeof c->fail_subject, "%s", c->subject ? c->subject : "-");
-        tls_log_failure(c, why);
-        return false;
-    }
-    return true;
+        return -1;
+    if (!c->ctx->s.ocsp_check_clients)
+        return 1;
+    int rc = tls_ocsp_begin(c, &why);
+    return tls_ocsp_outcome(c, rc, why);
+}
+
+static void tls_log_connected(const tls_conn *c)
+{
+    log_info("tls: %s connected on %s with %s %s%s%s", c->peer, c->ctx->s.name ? c->ctx->s.name : "listener",
+             SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), c->subject ? ", subject " : "",
+             c->subject ? c->subject : "");
 }
 
 static int tls_handshake(transport *t)
 {
     tls_conn *c = (tls_conn *)t;
+    const char *why = NULL;
+    t->want_read = t->want_write = t->waiting = false;
+    if (c->ocsp_job) { /* the handshake is done; the OCSP answer decides */
+        int rc = tls_ocsp_finish(c, &why);
+        rc = tls_ocsp_outcome(c, rc, why);
+        if (rc == 1)
+            tls_log_connected(c);
+        return rc;
+    }
     if (c->done)
         return 1;
-    t->want_read = t->want_write = false;
     ERR_clear_error();
     errno = 0;
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         c->done = true;
-        if (!tls_post_handshake_checks(c))
-            return -1;
-        log_info("tls: %s connected on %s with %s %s%s%s", c->peer, c->ctx->s.name ? c->ctx->s.name : "listener",
-                 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), c->subject ? ", subject " : "",
-                 c->subject ? c->subject : "");
-        return 1;
+        int rc = tls_post_handshake_checks(c);
+        if (rc == 1)
+            tls_log_connected(c);
+        return rc;
     }
     int saved_errno = errno;
     int e = SSL_get_error(c->ssl, r);
@@ -1029,6 +1124,7 @@ static void tls_destroy(transport *t)
     tls_conn *c = (tls_conn *)t;
     if (!c)
         return;
+    tls_ocsp_clear(c);
     SSL_free(c->ssl);
     free(c->subject);
     free(c->cn);
@@ -1145,6 +1241,16 @@ bool transport_tls_two_factor(const transport *t)
 {
     tls_conn *c = tls_conn_of(t);
     return c && c->ctx->s.two_factor;
+}
+
+int tls_ocsp_fd(void)
+{
+    return ocsp_worker_fd();
+}
+
+void tls_ocsp_drain(void)
+{
+    ocsp_worker_drain();
 }
 
 const char *transport_tls_username(const transport *t)

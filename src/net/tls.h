@@ -73,6 +73,15 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen);
  */
 int tls_context_reload(tls_context *c, char *err, size_t errlen);
 
+/*
+ * SIGHUP with a new configuration: like tls_context_reload, but new handshakes also use the listener's new
+ * TLS parameters `s` (versions, ciphers, CA, CRL files, verification depth, OCSP options, ticket lifetime,
+ * file paths; s->name and s->websocket are ignored: the listener's stay). s NULL: the running settings.
+ * use_identity_as_username, use_subject_as_username and tls_two_factor cannot change (authentication is
+ * built on them): a change fails. On failure nothing changes, the error is logged and in err, -1 returned.
+ */
+int tls_context_reconfigure(tls_context *c, const tls_settings *s, char *err, size_t errlen);
+
 /* Frees the context; established connections keep what they use until they are destroyed. */
 void tls_context_free(tls_context *c);
 
@@ -98,6 +107,16 @@ bool transport_tls_recheck(transport *t);
 /* The negotiated protocol ("TLSv1.3") and cipher of an established connection, for log lines. */
 const char *transport_tls_protocol(const transport *t);
 const char *transport_tls_cipher(const transport *t);
+
+/*
+ * OCSP checks of client certificates (ocsp_check_clients) run off the event loop (src/net/ocsp_worker.h):
+ * while the answer is awaited the handshake returns 0 with t->waiting set. tls_ocsp_fd() (-1 when no
+ * listener checks clients) becomes readable when answers arrived: call tls_ocsp_drain(), then the handshake
+ * of every connection that is waiting. The CONNECT deadline bounds the wait; each query is bounded by
+ * ocsp_timeout.
+ */
+int tls_ocsp_fd(void);
+void tls_ocsp_drain(void);
 
 /* The username the certificate provides under use_identity_as_username / use_subject_as_username (CN or
  * subject), or NULL if the listener maps none or the client presented no certificate. */

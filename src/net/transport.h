@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -34,6 +35,12 @@ typedef struct transport_ops {
     /* Peer certificate subject / identity (CN), or NULL. Strings are owned by the transport. */
     const char *(*peer_subject)(const transport *t);
     const char *(*peer_cn)(const transport *t);
+    /* The client's address as a trusted proxy reports it: 1 with *addr set (owned by the transport; a PROXY
+     * protocol header, or X-Forwarded-For from a trusted proxy) and *port (the PROXY header's source port;
+     * 0 when unknown, as with X-Forwarded-For), 0 when the socket peer is the client, -1 while that cannot be
+     * known yet (a trusted proxy is connected and the handshake has not finished). The broker applies
+     * per-address limits and bans to this address. NULL: always 0. */
+    int (*client_address)(const transport *t, const char **addr, uint16_t *port);
 } transport_ops;
 
 struct transport {
@@ -41,6 +48,8 @@ struct transport {
     int fd;
     bool want_read;  /* after EAGAIN: wait for readability */
     bool want_write; /* after EAGAIN: wait for writability */
+    bool waiting;    /* after a handshake's EAGAIN: waiting for something other than the socket (an OCSP
+                        answer); the owner watches neither direction and calls handshake again when told */
     transport *inner; /* the transport this one runs over (ws over tls), or NULL */
 };
 

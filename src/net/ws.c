@@ -60,6 +60,7 @@ static void ws_copy_wants(ws_conn *c)
 {
     c->base.want_read = c->base.inner->want_read;
     c->base.want_write = c->base.inner->want_write;
+    c->base.waiting = c->base.inner->waiting;
 }
 
 /* ---- handshake ---------------------------------------------------------------------------------- */
@@ -220,7 +221,7 @@ static int ws_handshake(transport *t)
 {
     ws_conn *c = (ws_conn *)t;
     transport *in = t->inner;
-    t->want_read = t->want_write = false;
+    t->want_read = t->want_write = t->waiting = false;
     if (c->state == WS_STATE_OPEN)
         return 1;
     if (c->state == WS_STATE_FAILED)
@@ -453,6 +454,22 @@ static const char *ws_peer_cn(const transport *t)
     return t->inner->ops->peer_cn ? t->inner->ops->peer_cn(t->inner) : NULL;
 }
 
+/* transport_ops.client_address: X-Forwarded-For, believed only from a trusted proxy, once the upgrade is
+ * read; otherwise whatever the transport underneath says (nothing, for tcp and tls). */
+static int ws_client_address(const transport *t, const char **addr, uint16_t *port)
+{
+    const ws_conn *c = (const ws_conn *)t;
+    if (!ws_peer_is_trusted_proxy(c, c->peer))
+        return 0;
+    if (c->state != WS_STATE_OPEN && c->state != WS_STATE_RESPONSE)
+        return -1;
+    if (strcmp(c->client, c->peer) == 0)
+        return 0;
+    *addr = c->client;
+    *port = 0;
+    return 1;
+}
+
 static const transport_ops ws_ops = {
     .name = "ws",
     .handshake = ws_handshake,
@@ -463,6 +480,7 @@ static const transport_ops ws_ops = {
     .destroy = ws_destroy,
     .peer_subject = ws_peer_subject,
     .peer_cn = ws_peer_cn,
+    .client_address = ws_client_address,
 };
 
 transport *transport_ws_new(transport *inner, const ws_transport_settings *s, const char *peer)

@@ -20,6 +20,57 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+/*
+ * A toy security provider so that enhanced authentication and re-authentication run too: an Authentication
+ * Method is accepted; the first byte of the Authentication Data picks the answer: 0 accept, 1 continue
+ * (AUTH 0x18), 2 refuse, 3 pending (answered with "accept" at the next step of the script). Without a method:
+ * accept.
+ */
+static uint64_t fuzz_pending[8];
+static int fuzz_npending;
+
+static int fuzz_answer(const mqtt_props *pr, uint64_t cookie, broker_auth_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(pr->present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)))
+        return BROKER_AUTH_DONE;
+    uint8_t pick = (pr->present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) && pr->auth_data.len ? pr->auth_data.data[0] % 4
+                                                                                             : 0;
+    if (pick == 3 && fuzz_npending < 8) {
+        fuzz_pending[fuzz_npending++] = cookie;
+        return BROKER_AUTH_PENDING;
+    }
+    out->reason = pick == 1 ? MQTT_RC_CONTINUE_AUTH : pick == 2 ? MQTT_RC_NOT_AUTHORIZED : 0;
+    out->data = (const uint8_t *)"fuzz";
+    out->data_len = 4;
+    return BROKER_AUTH_DONE;
+}
+
+static int fuzz_authenticate(void *ctx, const broker_client *cl, const mqtt_connect *ck, uint64_t cookie,
+                             broker_auth_result *out)
+{
+    (void)ctx;
+    (void)cl;
+    return fuzz_answer(&ck->props, cookie, out);
+}
+
+static int fuzz_step(void *ctx, const broker_client *cl, const mqtt_reason_only *a, uint64_t cookie,
+                     broker_auth_result *out)
+{
+    (void)ctx;
+    (void)cl;
+    return fuzz_answer(&a->props, cookie, out);
+}
+
+static void fuzz_complete_pending(broker *b)
+{
+    broker_auth_result ok = {0};
+    int n = fuzz_npending;
+    fuzz_npending = 0;
+    for (int i = 0; i < n; i++)
+        broker_auth_complete(b, fuzz_pending[i], &ok);
+}
+
 static void fuzz_drain(int fd)
 {
     uint8_t buf[4096];
@@ -45,6 +96,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     broker *b = broker_new(&s);
     if (!b)
         return 0;
+    broker_security sec = {.authenticate = fuzz_authenticate, .auth_step = fuzz_step,
+                           .reauthenticate = fuzz_step};
+    broker_set_security(b, &sec);
+    fuzz_npending = 0;
     for (int i = 0; i < FUZZ_CLIENTS; i++) {
         int sv[2];
         fds[i] = -1;
@@ -68,6 +123,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         }
         pos += len;
         broker_step(b, 0);
+        fuzz_complete_pending(b);
         for (int i = 0; i < FUZZ_CLIENTS; i++)
             fuzz_drain(fds[i]);
     }

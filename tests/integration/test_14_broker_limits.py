@@ -241,3 +241,161 @@ def test_v5_more_qos2_than_receive_maximum_is_disconnected(make_broker, raw):
     for pid in range(1, 7):
         pub.send(helpers.publish("q2v5/x", b"m", qos=2, pid=pid))
     pub.expect_disconnect(0x93)
+
+
+# ---- expired retained messages leave memory ---------------------------------------------------------------
+
+def _next_count(sub):
+    """The next live (not retained-on-subscribe) value of $SYS/broker/retained messages/count."""
+    while True:
+        p = sub.next_publish()
+        if p.retain or p.topic != "$SYS/broker/retained messages/count":
+            continue
+        return int(p.payload)
+
+
+def test_expired_retained_messages_are_removed_not_only_hidden(make_broker, raw):
+    b = make_broker(options=["sys_interval 1"])
+    watch = raw(b)
+    watch.connect("ret-watch")
+    watch.subscribe([("$SYS/broker/retained messages/count", 0)])
+    _next_count(watch)                  # the first round also retains the $SYS topics after this one
+    baseline = _next_count(watch)
+    pub = raw(b)
+    pub.connect("ret-pub")
+    for i in range(5):
+        pub.pub("ret/exp/%d" % i, b"soon gone", qos=1, retain=True, props=[(helpers.P_MESSAGE_EXPIRY, 1)])
+    pub.pub("ret/keep", b"stays", qos=1, retain=True)
+    # Exactly baseline + 1 can only be counted once the five expired ones were taken out of the store (no
+    # subscriber looked them up: the periodic sweep removed them).
+    deadline_rounds = 60
+    while deadline_rounds:
+        if _next_count(watch) == baseline + 1:
+            break
+        deadline_rounds -= 1
+    assert deadline_rounds, "the expired retained messages were never removed"
+    late = raw(b)
+    late.connect("ret-late")
+    late.subscribe([("ret/#", 0)])
+    pub.send(helpers.publish("ret/marker", b"m"))
+    got = late.publishes_until("ret/marker")
+    assert [p.topic for p in got] == ["ret/keep", "ret/marker"]
+
+
+# ---- every limit configurable and enforced: sessions, subscriptions per client, topic levels --------------
+
+def test_max_sessions_refuses_new_sessions_but_not_resumes(make_broker, raw):
+    b = make_broker(options=["max_sessions 2"])
+    for cid in ("ms-1", "ms-2"):
+        r = raw(b)
+        r.connect(cid, props=[(helpers.P_SESSION_EXPIRY, 300)])
+        r.send(helpers.disconnect())
+        r.until_closed()
+    # Two offline persistent sessions fill the cap: a third client id is refused, v5 and 3.1.1.
+    r = raw(b)
+    r.send(helpers.connect("ms-3"))
+    p = r.recv()
+    assert p.type == CONNACK and p.reason == 0x97
+    r = raw(b, version=V311)
+    r.send(helpers.connect("ms-4", version=V311, clean=False))
+    p = r.recv()
+    assert p.type == CONNACK and p.reason == 3
+    # Resuming an existing session needs no new one.
+    r = raw(b)
+    ack = r.connect("ms-1", clean=False, props=[(helpers.P_SESSION_EXPIRY, 300)])
+    assert ack.session_present
+    # Ending a session frees a slot: clean start replaces ms-1's session, then it ends on disconnect.
+    r.send(helpers.disconnect(0, props=[(helpers.P_SESSION_EXPIRY, 0)]))
+    r.until_closed()
+    raw(b).connect("ms-5")
+
+
+def test_max_subscriptions_per_client(make_broker, raw):
+    b = make_broker(options=["max_subscriptions_per_client 3"])
+    r = raw(b)
+    r.connect("subs-cap")
+    assert r.subscribe([("s/1", 0), ("s/2", 1), ("s/3", 2)], pid=1) == [0, 1, 2]
+    assert r.subscribe([("s/4", 0)], pid=2) == [0x97]
+    assert r.subscribe([("s/1", 1)], pid=3) == [1]         # replacing an existing one is not a new one
+    r.send(helpers.unsubscribe(4, ["s/2"]))
+    r.wait_for(helpers.UNSUBACK, 4)
+    assert r.subscribe([("s/4", 0)], pid=5) == [0]
+    r311 = raw(b, version=V311)
+    r311.connect("subs-cap-311", version=V311)
+    assert r311.subscribe([("t/1", 0), ("t/2", 0), ("t/3", 0), ("t/4", 0)]) == [0, 0, 0, 0x80]
+
+
+def test_max_topic_levels(make_broker, raw):
+    b = make_broker(options=["max_topic_levels 4"])
+    r = raw(b)
+    r.connect("levels-ok")
+    assert r.subscribe([("a/b/c/d", 0)]) == [0]
+    r.pub("a/b/c/d", b"x", qos=1)
+    pub = raw(b)
+    pub.connect("levels-pub")
+    pub.send(helpers.publish("a/b/c/d/e", b"x", qos=1, pid=1))
+    pub.expect_disconnect(0x90)
+    sub = raw(b)
+    sub.connect("levels-sub")
+    sub.send(helpers.subscribe(1, [("a/b/c/d/#", 0)]))
+    sub.expect_disconnect(0x8F)
+    assert helpers.ping_ok(b)
+
+
+def test_connack_that_cannot_fit_closes_without_sending(broker, raw):
+    """Maximum Packet Size 8: no CONNACK of this broker fits (its properties alone are larger). Nothing larger
+    is sent [MQTT-3.1.2-24]; the connection is closed (no DISCONNECT before CONNACK)."""
+    r = raw(broker)
+    r.send(helpers.connect("tiny", props=[(P_MAX_PACKET, 8)]))
+    packets = r.until_closed()
+    assert packets == []
+    assert helpers.ping_ok(broker)
+
+
+def test_memory_limit_counts_subscriptions_and_sessions(make_broker, raw):
+    """The memory ceiling also covers sessions and subscriptions: beyond it a new subscription gets 0x97 and a
+    new session CONNACK 0x97; unsubscribing gives the memory back."""
+    b = make_broker(options=["memory_limit 200k"])
+    r = raw(b)
+    r.connect("mem-subs")
+    codes = []
+    for i in range(12):                      # 12 x 30 KB filters against a 200 KB ceiling
+        codes.append(r.subscribe([("m%d/" % i + "x" * 30000, 0)], pid=i + 1)[0])
+    assert codes[0] == 0 and 0x97 in codes
+    first_refused = codes.index(0x97)
+    assert all(c == 0x97 for c in codes[first_refused:])
+    late = raw(b)
+    late.send(helpers.connect("mem-late"))
+    p = late.recv()
+    assert p.type == CONNACK and p.reason == 0x97
+    r.send(helpers.unsubscribe(100, ["m%d/" % i + "x" * 30000 for i in range(first_refused)]))
+    r.wait_for(helpers.UNSUBACK, 100)
+    raw(b).connect("mem-late2")
+    assert r.subscribe([("m0/" + "x" * 30000, 0)], pid=101) == [0]
+
+
+def test_broker_assigns_at_most_max_topic_alias_aliases(make_broker, raw):
+    """The client allows 100 aliases; the listener's max_topic_alias 3 caps what the broker assigns (each alias
+    holds a copy of its topic), and every message still resolves."""
+    b = make_broker(listener_options=["max_topic_alias 3"])
+    sub = raw(b)
+    sub.connect("alias-cap", props=[(helpers.P_TOPIC_ALIAS_MAX, 100)])
+    sub.subscribe([("al/#", 0)])
+    pub = raw(b)
+    pub.connect("alias-pub")
+    names = ["al/%d" % i for i in range(8)] * 2
+    for n in names:
+        pub.pub(n, b"x", qos=1)
+    got = [sub.next_publish() for _ in names]
+    aliases = {p.prop(helpers.P_TOPIC_ALIAS) for p in got} - {None}
+    assert aliases and max(aliases) <= 3
+    known, resolved = {}, []
+    for p in got:
+        a = p.prop(helpers.P_TOPIC_ALIAS)
+        if p.topic:
+            if a:
+                known[a] = p.topic
+            resolved.append(p.topic)
+        else:
+            resolved.append(known[a])
+    assert resolved == names

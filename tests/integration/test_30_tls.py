@@ -121,6 +121,48 @@ def test_crl_reload_disconnects_revoked_live_client(make_broker, fresh_ca, topic
         survivor.close()
 
 
+def test_reload_applies_new_tls_parameters_without_dropping_connections(make_broker, ca, topic, tmp_path):
+    """SIGHUP re-reads the listener's TLS parameters too (here tls_version): new handshakes follow them, the
+    established connection stays; a parameter OpenSSL refuses keeps the running ones (logged)."""
+    d = str(tmp_path)   # the unprivileged broker re-reads its file: let it through the directories above
+    while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+    b, port = tls_broker(make_broker, ca.server_options())
+    ok, live = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+    assert ok, live
+    try:
+        assert tlsca.mqtt_connect_over(live, "live-1.2") == b"\x20\x02\x00\x00"
+
+        def reload_with(*extra):
+            b.extra_listeners = [(port, ca.server_options() + list(extra))]
+            with open(b.config_path, "w") as f:
+                f.write(b.config_text())
+            mark = len(b.log())
+            os.kill(b.pid, signal.SIGHUP)
+            return mark
+        mark = reload_with("tls_version tlsv1.3")
+        helpers.wait_until(lambda: "settings, certificates, key and CRLs reloaded" in b.log()[mark:], "the reload")
+        refused, err = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+        assert not refused, "TLS 1.2 still accepted after tls_version tlsv1.3"
+        ok, s = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_3)
+        assert ok, s
+        s.close()
+        live.sendall(b"\xc0\x00")   # PINGREQ on the connection made before the reload
+        assert live.recv(2) == b"\xd0\x00"
+        mark = reload_with("ciphers NO-SUCH-CIPHER")
+        helpers.wait_until(lambda: "reload failed, keeping the previous certificates and settings" in b.log()[mark:],
+                           "the reload error")
+        refused, err = tlsca.handshake(port, ca=ca, version=ssl.TLSVersion.TLSv1_2)
+        assert not refused, "the failed reload changed the running settings"
+        mark = reload_with("cafile " + ca.ca, "use_identity_as_username true")
+        helpers.wait_until(lambda: "cannot change without a restart" in b.log()[mark:], "the refused change")
+        live.sendall(b"\xc0\x00")
+        assert live.recv(2) == b"\xd0\x00"
+    finally:
+        live.close()
+
+
 def test_failed_reload_keeps_old_certificates(make_broker, fresh_ca, topic):
     ca = fresh_ca
     b, port = tls_broker(make_broker, ca.server_options())
@@ -272,6 +314,60 @@ def test_ocsp_responder_checks_client_certificates(make_broker, fresh_ca, topic)
         helpers.wait_until(lambda: "certificate revoked (OCSP" in b.log(), "the OCSP refusal line")
     finally:
         responder.stop()
+
+
+def test_slow_ocsp_responder_does_not_stall_other_clients(make_broker, fresh_ca, topic):
+    """The OCSP query runs off the event loop: while one client's handshake waits for a responder that holds
+    its answer back, another client connects, subscribes, publishes and receives; the held client gets its
+    verdict (here: no usable answer, refused) once the responder lets go."""
+    import socket
+    import threading
+    ca = fresh_ca
+    ca.client("good")
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    asked, release = threading.Event(), threading.Event()
+
+    def responder():
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            asked.set()
+            release.wait(60)   # then close without answering
+
+    threading.Thread(target=responder, daemon=True).start()
+    held = {}
+
+    def held_client():
+        ok, s = tlsca.handshake(port, cert=ca.client("good"), ca=ca)
+        held["connack"] = tlsca.mqtt_connect_over(s, "held") if ok else b""
+        if ok:
+            s.close()
+
+    try:
+        opts = ca.mtls_options(crl=False) + ["ocsp_check_clients true", "ocsp_timeout 60",
+                                             "ocsp_responder http://127.0.0.1:%d/" % srv.getsockname()[1]]
+        b, port = tls_broker(make_broker, opts)
+        t = threading.Thread(target=held_client, daemon=True)
+        t.start()
+        assert asked.wait(helpers.WAIT), "the broker did not ask the responder"
+        other = helpers.Client(b, client_id="meanwhile")
+        try:
+            other.connect()
+            other.subscribe(topic, qos=1)
+            other.publish(topic, b"while-ocsp-waits", qos=1)
+            assert other.get().payload == b"while-ocsp-waits"
+        finally:
+            other.close()
+        assert t.is_alive() and "connack" not in held, "the held client was answered before the responder"
+        release.set()
+        t.join(helpers.WAIT)
+        assert held.get("connack") == b"", held
+        helpers.wait_until(lambda: "no usable answer from the OCSP responder" in b.log(), "the refusal line")
+    finally:
+        release.set()
+        srv.close()
 
 
 def test_ocsp_stapling(make_broker, fresh_ca):

@@ -8,6 +8,7 @@ every line parsed as JSON.
 import os
 import signal
 import socket
+import subprocess
 
 import pytest
 
@@ -183,3 +184,45 @@ def test_connection_rate_limit_is_audited(make_broker, tmp_path):
     e = limit_event(audit, "address_connection_rate")
     assert e["outcome"] == "refused", e
     assert_source(e, b)
+
+
+def test_flood_of_events_is_rate_limited_and_counted(make_broker, tmp_path, raw):
+    """audit_rate 1: a burst of 30 identical events from one source writes few lines; the rest are counted and
+    reported in audit_suppressed once that source's next second starts (written + suppressed = all)."""
+    b, audit = audit_broker(make_broker, tmp_path, "message_size_limit 10", "audit_rate 1")
+    c = raw(b)
+    c.connect("flooder")
+    for i in range(30):
+        c.send(helpers.publish("audit/flood", b"f" * 20, qos=1, pid=i + 1))
+        assert c.expect(PUBACK).reason == 0x97
+    extra = []
+
+    def balanced():
+        # one more event: in a later second it opens the next window, which reports the suppressed count
+        # (then every event is either written or counted)
+        extra.append(1)
+        c.send(helpers.publish("audit/flood", b"f" * 20, qos=1, pid=100))
+        c.expect(PUBACK)
+        events = helpers.audit_events(audit)
+        written = [e for e in events if e["event"] == "limit_hit"]
+        sup = [e for e in events if e["event"] == "audit_suppressed"]
+        return (written, sup) if sup and len(written) + sum(e["count"] for e in sup) == 30 + len(extra) else None
+    written, sup = helpers.wait_until(balanced, "every event written or counted as suppressed", step=0.3)
+    assert all(e["suppressed_event"] == "limit_hit" and e["address"] == "127.0.0.1" for e in sup), sup
+    assert len(written) < 30, written
+
+
+def test_failed_privilege_drop_is_audited_before_exit(tmp_path):
+    """A `user` that does not exist: the broker refuses to run, and the audit log says why first."""
+    audit = tmp_path / "audit.log"
+    conf = tmp_path / "broker.conf"
+    conf.write_text("user no-such-account-rampart\naudit_dest file %s\nlistener %d 127.0.0.1\n"
+                    % (audit, helpers.free_port()))
+    out = subprocess.run([helpers.RAMPART_BIN, "-c", str(conf)], capture_output=True, text=True,
+                         timeout=helpers.WAIT * 3)
+    assert out.returncode != 0, out
+    for mark in helpers.SANITIZER_MARKS:
+        assert mark not in out.stderr + out.stdout
+    e = [x for x in helpers.audit_events(audit) if x["event"] == "privilege_change"]
+    assert len(e) == 1 and e[0]["outcome"] == "failure", e
+    assert "no-such-account-rampart" in e[0]["reason"] and e[0]["from_uid"] == 0 and "to_uid" not in e[0], e

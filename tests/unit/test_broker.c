@@ -913,6 +913,57 @@ TEST(keep_alive_enforced_and_server_keep_alive_sent)
     broker_free(b);
 }
 
+TEST(timers_only_for_connections_and_sessions_with_deadlines)
+{
+    broker *b = start(NULL);
+    uint8_t buf[512];
+    enum { N = 50 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = attach(b);
+    CHECK_EQ(b->conn_timers.count, N); /* CONNECT deadlines */
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "t%d", i);
+        send_pkt(b, fds[i], connect_pkt(id, 4, false, i % 2 ? 0 : 60, NULL, NULL, 0));
+        recv_all(fds[i], buf, sizeof buf);
+    }
+    /* Keep alive 0: no timer at all; keep alive 60: one timer at 90 s after the last packet. */
+    CHECK_EQ(b->conn_timers.count, N / 2);
+    conn *c = (conn *)((char *)timer_heap_top(&b->conn_timers) - offsetof(conn, timer));
+    CHECK_EQ(c->keepalive_s, 60);
+    CHECK_EQ(c->timer.at, c->last_rx_ms + 90000 + 1);
+    /* A tick now pops nothing (nothing is due) however many connections are idle. */
+    broker_step(b, 0);
+    CHECK_EQ(b->conn_timers.count, N / 2);
+    CHECK_EQ(b->session_timers.count, 0); /* online sessions have none */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    pump(b);
+    CHECK_EQ(b->conn_timers.count, 0);
+    CHECK_EQ(b->session_timers.count, 0); /* 3.1.1 persistent sessions never expire: no timer */
+    broker_free(b);
+}
+
+TEST(session_and_subscription_memory_is_counted_and_returned)
+{
+    broker *b = start(NULL);
+    uint8_t buf[512];
+    CHECK_EQ(b->mem_state, 0);
+    int fd = connect_client(b, "memc", 4, true, NULL, NULL);
+    size_t with_session = b->mem_state;
+    CHECK(with_session > 0);
+    send_pkt(b, fd, subscribe_pkt(1, "a/b/c", 0, 4));
+    send_pkt(b, fd, subscribe_pkt(2, "d/#", 1, 4));
+    recv_all(fd, buf, sizeof buf);
+    CHECK(b->mem_state > with_session);
+    close(fd);
+    pump(b);
+    CHECK_EQ(b->nsessions, 0);
+    CHECK_EQ(b->mem_state, 0);
+    broker_free(b);
+}
+
 static void mounted(broker_settings *s)
 {
     s->listeners[0].mount_point = strdup("tenant1/");

@@ -90,6 +90,68 @@ TEST(password_connect_goes_through_the_pool)
     cleanup(g);
 }
 
+/* One password CONNECT (3.1.1) through the gate; returns the final reason (waits for the pool if needed). */
+static uint8_t password_login(sec_gate *g, sec_conn *c, const char *user, const char *pw, sec_reply *r)
+{
+    mqtt_connect pkt;
+    uint64_t cookie = 0;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.version = MQTT_V311;
+    pkt.has_username = user != NULL;
+    pkt.username = B(user ? user : "");
+    pkt.has_password = pw != NULL;
+    pkt.password = B(pw ? pw : "");
+    pkt.client_id = B("c2f");
+    sec_gate_connect(g, c, 91, &pkt, r);
+    for (int i = 0; i < 500 && r->kind == SEC_REPLY_PENDING && !sec_gate_take_result(g, &cookie, r); i++) {
+        struct pollfd pfd = {sec_gate_fd(g), POLLIN, 0};
+        poll(&pfd, 1, 20);
+    }
+    return r->reason;
+}
+
+TEST(two_factor_binds_the_username_to_the_certificate_cn)
+{
+    sec_gate *g = make_gate();
+    sec_reply r;
+    sec_conn *c = accept_from(g, "192.0.2.9");
+    CHECK_EQ(sec_gate_require_identity(c, "alice"), 0);
+    CHECK_EQ(password_login(g, c, "alice", "hunter22", &r), 0);
+    CHECK(r.refusal == NULL);
+    CHECK_EQ(password_login(g, c, "user", "pencil", &r), MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+    CHECK(r.refusal && strstr(r.refusal, "differs from the certificate CN"));
+    CHECK_EQ(password_login(g, c, "alice", NULL, &r), MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+    CHECK(r.refusal && strstr(r.refusal, "no password"));
+    CHECK_EQ(password_login(g, c, NULL, NULL, &r), MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+    CHECK_EQ(password_login(g, c, "alice", "wrong", &r), MQTT_RC_BAD_USERNAME_OR_PASSWORD);
+    CHECK(r.refusal == NULL); /* an ordinary wrong password */
+    sec_gate_close(g, c);
+    c = accept_from(g, "192.0.2.10");
+    CHECK_EQ(sec_gate_require_identity(c, NULL), 0); /* a certificate without a CN */
+    CHECK_EQ(password_login(g, c, "alice", "hunter22", &r), MQTT_RC_NOT_AUTHORIZED);
+    sec_gate_close(g, c);
+    cleanup(g);
+}
+
+TEST(certificate_login_needs_no_password)
+{
+    sec_gate *g = make_gate();
+    sec_reply r;
+    mqtt_connect pkt;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.version = MQTT_V5;
+    pkt.has_username = pkt.has_password = true;
+    pkt.username = B("mallory"); /* ignored */
+    pkt.password = B("nothing");
+    pkt.client_id = B("dev");
+    sec_conn *c = accept_from(g, "192.0.2.11");
+    sec_gate_certificate_login(g, c, &pkt, "O=Org,CN=device-7", &r);
+    CHECK_EQ(r.kind, SEC_REPLY_CONNACK);
+    CHECK_EQ(r.reason, 0);
+    sec_gate_close(g, c);
+    cleanup(g);
+}
+
 TEST(unauthenticated_cap_refuses_at_accept)
 {
     sec_gate *g = make_gate();

@@ -70,11 +70,17 @@ TEST(v1_header_from_proxy_then_stream)
     CHECK_EQ(t->ops->handshake(t), 0);
     CHECK(t->want_read);
     CHECK(transport_proxy_client_address(t) == NULL);
+    const char *addr = NULL;
+    uint16_t port = 0;
+    CHECK_EQ(t->ops->client_address(t, &addr, &port), -1); /* not known before the header */
     send(fds[1], hdr + 10, strlen(hdr) - 10, 0);
     send(fds[1], "\x10\x02MQ", 4, 0);
     CHECK_EQ(t->ops->handshake(t), 1);
     CHECK_STR(made_for, "198.51.100.7");
     CHECK_STR(transport_proxy_client_address(t), "198.51.100.7");
+    CHECK_EQ(t->ops->client_address(t, &addr, &port), 1);
+    CHECK_STR(addr, "198.51.100.7");
+    CHECK_EQ(port, 40000);
     char buf[16];
     CHECK_EQ(t->ops->read(t, buf, sizeof buf), 4);
     CHECK(memcmp(buf, "\x10\x02MQ", 4) == 0);
@@ -106,6 +112,10 @@ TEST(direct_clients_are_not_parsed_and_garbage_from_proxies_refused)
 {
     int fds[2];
     transport *t = open_pair(fds, "192.0.2.1");
+    CHECK_STR(made_for, "192.0.2.1"); /* a direct client: the real transport exists at once */
+    const char *addr = NULL;
+    uint16_t port = 0;
+    CHECK_EQ(t->ops->client_address(t, &addr, &port), 0); /* the socket peer is the client */
     send(fds[1], "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\r\n", 32, 0);
     CHECK_EQ(t->ops->handshake(t), 1);
     CHECK_STR(made_for, "192.0.2.1");

@@ -215,7 +215,15 @@ static int retained_count(retain_store *s, const char *filter)
 {
     hits h;
     memset(&h, 0, sizeof h);
-    retain_match(s, filter, strlen(filter), collect, &h);
+    retain_match(s, filter, strlen(filter), 0, collect, &h);
+    return h.n;
+}
+
+static int retained_count_at(retain_store *s, const char *filter, uint64_t now)
+{
+    hits h;
+    memset(&h, 0, sizeof h);
+    retain_match(s, filter, strlen(filter), now, collect, &h);
     return h.n;
 }
 
@@ -245,7 +253,7 @@ TEST(retain_store_replace_delete_match)
     CHECK_EQ(s.count, 6);
     hits h;
     memset(&h, 0, sizeof h);
-    retain_match(&s, "a/b", 3, collect, &h);
+    retain_match(&s, "a/b", 3, 0, collect, &h);
     CHECK_EQ(h.n, 1);
     CHECK_EQ(((broker_msg *)h.owners[0])->payload_len, 3);
     /* An empty payload deletes. */
@@ -261,6 +269,62 @@ TEST(retain_store_replace_delete_match)
     CHECK_EQ(s.count, 5);
     retain_free(&s);
     CHECK_EQ(acct, 0); /* every message released */
+}
+
+static broker_msg *mk_expiring(const char *topic, uint32_t expiry_s, uint64_t now, size_t *acct)
+{
+    mqtt_props p;
+    memset(&p, 0, sizeof p);
+    p.present = MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
+    p.message_expiry = expiry_s;
+    return msg_new(topic, strlen(topic), "v", 1, 1, true, &p, now, 0, acct);
+}
+
+TEST(retain_expired_messages_leave_memory)
+{
+    size_t acct = 0;
+    retain_store s;
+    CHECK_EQ(retain_init(&s), 0);
+    const char *topics[] = {"e/1", "e/2/deep/x", "e/3", "keep"};
+    uint32_t expiry[] = {1, 2, 100, 0};
+    for (size_t i = 0; i < 4; i++) {
+        broker_msg *m = expiry[i] ? mk_expiring(topics[i], expiry[i], 0, &acct) : mk(topics[i], "v", &acct);
+        CHECK_EQ(retain_set(&s, m), 0);
+        msg_unref(m);
+    }
+    CHECK_EQ(s.count, 4);
+    CHECK_EQ(s.expiring.count, 3);
+    size_t before = acct;
+    /* Nothing is due yet. */
+    CHECK_EQ(retain_expire(&s, 999, 100), 0);
+    /* Lookup at 1.5 s: e/1 is removed from memory (not just skipped), the rest still match. */
+    CHECK_EQ(retained_count_at(&s, "e/#", 1500), 2);
+    CHECK_EQ(s.count, 3);
+    CHECK(acct < before);
+    /* The sweep is bounded by max, earliest first. */
+    CHECK_EQ(retain_expire(&s, 1000000, 1), 1); /* e/2/deep/x */
+    CHECK_EQ(s.count, 2);
+    CHECK(hmap_get(&s.root->children, "e", 1) != NULL);
+    /* Replacing with a message without expiry disarms it; deleting disarms too. */
+    broker_msg *m = mk("e/3", "v", &acct);
+    CHECK_EQ(retain_set(&s, m), 0);
+    msg_unref(m);
+    CHECK_EQ(s.expiring.count, 0);
+    CHECK_EQ(retain_expire(&s, 1000000, 100), 0);
+    CHECK_EQ(s.count, 2);
+    m = mk_expiring("keep", 5, 0, &acct);
+    CHECK_EQ(retain_set(&s, m), 0);
+    msg_unref(m);
+    m = mk("keep", "", &acct);
+    CHECK_EQ(retain_set(&s, m), 0);
+    msg_unref(m);
+    CHECK_EQ(s.expiring.count, 0);
+    CHECK_EQ(s.count, 1);
+    /* The emptied branch e/2/deep was pruned. */
+    retain_node *e = hmap_get(&s.root->children, "e", 1);
+    CHECK(e && hmap_get(&e->children, "2", 1) == NULL);
+    retain_free(&s);
+    CHECK_EQ(acct, 0);
 }
 
 TEST(msg_single_allocation_with_properties)
