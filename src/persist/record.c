@@ -38,6 +38,42 @@ out:
     return rc;
 }
 
+/* Keys a GCM context for one direction (the nonce is set per record). */
+static EVP_CIPHER_CTX *record_gcm_ctx(const EVP_CIPHER *cipher, const uint8_t key[32], int encrypt)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx || EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, encrypt) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, RECORD_NONCE_LEN, NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, encrypt) != 1) {
+        EVP_CIPHER_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Creates the keyed contexts of k. Returns 0 or -1. */
+static int record_keys_contexts(record_keys *k)
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                            OSSL_PARAM_construct_end()};
+    EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    int rc = -1;
+    if (!cipher || !mac)
+        goto out;
+    k->seal_ctx = record_gcm_ctx(cipher, k->enc, 1);
+    k->open_ctx = record_gcm_ctx(cipher, k->enc, 0);
+    k->index_ctx = EVP_MAC_CTX_new(mac);
+    if (k->seal_ctx && k->open_ctx && k->index_ctx &&
+        EVP_MAC_init(k->index_ctx, k->index, sizeof k->index, params) == 1)
+        rc = 0;
+out:
+    EVP_CIPHER_free(cipher);
+    EVP_MAC_free(mac);
+    return rc;
+}
+
 int record_keys_derive(const uint8_t master[RECORD_MASTER_KEY_LEN], record_keys *out)
 {
     uint8_t id[4];
@@ -49,31 +85,31 @@ int record_keys_derive(const uint8_t master[RECORD_MASTER_KEY_LEN], record_keys 
         return -1;
     }
     out->id = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+    if (record_keys_contexts(out) < 0) {
+        record_keys_wipe(out);
+        return -1;
+    }
     return 0;
 }
 
 void record_keys_wipe(record_keys *k)
 {
+    EVP_CIPHER_CTX_free(k->seal_ctx);
+    EVP_CIPHER_CTX_free(k->open_ctx);
+    EVP_MAC_CTX_free(k->index_ctx);
     OPENSSL_cleanse(k, sizeof *k);
 }
 
 void record_index(const record_keys *k, uint8_t kind, const uint8_t *lkey, size_t lkey_len,
                   uint8_t out[RECORD_INDEX_LEN])
 {
-    unsigned int len = 32;
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    char digest[] = "SHA256";
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                            OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->index_ctx); /* keyed once; a copy per record */
     size_t outl = 0;
     out[0] = kind;
-    if (!ctx || EVP_MAC_init(ctx, k->index, sizeof k->index, params) != 1 || EVP_MAC_update(ctx, &kind, 1) != 1 ||
-        (lkey_len && EVP_MAC_update(ctx, lkey, lkey_len) != 1) || EVP_MAC_final(ctx, out + 1, &outl, len) != 1 ||
-        outl != 32)
-        abort(); /* our own fixed-size HMAC cannot fail but for a broken crypto library */
+    if (!ctx || EVP_MAC_update(ctx, &kind, 1) != 1 || (lkey_len && EVP_MAC_update(ctx, lkey, lkey_len) != 1) ||
+        EVP_MAC_final(ctx, out + 1, &outl, 32) != 1 || outl != 32)
+        abort(); /* our own fixed-size HMAC cannot fail but for a broken crypto library or no memory */
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
 }
 
 static void record_put_header(uint8_t *h, uint32_t key_id)
@@ -86,31 +122,26 @@ static void record_put_header(uint8_t *h, uint32_t key_id)
 }
 
 /* AES-256-GCM over in[0..len) into out, with the record's AAD; encrypt or decrypt (tag checked). Returns 0/-1. */
-static int record_gcm(bool encrypt, const uint8_t key[32], const uint8_t *header, const uint8_t *index,
+static int record_gcm(bool encrypt, const record_keys *k, const uint8_t *header, const uint8_t *index,
                       const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[RECORD_TAG_LEN])
 {
-    int rc = -1, n = 0;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0;
+    EVP_CIPHER_CTX *ctx = encrypt ? k->seal_ctx : k->open_ctx;
     const uint8_t *nonce = header + 5;
-    if (!ctx || len > INT32_MAX)
-        goto out;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, RECORD_NONCE_LEN, NULL) != 1 ||
-        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt) != 1 ||
+    if (len > INT32_MAX)
+        return -1;
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, encrypt) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &n, header, RECORD_HEADER_LEN) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &n, index, RECORD_INDEX_LEN) != 1 ||
         (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1))
-        goto out;
+        return -1;
     if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, RECORD_TAG_LEN, tag) != 1)
-        goto out;
+        return -1;
     if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1)
-        goto out;
+        return -1;
     if (encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, RECORD_TAG_LEN, tag) != 1)
-        goto out;
-    rc = 0;
-out:
-    EVP_CIPHER_CTX_free(ctx);
-    return rc;
+        return -1;
+    return 0;
 }
 
 int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind, const uint8_t *lkey,
@@ -134,7 +165,7 @@ int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uin
         memcpy(plain + 3 + lkey_len, value, value_len);
     record_put_header(rec, k->id);
     if (RAND_bytes(rec + 5, RECORD_NONCE_LEN) != 1 ||
-        record_gcm(true, k->enc, rec, index, plain, plen, rec + RECORD_HEADER_LEN, rec + RECORD_HEADER_LEN + plen) < 0)
+        record_gcm(true, k, rec, index, plain, plen, rec + RECORD_HEADER_LEN, rec + RECORD_HEADER_LEN + plen) < 0)
         goto fail;
     OPENSSL_cleanse(plain, plen);
     free(plain);
@@ -178,7 +209,7 @@ enum record_status record_open(const record_keys *const *keys, size_t nkeys, con
     if (!plain)
         return RECORD_NO_MEMORY;
     memcpy(tag, rec + RECORD_HEADER_LEN + plen, RECORD_TAG_LEN);
-    if (record_gcm(false, k->enc, rec, index, rec + RECORD_HEADER_LEN, plen, plain, tag) < 0) {
+    if (record_gcm(false, k, rec, index, rec + RECORD_HEADER_LEN, plen, plain, tag) < 0) {
         OPENSSL_cleanse(plain, plen);
         free(plain);
         return RECORD_AUTH_FAILED;

@@ -26,11 +26,17 @@
 #define RECORD_MAX_LKEY 65535
 #define RECORD_MAX_VALUE (256u << 20)
 
-/* The keys derived from one master key. Wipe with record_keys_wipe. */
+struct evp_cipher_ctx_st;
+struct evp_mac_ctx_st;
+
+/* The keys derived from one master key, with OpenSSL contexts keyed once (the per-record cost is then the
+ * cipher itself, not algorithm lookups). Not thread-safe; never copied. Wipe with record_keys_wipe. */
 typedef struct record_keys {
     uint8_t enc[32];
     uint8_t index[32];
     uint32_t id;
+    struct evp_cipher_ctx_st *seal_ctx, *open_ctx; /* AES-256-GCM, keyed */
+    struct evp_mac_ctx_st *index_ctx;              /* HMAC-SHA256, keyed */
 } record_keys;
 
 /* One opened record: the logical key and the value point into *plain (owned by the caller: free it after

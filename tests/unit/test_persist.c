@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "persist/pstate.h"
 #include "persist/record.h"
 #include "persist/store.h"
 #include "test.h"
@@ -323,6 +324,83 @@ TEST(key_loading_refuses_readable_files_and_bad_keys)
     CHECK_EQ(store_key_load(NULL, NULL, "key", "persistence_key", key, err, sizeof err), 1);
     unsetenv("CREDENTIALS_DIRECTORY");
     tmpdir_remove(dir);
+}
+
+TEST(pstate_message_and_session_round_trip_and_reject_bad_values)
+{
+    pstate_buf b = {0};
+    mqtt_user_prop users[2] = {{{(const uint8_t *)"k1", 2}, {(const uint8_t *)"v1", 2}},
+                               {{(const uint8_t *)"k2", 2}, {(const uint8_t *)"", 0}}};
+    mqtt_props props = {0};
+    props.present = MQTT_PROP_BIT(MQTT_PROP_CONTENT_TYPE) | MQTT_PROP_BIT(MQTT_PROP_USER_PROPERTY) |
+                    MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS); /* not forwarded: not stored */
+    props.content_type = (mqtt_bytes){(const uint8_t *)"text/plain", 10};
+    props.user = users;
+    props.user_count = 2;
+    pstate_msg_encode(&b, 2, true, 12345, "a/b", 3, (const uint8_t *)"payload", 7, &props);
+    CHECK(!b.oom);
+    pstate_msg m;
+    size_t pos = 0;
+    CHECK_EQ(pstate_msg_decode(b.data, b.len, &pos, &m), 0);
+    CHECK_EQ(pos, b.len);
+    CHECK_EQ(m.qos, 2);
+    CHECK(m.retain);
+    CHECK_EQ(m.expiry_wall_ms, 12345);
+    CHECK_MEM(m.topic.data, "a/b", 3);
+    CHECK_MEM(m.payload.data, "payload", 7);
+    CHECK(!(m.props.present & MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS)));
+    CHECK_EQ(m.props.user_count, 2);
+    CHECK_MEM(m.props.user[0].key.data, "k1", 2);
+    CHECK_EQ(m.props.user[1].value.len, 0);
+    CHECK_MEM(m.props.content_type.data, "text/plain", 10);
+    pstate_msg_clear(&m);
+    for (size_t cut = 0; cut < b.len; cut++) { /* every truncation is refused */
+        pos = 0;
+        CHECK_EQ(pstate_msg_decode(b.data, cut, &pos, &m), -1);
+    }
+    b.data[1] = 3; /* QoS 3 */
+    pos = 0;
+    CHECK_EQ(pstate_msg_decode(b.data, b.len, &pos, &m), -1);
+    pstate_buf_free(&b);
+    /* A session: format, expiry 60, v5, next pid 9, port 1883, offline deadline, no username, no will, one
+     * subscription, one inbound QoS 2 id, one in-flight delivery with two subscription ids. */
+    pstate_put_u8(&b, PSTATE_SESSION_FORMAT);
+    pstate_put_u32(&b, 60);
+    pstate_put_u8(&b, 5);
+    pstate_put_u16(&b, 9);
+    pstate_put_u16(&b, 1883);
+    pstate_put_u64(&b, 777);
+    pstate_put_u8(&b, 0);
+    pstate_put_u8(&b, 0);
+    pstate_put_u32(&b, 1);
+    pstate_put_bytes16(&b, "x/#", 3);
+    pstate_put_u8(&b, 1);
+    pstate_put_u8(&b, 1 | 2 | (2 << 2));
+    pstate_put_u32(&b, 5);
+    pstate_put_u32(&b, 1);
+    pstate_put_u16(&b, 42);
+    pstate_put_u32(&b, 1);
+    pstate_put_u64(&b, 3);
+    pstate_put_u16(&b, 8);
+    pstate_put_u8(&b, 1);
+    pstate_put_u8(&b, PSTATE_DLV_INFLIGHT);
+    pstate_put_u16(&b, 2);
+    pstate_put_u32(&b, 5);
+    pstate_put_u32(&b, 6);
+    pstate_session s;
+    CHECK_EQ(pstate_session_decode(b.data, b.len, &s), 0);
+    CHECK_EQ(s.expiry_s, 60);
+    CHECK_EQ(s.nsubs, 1);
+    CHECK_EQ(s.subs[0].options, 1 | 2 | 8);
+    CHECK_EQ(s.nin_qos2, 1);
+    CHECK_EQ(s.in_qos2[0], 42);
+    CHECK_EQ(s.ndeliveries, 1);
+    CHECK_EQ(s.deliveries[0].msg_id, 3);
+    CHECK_EQ(pstate_delivery_sub_id(&s.deliveries[0], 1), 6);
+    pstate_session_clear(&s);
+    pstate_put_u8(&b, 0); /* trailing garbage */
+    CHECK_EQ(pstate_session_decode(b.data, b.len, &s), -1);
+    pstate_buf_free(&b);
 }
 
 TEST_MAIN()
