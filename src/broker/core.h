@@ -52,6 +52,8 @@ typedef struct session_sub {
 
 typedef struct conn conn;
 
+#define SESSION_IN_QOS2_MAP UINT32_MAX
+
 typedef struct session session;
 struct session {
     char *client_id;
@@ -69,8 +71,8 @@ struct session {
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
     uint16_t next_pid;
-    uint16_t *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL (while in_qos2_map is NULL) */
-    uint8_t *in_qos2_map; /* beyond max_inflight_messages (3.1.1 only): a bit per packet id, 8 KiB */
+    void *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL: uint16_t[in_qos2_cap], or, when in_qos2_cap
+                      is SESSION_IN_QOS2_MAP, a bitmap of the whole packet id space (8 KiB); see proto.c */
     uint32_t in_qos2_count, in_qos2_cap;
     broker_msg *will;
     uint8_t will_qos;

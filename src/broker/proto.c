@@ -664,10 +664,11 @@ static const char *proto_publish_why(uint8_t reason)
 
 static bool proto_in_qos2_has(const session *s, uint16_t pid)
 {
-    if (s->in_qos2_map)
-        return (s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1;
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP)
+        return (((const uint8_t *)s->in_qos2)[pid >> 3] >> (pid & 7)) & 1;
+    const uint16_t *ids = s->in_qos2;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        if (s->in_qos2[i] == pid)
+        if (ids[i] == pid)
             return true;
     return false;
 }
@@ -675,24 +676,25 @@ static bool proto_in_qos2_has(const session *s, uint16_t pid)
 /* Moves the ids from the array into a new bitmap. Returns false when out of memory. */
 static bool proto_in_qos2_to_map(session *s)
 {
-    s->in_qos2_map = calloc(65536 / 8, 1);
-    if (!s->in_qos2_map)
+    uint8_t *map = calloc(65536 / 8, 1);
+    const uint16_t *ids = s->in_qos2;
+    if (!map)
         return false;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        s->in_qos2_map[s->in_qos2[i] >> 3] |= (uint8_t)(1u << (s->in_qos2[i] & 7));
+        map[ids[i] >> 3] |= (uint8_t)(1u << (ids[i] & 7));
     free(s->in_qos2);
-    s->in_qos2 = NULL;
-    s->in_qos2_cap = 0;
+    s->in_qos2 = map;
+    s->in_qos2_cap = SESSION_IN_QOS2_MAP;
     return true;
 }
 
 /* Adds pid (not present). limit: array entries before switching to the bitmap. */
 static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
 {
-    if (!s->in_qos2_map && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
+    if (s->in_qos2_cap != SESSION_IN_QOS2_MAP && s->in_qos2_count >= limit && !proto_in_qos2_to_map(s))
         return false;
-    if (s->in_qos2_map) {
-        s->in_qos2_map[pid >> 3] |= (uint8_t)(1u << (pid & 7));
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP) {
+        ((uint8_t *)s->in_qos2)[pid >> 3] |= (uint8_t)(1u << (pid & 7));
         s->in_qos2_count++;
         return true;
     }
@@ -704,26 +706,29 @@ static bool proto_in_qos2_add(session *s, uint16_t pid, uint32_t limit)
         s->in_qos2 = n;
         s->in_qos2_cap = ncap;
     }
-    s->in_qos2[s->in_qos2_count++] = pid;
+    ((uint16_t *)s->in_qos2)[s->in_qos2_count++] = pid;
     return true;
 }
 
 /* Removes pid; returns false if it was not there. The bitmap goes back to nothing once empty. */
 static bool proto_in_qos2_remove(session *s, uint16_t pid)
 {
-    if (s->in_qos2_map) {
-        if (!((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1))
+    if (s->in_qos2_cap == SESSION_IN_QOS2_MAP) {
+        uint8_t *map = s->in_qos2;
+        if (!((map[pid >> 3] >> (pid & 7)) & 1))
             return false;
-        s->in_qos2_map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
+        map[pid >> 3] &= (uint8_t)~(1u << (pid & 7));
         if (--s->in_qos2_count == 0) {
-            free(s->in_qos2_map);
-            s->in_qos2_map = NULL;
+            free(s->in_qos2);
+            s->in_qos2 = NULL;
+            s->in_qos2_cap = 0;
         }
         return true;
     }
+    uint16_t *ids = s->in_qos2;
     for (uint32_t i = 0; i < s->in_qos2_count; i++)
-        if (s->in_qos2[i] == pid) {
-            s->in_qos2[i] = s->in_qos2[--s->in_qos2_count];
+        if (ids[i] == pid) {
+            ids[i] = ids[--s->in_qos2_count];
             return true;
         }
     return false;

@@ -174,7 +174,6 @@ void session_end(broker *b, session *s)
     dq_clear(&s->inflight);
     dq_clear(&s->queue);
     free(s->in_qos2);
-    free(s->in_qos2_map);
     hmap_remove(&b->sessions, s->client_id, s->id_len);
     if (s->prev)
         s->prev->next = s->next;

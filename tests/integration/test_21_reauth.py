@@ -188,3 +188,18 @@ def test_scram_connect_with_other_user_name_is_refused(scram_broker):
         assert p.type == CONNACK and p.reason == 0x87
     finally:
         r.close()
+
+
+def test_other_packet_during_enhanced_authentication_is_refused(scram_broker):
+    """Before CONNACK only AUTH or DISCONNECT may come [MQTT-3.1.2-30]: a PUBLISH in the middle of the SCRAM
+    exchange gets CONNACK 0x82 (Protocol Error) and the connection ends."""
+    r = helpers.Raw(scram_broker)
+    try:
+        sc = Scram("alice", ALICE_PW)
+        r.send(helpers.connect("mid-auth", props=[(P_AUTH_METHOD, METHOD), (P_AUTH_DATA, sc.first())]))
+        assert r.expect(AUTH).reason == 0x18
+        r.send(helpers.publish("t", b"x", qos=0))
+        packets = r.until_closed()
+        assert [(p.type, p.reason) for p in packets] == [(CONNACK, 0x82)]
+    finally:
+        r.close()

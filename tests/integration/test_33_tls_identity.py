@@ -219,3 +219,21 @@ def test_check_accepts_an_identity_listener_the_broker_runs(ca, tmp_path):
                               ["cafile " + ca.ca, "use_identity_as_username true"]) + "\n")
     check = subprocess.run([BIN, "check", "-c", str(conf)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
+
+
+def test_identity_as_username_over_secure_websocket(make_broker, ca, tmp_path, topic):
+    """wss is WebSocket over the same TLS transport: the certificate's CN is the username there too."""
+    wss_port = helpers.free_port()
+    b = make_broker(options=["user root"], anonymous=False,
+                     extra_listeners=[(wss_port, ["protocol websockets"] + ca.server_options() +
+                                       ["cafile " + ca.ca, "use_identity_as_username true"])])
+    c = tlsca.Paho(wss_port, transport="websockets", tls=(ca, ca.client("alice")))
+    try:
+        c.connect()
+        c.subscribe(topic)
+        c.publish(topic, b"over-wss")
+        assert c.get().payload == b"over-wss"
+    finally:
+        c.close()
+    helpers.wait_until(lambda: 'method=certificate address=127.0.0.1 username="alice"' in b.log(),
+                       "the certificate login over wss")
