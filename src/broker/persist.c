@@ -251,14 +251,16 @@ static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dq
 static void persist_encode_in_qos2(pstate_buf *buf, const session *s)
 {
     pstate_put_u32(buf, s->in_qos2_count);
-    if (!s->in_qos2_map) {
+    if (s->in_qos2_cap != SESSION_IN_QOS2_MAP) {
+        const uint16_t *ids = s->in_qos2;
         for (uint32_t i = 0; i < s->in_qos2_count; i++)
-            pstate_put_u16(buf, s->in_qos2[i]);
+            pstate_put_u16(buf, ids[i]);
         return;
     }
+    const uint8_t *map = s->in_qos2;
     uint32_t n = 0;
     for (uint32_t pid = 0; pid < 65536 && n < s->in_qos2_count; pid++)
-        if ((s->in_qos2_map[pid >> 3] >> (pid & 7)) & 1) {
+        if ((map[pid >> 3] >> (pid & 7)) & 1) {
             pstate_put_u16(buf, (uint16_t)pid);
             n++;
         }
@@ -616,9 +618,9 @@ static int persist_restore_session(persist_load *l, session *s, const pstate_ses
             persist_skip(l, "a subscription", "could not be restored (limit or memory)");
     }
     if (ps->nin_qos2) {
-        if (!(s->in_qos2 = malloc(ps->nin_qos2 * sizeof *s->in_qos2)))
+        if (!(s->in_qos2 = malloc(ps->nin_qos2 * sizeof(uint16_t)))) /* the array form (proto.c) */
             return -1;
-        memcpy(s->in_qos2, ps->in_qos2, ps->nin_qos2 * sizeof *s->in_qos2);
+        memcpy(s->in_qos2, ps->in_qos2, ps->nin_qos2 * sizeof(uint16_t));
         s->in_qos2_count = s->in_qos2_cap = ps->nin_qos2;
     }
     for (uint32_t i = 0; i < ps->ndeliveries; i++)
