@@ -119,6 +119,23 @@ static void broker_main_audit_reload(const char *file, const char *error)
     secevent_emit(&e);
 }
 
+/* SIGHUP with persistence: a key different from the running one (persistence_key_file or _credential) is
+ * rotated to at once, every record rewritten under it (docs/persistence.md, key rotation). */
+static void broker_main_reload_persist(const rampart_config *cfg, broker *b)
+{
+    const struct config_persistence *pc = &cfg->persist;
+    uint8_t key[RECORD_MASTER_KEY_LEN];
+    char err[512] = "";
+    if (!pc->enabled)
+        return;
+    int rc = store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, sizeof err);
+    if (rc == 1 && persist_rekey(b, key, err, sizeof err) < 0)
+        rc = -1;
+    if (rc < 0)
+        log_error("reload: persistence key: %s; the running key stays in use", err);
+    OPENSSL_cleanse(key, sizeof key);
+}
+
 /* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
 static void broker_main_on_reload(void *ctx, broker *b)
 {
@@ -153,6 +170,7 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
+    broker_main_reload_persist(&cfg, b);
     fresh = &cfg;
     broker_main_audit_reload(r->args->config, NULL);
 out:

@@ -726,6 +726,23 @@ int persist_open(broker *b, const persist_options *o, char *err, size_t errlen)
     return 0;
 }
 
+int persist_rekey(broker *b, const uint8_t key[RECORD_MASTER_KEY_LEN], char *err, size_t errlen)
+{
+    persist *p = b->persist;
+    if (!p) {
+        snprintf(err, errlen, "persistence is not running");
+        return -1;
+    }
+    b->now_ms = loop_now_ms();
+    p->last_try_ms = 0;
+    persist_commit(b);
+    if (p->failed) {
+        snprintf(err, errlen, "pending changes cannot be committed");
+        return -1;
+    }
+    return store_rekey(p->st, key, err, errlen);
+}
+
 void persist_close(broker *b)
 {
     persist *p = b->persist;

@@ -32,5 +32,8 @@ typedef struct persist_options {
  * persistence. Returns 0, or -1 with err (the store could not be opened: the broker must not start).
  */
 int persist_open(broker *b, const persist_options *o, char *err, size_t errlen);
+/* Rotates to a new key while running (SIGHUP): pending changes are committed, then every record is rewritten
+ * under key. Returns 0 (nothing to do when key is the running key) or -1 with err (the running key stays). */
+int persist_rekey(broker *b, const uint8_t key[RECORD_MASTER_KEY_LEN], char *err, size_t errlen);
 
 #endif

@@ -64,6 +64,23 @@ static int store_check_structure(const store_engine_ops *ops, const store_option
     return -1;
 }
 
+/*
+ * The index key of a record. Message records are numbered by the broker (a counter that says nothing about
+ * topics or clients), so their index is the number itself, sparing a keyed hash per message written and
+ * deleted; every other kind is indexed by HMAC (record_index).
+ */
+static void store_index(const record_keys *k, uint8_t kind, const uint8_t *lkey, size_t lkey_len,
+                        uint8_t out[RECORD_INDEX_LEN])
+{
+    if (kind == STORE_KIND_MSG && lkey_len == 8) {
+        memset(out, 0, RECORD_INDEX_LEN);
+        out[0] = kind;
+        memcpy(out + 1, lkey, 8);
+        return;
+    }
+    record_index(k, kind, lkey, lkey_len, out);
+}
+
 typedef struct store_rotation {
     store *s;
     uint8_t **keys, **values;
@@ -111,7 +128,7 @@ static int store_rotate_collect(void *ctx, const uint8_t *k, size_t kl, const ui
         return STORE_ERROR;
     }
     memcpy(old_index, k, RECORD_INDEX_LEN);
-    record_index(&s->cur, view.kind, view.lkey, view.lkey_len, old_index + RECORD_INDEX_LEN);
+    store_index(&s->cur, view.kind, view.lkey, view.lkey_len, old_index + RECORD_INDEX_LEN);
     int rc = record_seal(&s->cur, old_index + RECORD_INDEX_LEN, view.kind, view.lkey, view.lkey_len, view.value,
                          view.value_len, &sealed, &slen);
     record_view_free(&view);
@@ -138,7 +155,8 @@ static int store_rotate(store *s, char *err, size_t errlen)
         rc = s->ops->begin(s->eng);
         for (size_t i = 0; i < r.count && rc == STORE_OK; i++) {
             rc = s->ops->put(s->eng, r.keys[i] + RECORD_INDEX_LEN, RECORD_INDEX_LEN, r.values[i], r.value_lens[i]);
-            if (rc == STORE_OK)
+            bool moved = memcmp(r.keys[i], r.keys[i] + RECORD_INDEX_LEN, RECORD_INDEX_LEN) != 0;
+            if (rc == STORE_OK && moved) /* a message record keeps its index: rewritten in place */
                 rc = s->ops->del(s->eng, r.keys[i], RECORD_INDEX_LEN);
         }
         rc = rc == STORE_OK ? s->ops->commit(s->eng) : (s->ops->abort(s->eng), rc);
@@ -187,6 +205,37 @@ fail:
     return NULL;
 }
 
+int store_rekey(store *s, const uint8_t key[RECORD_MASTER_KEY_LEN], char *err, size_t errlen)
+{
+    record_keys next;
+    if (s->in_batch) {
+        snprintf(err, errlen, "a batch is open");
+        return -1;
+    }
+    if (record_keys_derive(key, &next) < 0) {
+        snprintf(err, errlen, "cannot derive the persistence keys");
+        return -1;
+    }
+    if (next.id == s->cur.id) {
+        record_keys_wipe(&next);
+        return 0;
+    }
+    record_keys saved_old = s->old;
+    bool saved_has_old = s->has_old;
+    s->old = s->cur;
+    s->cur = next;
+    s->has_old = true;
+    if (store_rotate(s, err, errlen) < 0) { /* nothing was written: back to the running key */
+        record_keys_wipe(&s->cur);
+        s->cur = s->old;
+        s->old = saved_old;
+        s->has_old = saved_has_old;
+        return -1;
+    }
+    record_keys_wipe(&saved_old); /* the running key stays readable as the old key until the next rekey */
+    return 0;
+}
+
 void store_close(store *s)
 {
     if (!s)
@@ -215,7 +264,7 @@ int store_put(store *s, enum store_kind kind, const void *lkey, size_t lkey_len,
 {
     uint8_t index[RECORD_INDEX_LEN], *rec = NULL;
     size_t rlen = 0;
-    record_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
+    store_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
     if (record_seal(&s->cur, index, (uint8_t)kind, lkey, lkey_len, value, len, &rec, &rlen) < 0)
         return STORE_ERROR;
     int rc = s->ops->put(s->eng, index, sizeof index, rec, rlen);
@@ -226,7 +275,7 @@ int store_put(store *s, enum store_kind kind, const void *lkey, size_t lkey_len,
 int store_del(store *s, enum store_kind kind, const void *lkey, size_t lkey_len)
 {
     uint8_t index[RECORD_INDEX_LEN];
-    record_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
+    store_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
     return s->ops->del(s->eng, index, sizeof index);
 }
 

@@ -43,6 +43,12 @@ typedef struct store_stats {
  * key. NULL with err on failure. */
 store *store_open(const store_options *o, char *err, size_t errlen);
 void store_close(store *s);
+/*
+ * Live key rotation: the running key becomes the old key and `key` the current one; every record is rewritten
+ * under it in one transaction (outside a batch). Returns 0 (also when key is the running key: nothing to do),
+ * or -1 with err (then the running key stays in use).
+ */
+int store_rekey(store *s, const uint8_t key[RECORD_MASTER_KEY_LEN], char *err, size_t errlen);
 int store_begin(store *s);
 /* Adds a write to the open batch. STORE_OK, STORE_FULL or STORE_ERROR (the batch then fails to commit). */
 int store_put(store *s, enum store_kind kind, const void *lkey, size_t lkey_len, const void *value, size_t len);

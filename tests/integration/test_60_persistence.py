@@ -257,3 +257,45 @@ def test_persistence_fails_closed_without_a_private_key(tmp_path):
     out = subprocess.run([helpers.RAMPART_BIN, "-c", str(conf)], capture_output=True, text=True, timeout=20)
     assert out.returncode != 0
     assert "readable or writable by other users" in out.stderr
+
+
+def test_key_rotation_on_sighup_without_restart(make_broker, tmp_path):
+    import pwd
+    import signal
+    # SIGHUP re-reads the configuration and the key as the account the broker dropped to, inside its sandbox:
+    # the directories must let it through and the key must be that account's (as in a packaged install).
+    d = str(tmp_path)
+    while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+    try:
+        run_as = pwd.getpwnam("rampart")
+    except KeyError:
+        run_as = pwd.getpwnam("nobody")
+    opts = persist_options(tmp_path)
+    os.chown(tmp_path / "key", run_as.pw_uid, run_as.pw_gid)
+    b = make_broker(options=opts)
+    p = Raw(b)
+    p.connect("live-rot-pub")
+    p.pub("LROT/a", b"before-rotation", qos=1, retain=True)
+    s = Raw(b)
+    s.connect("live-rot-sub", clean=True, props=[(P_SESSION_EXPIRY, 3600)])
+    s.subscribe([("LROT/q", 1)])
+    s.send(helpers.disconnect())
+    p.pub("LROT/q", b"queued-before-rotation", qos=1)
+    with open(tmp_path / "key", "w") as f:  # the configured key file now holds a new key (same owner, 0600)
+        f.write(secrets.token_hex(32) + "\n")
+    b.proc.send_signal(signal.SIGHUP)
+    helpers.wait_until(lambda: "records rewritten from the old key" in b.log(), "records rewritten")
+    p.pub("LROT/b", b"after-rotation", qos=1, retain=True)  # the broker kept serving
+    kill9(b)
+    b.start()  # the new key alone reads everything
+    assert "0 under an unknown key" in b.log().split("records rewritten")[-1]
+    r = Raw(b)
+    r.connect("live-rot-reader")
+    r.subscribe([("LROT/+", 1)])
+    got = sorted([r.next_publish().payload, r.next_publish().payload])
+    assert got == [b"after-rotation", b"before-rotation"]
+    s2 = Raw(b)
+    assert s2.connect("live-rot-sub", clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
+    assert s2.next_publish().payload == b"queued-before-rotation"
