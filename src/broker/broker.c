@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "base/notify.h"
 #include "broker/core.h"
@@ -100,13 +101,22 @@ bool broker_over_memory(const broker *b)
     return b->set.memory_limit && b->mem_msgs + b->mem_out + b->mem_state > b->set.memory_limit;
 }
 
+/* Counts a refused access (metrics: rampart_acl_denials_total). */
+static bool broker_denied(enum broker_access access)
+{
+    counters_inc(access == BROKER_ACCESS_SUBSCRIBE ? COUNTER_ACL_SUBSCRIBE
+                 : access == BROKER_ACCESS_PUBLISH ? COUNTER_ACL_PUBLISH
+                                                   : COUNTER_ACL_READ);
+    return false;
+}
+
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain)
 {
     /* $SYS belongs to the broker: no client (nor its will) may publish there, whatever the ACL says. */
     if (access == BROKER_ACCESS_PUBLISH && len >= 4 && memcmp(topic, "$SYS", 4) == 0 &&
         (len == 4 || topic[4] == '/'))
-        return false;
+        return broker_denied(access);
     if (!b->authorizer && !b->sec.authorize)
         return true;
     broker_client info = {0};
@@ -119,9 +129,9 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         info.listener_user = s->listener_user;
         info.listener_port = s->listener_port;
     }
-    if (b->authorizer)
-        return b->authorizer(b->authorizer_ctx, &info, access, topic, len, qos, retain);
-    return b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
+    bool ok = b->authorizer ? b->authorizer(b->authorizer_ctx, &info, access, topic, len, qos, retain)
+                            : b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
+    return ok || broker_denied(access);
 }
 
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)

@@ -41,6 +41,7 @@ typedef struct broker_listener_settings {
     char *mount_point;         /* prefix added to every topic of this listener's clients; NULL: none */
     bool use_username_as_clientid; /* the username replaces the client identifier */
     uint32_t connections;      /* current count (maintained by the broker) */
+    uint64_t accepted;         /* connections accepted so far (maintained by the broker, for metrics) */
 } broker_listener_settings;
 
 /* Every limit the broker enforces. broker_settings_default() fills in Rampart's defaults. */

@@ -17,6 +17,7 @@
 #include "broker/broker_acl.h"
 #include "broker/broker_config.h"
 #include "broker/broker_gate.h"
+#include "broker/broker_metrics.h"
 #include "broker/broker_transports.h"
 #include "broker/persist.h"
 #include "persist/store.h"
@@ -297,6 +298,7 @@ int rampart_broker_main(int argc, char **argv)
     broker_acl *acl = NULL;
     auditlog *audit = NULL;
     broker_transports *tr = NULL;
+    broker_metrics *metrics = NULL;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
@@ -341,6 +343,10 @@ int rampart_broker_main(int argc, char **argv)
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
+    if (broker_metrics_new(&cfg, &metrics, err, sizeof err) < 0) {
+        fprintf(stderr, "rampart: %s\n", err);
+        goto out;
+    }
     b = broker_new(&set);
     if (!b || !(bgate = broker_gate_install(b, gate)))
         goto out;
@@ -357,6 +363,8 @@ int rampart_broker_main(int argc, char **argv)
         goto out;
     if (broker_listen(b) < 0)
         goto out;
+    if (metrics && broker_metrics_install(metrics, b, tr) < 0)
+        goto out;
     broker_add_reload_hook(b, broker_main_on_reload, &reload);
     if (broker_acl_active(acl))
         broker_add_reload_hook(b, broker_main_on_reload_acl, acl);
@@ -372,6 +380,7 @@ int rampart_broker_main(int argc, char **argv)
     log_notice("rampart stopped");
 out:
     broker_settings_clear(&set);
+    broker_metrics_free(metrics);
     broker_free(b);
     broker_acl_free(acl);
     secevent_set_sink(NULL, NULL);

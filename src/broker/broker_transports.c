@@ -129,6 +129,21 @@ void broker_transports_reload(broker_transports *t, broker *b, const rampart_con
     }
 }
 
+void broker_transports_each_certificate(const broker_transports *t,
+                                        void (*fn)(void *ctx, const char *listener, int64_t seconds), void *ctx)
+{
+    char name[96];
+    for (size_t i = 0; t && i < t->cfg->listener_count; i++) {
+        const struct config_listener *cl = &t->cfg->listeners[i];
+        int64_t seconds;
+        if (tls_context_expiry_seconds(secure_listener_tls(t->by_listener[i]), &seconds) < 0)
+            continue;
+        const char *a = cl->bind_address ? cl->bind_address : "*";
+        snprintf(name, sizeof name, strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, cl->port); /* [::1]:8883 */
+        fn(ctx, name, seconds);
+    }
+}
+
 void broker_transports_free(broker_transports *t)
 {
     if (!t)

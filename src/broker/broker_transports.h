@@ -37,6 +37,11 @@ void broker_transports_hook(void *ctx, net_listener *l, const broker_listener_se
  * certificate no longer verifies. */
 void broker_transports_reload(broker_transports *t, broker *b, const rampart_config *fresh);
 
+/* Calls fn(ctx, listener name "ADDR:PORT", seconds until its certificate's notAfter) for every TLS listener,
+ * with the certificate currently in service (after reloads). */
+void broker_transports_each_certificate(const broker_transports *t,
+                                        void (*fn)(void *ctx, const char *listener, int64_t seconds), void *ctx);
+
 void broker_transports_free(broker_transports *t);
 
 #endif

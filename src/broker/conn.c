@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -94,6 +95,8 @@ static bool conn_admit(conn *c)
     ip_count *ic = conn_ip_get(b, c->address, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
         const char *why = "max_connections_per_address reached";
+        if (ic)
+            counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
         limit_hit_peer(c->ls, c->address, c->port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
@@ -143,11 +146,13 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
         return;
     }
     if (b->set.max_connections && b->nconns >= b->set.max_connections) {
+        counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS);
         limit_hit_peer(ls, addr, port, "max_connections_global");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections_global reached");
         return;
     }
     if (ls->max_connections >= 0 && ls->connections >= (uint32_t)ls->max_connections) {
+        counters_inc(COUNTER_LIMIT_LISTENER_MAX_CONNECTIONS);
         limit_hit_peer(ls, addr, port, "listener_max_connections");
         conn_refuse(b, ls, l, fd, addr, port, "max_connections of the listener reached");
         return;
@@ -175,6 +180,7 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     }
     c->ls = ls;
     ls->connections++;
+    ls->accepted++;
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
     timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
@@ -345,8 +351,10 @@ void conn_flush_dirty(broker *b)
             conn_close(c, -1, "write failed");
             continue;
         }
-        if (c->out.bytes > b->set.out_buffer_limit)
+        if (c->out.bytes > b->set.out_buffer_limit && !c->read_paused) {
+            counters_inc(COUNTER_LIMIT_OUT_BUFFER);
             c->read_paused = true;
+        }
         conn_update_watch(c);
     }
     b->dirty_head = held;
@@ -360,6 +368,8 @@ static uint32_t conn_max_packet(const conn *c)
 
 static void conn_frame_error(conn *c, const mqtt_error *err)
 {
+    if (err->reason == MQTT_RC_PACKET_TOO_LARGE)
+        counters_inc(COUNTER_LIMIT_MAX_PACKET_SIZE);
     log_info("client %s (%s): %s", c->session ? c->session->client_id : "-", c->address,
              err->message ? err->message : "malformed packet");
     if (err->reason == MQTT_RC_PACKET_TOO_LARGE)

@@ -174,6 +174,9 @@ typedef struct broker_stats {
     uint64_t pub_received, pub_sent, dropped;
     uint64_t connections_total;
     uint32_t clients_connected, clients_maximum;
+    /* PUBLISH packets and their payload bytes by QoS (metrics, docs/metrics.md) */
+    uint64_t pub_received_qos[3], pub_sent_qos[3];
+    uint64_t payload_received_qos[3], payload_sent_qos[3];
 } broker_stats;
 
 struct broker {

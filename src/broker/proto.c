@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -845,23 +846,34 @@ static void proto_publish(conn *c, mqtt_publish *p)
         return;
     }
     uint8_t reason = 0;
+    enum counter_id why = COUNTER_DROP_REFUSED_OTHER;
+    b->stats.pub_received_qos[p->qos]++;
+    b->stats.payload_received_qos[p->qos] += p->payload.len;
     if (b->set.message_size_limit && p->payload.len > b->set.message_size_limit) {
         reason = MQTT_RC_QUOTA_EXCEEDED;
+        why = COUNTER_DROP_MESSAGE_SIZE;
+        counters_inc(COUNTER_LIMIT_MESSAGE_SIZE);
         limit_hit_client(c, s, "message_size_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (!broker_authorize(b, c, s, BROKER_ACCESS_PUBLISH, (const char *)topic.data, topic.len, p->qos,
                                  p->retain)) {
         reason = MQTT_RC_NOT_AUTHORIZED;
+        why = COUNTER_DROP_NOT_AUTHORIZED;
     } else if (broker_over_memory(b) && !(p->retain && p->payload.len == 0)) { /* deleting frees memory */
         reason = MQTT_RC_QUOTA_EXCEEDED;
+        why = COUNTER_DROP_MEMORY;
+        counters_inc(COUNTER_LIMIT_MEMORY);
         limit_hit_client(c, s, "memory_limit", "dropped", (const char *)topic.data, topic.len);
     } else if (c->version == MQTT_V5 && (p->props.present & PROP(PAYLOAD_FORMAT)) && p->props.payload_format == 1 &&
                !mqtt_utf8_valid(p->payload.data, p->payload.len)) {
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
+        why = COUNTER_DROP_INVALID_PAYLOAD;
     } else {
         reason = proto_publish_accept(c, p, topic);
     }
-    if (reason >= 0x80)
+    if (reason >= 0x80) {
         b->stats.dropped++;
+        counters_inc(why);
+    }
     if (p->qos == 1) {
         proto_ack_why(c, MQTT_PUBACK, p->packet_id, reason, proto_publish_why(reason));
     } else if (p->qos == 2) {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -180,13 +181,22 @@ uint32_t route_window(const broker *b, const conn *c)
 static void route_enqueue(broker *b, session *s, delivery *d)
 {
     size_t sz = d->msg->payload_len + d->msg->topic_len;
-    const char *limit = s->queue.count >= b->set.max_queued_messages                                   ? "max_queued_messages"
-                        : b->set.max_queued_bytes && s->queued_bytes + sz > b->set.max_queued_bytes ? "max_queued_bytes"
-                        : broker_over_memory(b)                                                     ? "memory_limit"
-                                                                                                    : NULL;
-    if (limit || dq_push(&s->queue, d) < 0) {
+    enum counter_id limit = COUNTER_COUNT;
+    const char *limit_name = NULL;
+    if (s->queue.count >= b->set.max_queued_messages)
+        limit = COUNTER_LIMIT_MAX_QUEUED_MESSAGES, limit_name = "max_queued_messages";
+    else if (b->set.max_queued_bytes && s->queued_bytes + sz > b->set.max_queued_bytes)
+        limit = COUNTER_LIMIT_MAX_QUEUED_BYTES, limit_name = "max_queued_bytes";
+    else if (broker_over_memory(b))
+        limit = COUNTER_LIMIT_MEMORY, limit_name = "memory_limit";
+    if (limit != COUNTER_COUNT || dq_push(&s->queue, d) < 0) {
         b->stats.dropped++;
-        limit_hit_client(s->conn, s, limit ? limit : "memory", "dropped", d->msg->topic, d->msg->topic_len);
+        if (limit != COUNTER_COUNT)
+            counters_inc(limit);
+        counters_inc(limit == COUNTER_LIMIT_MAX_QUEUED_MESSAGES || limit == COUNTER_LIMIT_MAX_QUEUED_BYTES
+                         ? COUNTER_DROP_QUEUE_FULL
+                         : COUNTER_DROP_MEMORY);
+        limit_hit_client(s->conn, s, limit_name ? limit_name : "memory", "dropped", d->msg->topic, d->msg->topic_len);
         delivery_release(d);
         return;
     }
@@ -205,6 +215,7 @@ void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool ret
     if (c && qos == 0) {
         if (c->out.bytes > b->set.out_buffer_limit || broker_over_memory(b)) {
             b->stats.dropped++;
+            counters_inc(c->out.bytes > b->set.out_buffer_limit ? COUNTER_DROP_SLOW_CONSUMER : COUNTER_DROP_MEMORY);
             limit_hit_client(c, s, c->out.bytes > b->set.out_buffer_limit ? "out_buffer_limit" : "memory_limit",
                              "dropped", msg->topic, msg->topic_len);
             return;
@@ -346,17 +357,20 @@ bool route_send(broker *b, conn *c, delivery *d)
     size_t total = mqtt_encoded_size(&p, c->version);
     if (total == 0 || (c->out_max_packet && total > c->out_max_packet)) {
         b->stats.dropped++;
+        counters_inc(COUNTER_DROP_TOO_LARGE_FOR_CLIENT);
         return false;
     }
     size_t head_len = total - m->payload_len;
     uint8_t *head = outq_reserve(&c->out, head_len);
     if (!head) {
         b->stats.dropped++;
+        counters_inc(COUNTER_DROP_OUTPUT_ERROR);
         return false;
     }
     size_t wrote = mqtt_encode_publish_head(pub, c->version, head, head_len);
     if (wrote != head_len) {
         b->stats.dropped++;
+        counters_inc(COUNTER_DROP_OUTPUT_ERROR);
         return false;
     }
     outq_commit(&c->out, head_len);
@@ -369,6 +383,8 @@ bool route_send(broker *b, conn *c, delivery *d)
     }
     d->flags |= DLV_SENT;
     b->stats.pub_sent++;
+    b->stats.pub_sent_qos[d->qos]++;
+    b->stats.payload_sent_qos[d->qos] += m->payload_len;
     b->stats.msgs_sent++;
     conn_mark_dirty(c);
     return true;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "broker/core.h"
 
@@ -245,8 +246,14 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
                    .retain_handling = sub->retain_handling};
     session_sub *old = hmap_get(&s->subs, sub->filter.data, sub->filter.len);
     *existed = old != NULL;
-    if (!old && ((b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions) || broker_over_memory(b)))
+    if (!old && b->set.max_subscriptions && s->subs.count >= b->set.max_subscriptions) {
+        counters_inc(COUNTER_LIMIT_MAX_SUBSCRIPTIONS);
         return -2;
+    }
+    if (!old && broker_over_memory(b)) {
+        counters_inc(COUNTER_LIMIT_MEMORY);
+        return -2;
+    }
     session_sub *ss = old;
     if (!ss) {
         ss = malloc(sizeof *ss + sub->filter.len + 1);

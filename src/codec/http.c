@@ -88,8 +88,8 @@ static size_t http_scan(http_parser *p, const uint8_t *buf, size_t len, http_upg
     return 0;
 }
 
-/* Parses "GET /path HTTP/1.1" in line[0..n). */
-static int http_parse_request_line(const char *line, size_t n, http_upgrade_request *out)
+/* Parses "GET /path HTTP/1.1" in line[0..n). plain: HTTP/1.0 is accepted and the method is not judged. */
+static int http_parse_request_line(const char *line, size_t n, bool plain, http_upgrade_request *out)
 {
     const char *sp1 = memchr(line, ' ', n);
     if (!sp1 || sp1 == line)
@@ -107,9 +107,9 @@ static int http_parse_request_line(const char *line, size_t n, http_upgrade_requ
             return http_fail(out, 400, "malformed method");
     if (version.len != 8 || memcmp(version.data, "HTTP/1.", 7) != 0)
         return http_fail(out, 400, "malformed HTTP version");
-    if (version.data[7] != '1')
-        return http_fail(out, 505, "WebSocket needs HTTP/1.1");
-    if (out->method.len != 3 || memcmp(out->method.data, "GET", 3) != 0)
+    if (version.data[7] != '1' && !(plain && version.data[7] == '0'))
+        return http_fail(out, 505, plain ? "HTTP version not supported" : "WebSocket needs HTTP/1.1");
+    if (!plain && (out->method.len != 3 || memcmp(out->method.data, "GET", 3) != 0))
         return http_fail(out, 405, "method is not GET");
     if (out->target.data[0] != '/')
         return http_fail(out, 400, "request target is not an absolute path");
@@ -131,7 +131,7 @@ static int http_set_once(http_slice *field, http_slice value, http_upgrade_reque
 }
 
 /* Files one header under the field it belongs to; unknown headers are ignored. */
-static int http_store_header(http_slice name, http_slice value, http_upgrade_request *out)
+static int http_store_header(http_slice name, http_slice value, bool plain, http_upgrade_request *out)
 {
     static const struct {
         const char *name;
@@ -146,8 +146,15 @@ static int http_store_header(http_slice name, http_slice value, http_upgrade_req
         {"origin", offsetof(http_upgrade_request, origin)},
         {"x-forwarded-for", offsetof(http_upgrade_request, forwarded_for)},
     };
-    if (http_slice_ieq(name, "content-length") || http_slice_ieq(name, "transfer-encoding"))
+    bool body = http_slice_ieq(name, "content-length") || http_slice_ieq(name, "transfer-encoding");
+    if (body && !plain)
         return http_fail(out, 400, "request body on an upgrade request");
+    if (plain && body) {
+        out->has_body = true;
+        return HTTP_OK;
+    }
+    if (plain && http_slice_ieq(name, "authorization"))
+        return http_set_once(&out->authorization, value, out);
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (http_slice_ieq(name, fields[i].name))
             return http_set_once((http_slice *)((char *)out + fields[i].offset), value, out);
@@ -155,7 +162,7 @@ static int http_store_header(http_slice name, http_slice value, http_upgrade_req
 }
 
 /* Parses one "Name: value" line (without CRLF). */
-static int http_parse_header_line(const char *line, size_t n, http_upgrade_request *out)
+static int http_parse_header_line(const char *line, size_t n, bool plain, http_upgrade_request *out)
 {
     if (line[0] == ' ' || line[0] == '\t')
         return http_fail(out, 400, "obsolete line folding");
@@ -174,7 +181,7 @@ static int http_parse_header_line(const char *line, size_t n, http_upgrade_reque
     for (const char *c = v; c < end; c++)
         if (!http_is_value_char((unsigned char)*c))
             return http_fail(out, 400, "invalid byte in header value");
-    return http_store_header(name, (http_slice){v, (size_t)(end - v)}, out);
+    return http_store_header(name, (http_slice){v, (size_t)(end - v)}, plain, out);
 }
 
 /* Sec-WebSocket-Key must be the base64 encoding of 16 bytes: 22 alphabet characters and "==". */
@@ -205,27 +212,28 @@ static int http_check_upgrade(http_upgrade_request *out)
     return HTTP_OK;
 }
 
-/* Parses the complete head buf[0..head_len). */
-static int http_parse_head(http_parser *p, const char *buf, size_t head_len, http_upgrade_request *out)
+/* Parses the complete head buf[0..head_len); plain: a request without the WebSocket rules. */
+static int http_parse_head(http_parser *p, const char *buf, size_t head_len, bool plain, http_upgrade_request *out)
 {
     const char *pos = buf, *end = buf + head_len - 2; /* stop before the final empty line's CRLF */
     uint32_t headers = 0;
     const char *eol = memchr(pos, '\r', (size_t)(end - pos));
-    if (http_parse_request_line(pos, (size_t)(eol - pos), out) != HTTP_OK)
+    if (http_parse_request_line(pos, (size_t)(eol - pos), plain, out) != HTTP_OK)
         return HTTP_ERROR;
     pos = eol + 2;
     while (pos < end) {
         eol = memchr(pos, '\r', (size_t)(end - pos));
         if (++headers > p->max_headers)
             return http_fail(out, 431, "too many header lines");
-        if (eol == pos || http_parse_header_line(pos, (size_t)(eol - pos), out) != HTTP_OK)
+        if (eol == pos || http_parse_header_line(pos, (size_t)(eol - pos), plain, out) != HTTP_OK)
             return out->status ? HTTP_ERROR : http_fail(out, 400, "malformed header line");
         pos = eol + 2;
     }
-    return http_check_upgrade(out);
+    return plain ? HTTP_OK : http_check_upgrade(out);
 }
 
-int http_upgrade_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgrade_request *out)
+/* Both parsers: scan for the end of the head, then parse it. */
+static int http_parse_any(http_parser *p, const uint8_t *buf, size_t len, bool plain, http_upgrade_request *out)
 {
     memset(out, 0, sizeof *out);
     size_t head = http_scan(p, buf, len, out);
@@ -236,7 +244,17 @@ int http_upgrade_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgr
     if (head < 4 || buf[0] == '\r')
         return http_fail(out, 400, "empty request line");
     out->header_len = head;
-    return http_parse_head(p, (const char *)buf, head, out);
+    return http_parse_head(p, (const char *)buf, head, plain, out);
+}
+
+int http_upgrade_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgrade_request *out)
+{
+    return http_parse_any(p, buf, len, false, out);
+}
+
+int http_request_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgrade_request *out)
+{
+    return http_parse_any(p, buf, len, true, out);
 }
 
 /* Trims blanks off both ends of [*s, *e); true if anything is left. */
@@ -344,13 +362,17 @@ size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, co
 static const char *http_status_text(int status)
 {
     switch (status) {
+    case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
@@ -371,5 +393,24 @@ size_t http_error_response_write(char *out, size_t cap, int status, bool secure)
                      "\r\n",
                      status, http_status_text(status), status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
                      secure ? HTTP_HSTS_HEADER : "");
+    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+}
+
+size_t http_response_head_write(char *out, size_t cap, int status, const char *extra, const char *content_type,
+                                size_t content_length)
+{
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 %d %s\r\n"
+                     "%s"
+                     "%s%s%s"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Frame-Options: DENY\r\n"
+                     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "Connection: close\r\n"
+                     "Content-Length: %zu\r\n"
+                     "\r\n",
+                     status, http_status_text(status), extra ? extra : "", content_type ? "Content-Type: " : "",
+                     content_type ? content_type : "", content_type ? "\r\n" : "", content_length);
     return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }

@@ -34,6 +34,8 @@ typedef struct http_upgrade_request {
     size_t header_len; /* bytes through the blank line ending the headers; what follows is WebSocket data */
     http_slice method, target;
     http_slice host, upgrade, connection, key, version, protocols, origin, forwarded_for;
+    http_slice authorization; /* http_request_parse only */
+    bool has_body;            /* http_request_parse only: Content-Length or Transfer-Encoding present */
     int status;          /* HTTP_ERROR: the status to answer */
     const char *message; /* HTTP_ERROR: static description */
 } http_upgrade_request;
@@ -49,6 +51,14 @@ void http_parser_init(http_parser *p, size_t max_size, uint32_t max_headers);
 
 /* Parses the request in buf[0..len) (the whole of what has arrived so far; see the convention above). */
 int http_upgrade_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgrade_request *out);
+
+/*
+ * Parses a plain HTTP/1.0 or HTTP/1.1 request head (the metrics endpoint) into the same structure, with the
+ * same limits, resumability and return convention, but without the WebSocket rules: any method token is
+ * returned for the caller to judge (405), the Authorization header is kept, and a body is only flagged
+ * (has_body), not refused. Fields of the upgrade (key, version, ...) are filled when sent.
+ */
+int http_request_parse(http_parser *p, const uint8_t *buf, size_t len, http_upgrade_request *out);
 
 /* True if the comma-separated list contains `token`, compared case-insensitively, ignoring whitespace. */
 bool http_list_contains(http_slice list, const char *token);
@@ -77,5 +87,11 @@ size_t http_upgrade_response_write(char *out, size_t cap, const char *accept, co
  * X-Frame-Options, Content-Security-Policy), plus HTTP_HSTS_HEADER when `secure`. Returns its length, 0 if
  * cap is too small. */
 size_t http_error_response_write(char *out, size_t cap, int status, bool secure);
+
+/* Writes the head of an answer that closes the connection: status line, `extra` header lines (each ending in
+ * CRLF; may be NULL), Content-Type (when not NULL), the same no-sniff / no-frame / no-store headers as
+ * http_error_response_write, Content-Length and the blank line. Returns its length, 0 if cap is too small. */
+size_t http_response_head_write(char *out, size_t cap, int status, const char *extra, const char *content_type,
+                                size_t content_length);
 
 #endif

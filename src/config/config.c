@@ -195,6 +195,11 @@ void config_free(rampart_config *cfg)
     free(cfg->persist.key_old_credential);
     for (size_t i = 0; i < cfg->audit_file_count; i++)
         free(cfg->audit_files[i]);
+    free(cfg->metrics_address);
+    free(cfg->metrics_file);
+    free(cfg->metrics_password_file);
+    free(cfg->metrics_certfile);
+    free(cfg->metrics_keyfile);
     auth_settings_clear(&cfg->auth);
     sandbox_settings_clear(&cfg->sandbox);
     memset(cfg, 0, sizeof(*cfg));

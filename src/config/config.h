@@ -188,6 +188,15 @@ typedef struct rampart_config {
     bool audit_stdout;                   /* audit_dest stdout */
     uint32_t audit_rate;                 /* audit_rate N: events per second per type and source; default 20 */
 
+    /* --- Prometheus metrics endpoint (issue 6, src/broker/broker_metrics.c, docs/metrics.md) --- */
+    uint16_t metrics_port;               /* metrics_listener PORT [ADDRESS]; 0 = no metrics endpoint */
+    char *metrics_address;               /* its ADDRESS; NULL = 127.0.0.1 */
+    char *metrics_file;                  /* where metrics_listener was set (for messages); owned */
+    int metrics_line;
+    char *metrics_password_file;         /* basic auth users (password_file format); NULL = no auth */
+    char *metrics_certfile;              /* TLS on the metrics endpoint: both or neither */
+    char *metrics_keyfile;
+
     /* --- modules with their own option parsers (routed by the table) --- */
     auth_settings auth;                  /* password_file (global), ban_file, login limiting, connect_timeout,
                                             max_connections_per_address, ... (security/auth_options.h) */

@@ -110,6 +110,7 @@ static int h_ws_proxy(struct parse_state *, const struct directive *, char *, ch
 static int h_proxy_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_timeout(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_persistence_durability(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_metrics_listener(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_response_topic_prefix(struct parse_state *, const struct directive *, char *, char *, size_t);
 
 #define I3 "issue 3 src/broker"
@@ -258,6 +259,14 @@ static const struct directive directives[] = {
       NULL, false),
     D("message_size_limit", GLOBAL, true, I3, true, "0 (max_packet_size applies)", V_SIZE32, 0, 268435455,
       G(message_size_limit), NO_OFFSET, NULL, false),
+    D("metrics_certfile", GLOBAL, false, I6 " metrics", true, "none (plain HTTP)", V_STRING, 0, 0,
+      G(metrics_certfile), NO_OFFSET, NULL, false),
+    D("metrics_keyfile", GLOBAL, false, I6 " metrics", true, "none", V_STRING, 0, 0, G(metrics_keyfile), NO_OFFSET,
+      NULL, false),
+    D("metrics_listener", GLOBAL, false, I6 " metrics", true, "none (no metrics endpoint)", V_SPECIAL, 0, 0,
+      NO_OFFSET, NO_OFFSET, h_metrics_listener, false),
+    D("metrics_password_file", GLOBAL, false, I6 " metrics", true, "none (no authentication)", V_STRING, 0, 0,
+      G(metrics_password_file), NO_OFFSET, NULL, false),
     D("mount_point", LISTENER, false, I3, true, "none", V_STRING, 0, 0, NO_OFFSET, L(mount_point), NULL, false),
     REFUSE("notification_topic", GLOBAL, NONE, "-"),
     REFUSE("notifications", GLOBAL, NONE, "-"),
@@ -1083,6 +1092,30 @@ static int h_audit_dest(struct parse_state *ps, const struct directive *d, char 
         snprintf(msg, len, "unknown destination '%s' (file PATH, syslog, stdout)", kind);
         return -1;
     }
+    return 0;
+}
+
+/* metrics_listener PORT [ADDRESS]: the Prometheus endpoint (docs/metrics.md); loopback when no address. */
+static int h_metrics_listener(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                              size_t len)
+{
+    rampart_config *cfg = ps->cfg;
+    char *rest = value;
+    char *port_s = parse_word(&rest), *addr = parse_word(&rest), *extra = parse_word(&rest);
+    (void)d;
+    if (!port_s || extra) {
+        snprintf(msg, len, "expected `metrics_listener PORT [ADDRESS]`");
+        return -1;
+    }
+    long port = parse_port(port_s, msg, len);
+    if (port < 0)
+        return -1;
+    if ((addr && !(cfg->metrics_address = strdup(addr))) || !(cfg->metrics_file = strdup(ps->file))) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    cfg->metrics_port = (uint16_t)port;
+    cfg->metrics_line = ps->line;
     return 0;
 }
 

@@ -162,3 +162,8 @@ const char *secure_client_address(const transport *t)
     const char *forwarded = t ? transport_ws_client_address(t) : NULL;
     return forwarded ? forwarded : proxied;
 }
+
+const tls_context *secure_listener_tls(const secure_listener *s)
+{
+    return s ? s->tls : NULL;
+}

@@ -26,6 +26,9 @@ secure_listener *secure_listener_new(const tls_settings *tls, const ws_transport
                                      char *err, size_t errlen);
 void secure_listener_free(secure_listener *s);
 
+/* The listener's TLS context (certificate expiry for the metrics), or NULL when it has no TLS. */
+const tls_context *secure_listener_tls(const secure_listener *s);
+
 /* The listener's transport factory (listener_transport_fn): ctx is the secure_listener. */
 transport *secure_make_transport(void *ctx, int fd);
 

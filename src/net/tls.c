@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "net/ocsp_worker.h"
 #include "base/secevent.h"
@@ -725,6 +726,16 @@ int tls_context_reconfigure(tls_context *c, const tls_settings *s, char *err, si
     return 0;
 }
 
+int tls_context_expiry_seconds(const tls_context *c, int64_t *seconds)
+{
+    X509 *cert = c && c->ssl_ctx ? SSL_CTX_get0_certificate(c->ssl_ctx) : NULL;
+    int days = 0, secs = 0;
+    if (!cert || !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)))
+        return -1;
+    *seconds = (int64_t)days * 86400 + secs;
+    return 0;
+}
+
 void tls_context_free(tls_context *c)
 {
     if (!c)
@@ -925,6 +936,37 @@ static const char *tls_failure_reason(tls_conn *c, int ssl_error, unsigned long 
     return "handshake failed";
 }
 
+/* The metrics counter (base/counters.h) a failed handshake belongs to. */
+static enum counter_id tls_failure_counter(tls_conn *c, int ssl_error, unsigned long e)
+{
+    long vr = SSL_get_verify_result(c->ssl);
+    int r = e ? ERR_GET_REASON(e) : 0;
+    switch (vr) {
+    case X509_V_OK: break;
+    case X509_V_ERR_CERT_HAS_EXPIRED: return COUNTER_TLS_CERT_EXPIRED;
+    case X509_V_ERR_CERT_REVOKED: return COUNTER_TLS_CERT_REVOKED;
+    case X509_V_ERR_CRL_HAS_EXPIRED: return COUNTER_TLS_CRL_EXPIRED;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return COUNTER_TLS_UNKNOWN_CA;
+    default: return COUNTER_TLS_CERT_INVALID;
+    }
+    if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+        return COUNTER_TLS_NO_CLIENT_CERT;
+    if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_VERSION_TOO_LOW || r == SSL_R_NO_PROTOCOLS_AVAILABLE ||
+        r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+        return COUNTER_TLS_PROTOCOL_VERSION;
+    if (r == SSL_R_NO_SHARED_CIPHER)
+        return COUNTER_TLS_NO_SHARED_CIPHER;
+    if (r == SSL_R_HTTP_REQUEST || r == SSL_R_HTTPS_PROXY_REQUEST || r == SSL_R_WRONG_VERSION_NUMBER ||
+        r == SSL_R_PACKET_LENGTH_TOO_LONG)
+        return COUNTER_TLS_NOT_TLS;
+    if (r == SSL_R_UNEXPECTED_EOF_WHILE_READING || (!e && ssl_error == SSL_ERROR_SYSCALL))
+        return COUNTER_TLS_CONNECTION_CLOSED;
+    return COUNTER_TLS_OTHER;
+}
+
 /* A security event (base/secevent.h) about connection c: tls_handshake_failure, cert_revoked, ... */
 static void tls_audit(const tls_conn *c, const char *type, const char *outcome, const char *reason,
                       const char *subject)
@@ -993,6 +1035,7 @@ static int tls_ocsp_outcome(tls_conn *c, int rc, const char *why)
     if (rc < 0) {
         snprintf(c->fail_subject, sizeof c->fail_subject, "%s", c->subject ? c->subject : "-");
         tls_log_failure(c, why);
+        counters_inc(COUNTER_TLS_OCSP);
     } else if (rc == 0) {
         c->base.waiting = true;
         errno = EAGAIN;
@@ -1011,8 +1054,10 @@ static int tls_post_handshake_checks(tls_conn *c)
     }
     if (!SSL_get0_peer_certificate(c->ssl))
         return 1;
-    if (SSL_session_reused(c->ssl) && !transport_tls_recheck(&c->base))
+    if (SSL_session_reused(c->ssl) && !transport_tls_recheck(&c->base)) {
+        counters_inc(COUNTER_TLS_CERT_INVALID);
         return -1;
+    }
     if (!c->ctx->s.ocsp_check_clients)
         return 1;
     int rc = tls_ocsp_begin(c, &why);
@@ -1059,6 +1104,7 @@ static int tls_handshake(transport *t)
         return 0;
     }
     tls_log_failure(c, tls_failure_reason(c, e, ERR_peek_last_error(), saved_errno));
+    counters_inc(tls_failure_counter(c, e, ERR_peek_last_error()));
     ERR_clear_error();
     return -1;
 }

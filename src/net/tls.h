@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "net/transport.h"
@@ -72,6 +73,10 @@ tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen);
  * the old context stays in service, err says why, and -1 is returned.
  */
 int tls_context_reload(tls_context *c, char *err, size_t errlen);
+
+/* Seconds from now until the notAfter of the context's current server certificate (negative once expired;
+ * follows reloads). Returns 0, or -1 when there is no certificate. */
+int tls_context_expiry_seconds(const tls_context *c, int64_t *seconds);
 
 /*
  * SIGHUP with a new configuration: like tls_context_reload, but new handshakes also use the listener's new

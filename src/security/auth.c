@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "base/secevent.h"
 #include "codec/mqtt.h"
@@ -295,6 +296,7 @@ void auth_tick(auth *a)
         }
     }
     ban_list_expire(a->bans, wall_now(), log_ban_expired, NULL);
+    counters_gauge_set(COUNTER_GAUGE_BANS_ACTIVE, (int64_t)ban_list_count(a->bans));
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------------------- */
@@ -426,19 +428,23 @@ static void apply_lockout(auth *a, const limiter_decision *d, const sec_addr *ad
 
     snprintf(detail, sizeof detail, "duration_s=%" PRId64 " failures=%u", secs, d->failures);
     if (d->locked_scopes & (1u << LIMITER_SCOPE_ADDRESS)) {
+        counters_inc(COUNTER_LOCKOUT_ADDRESS);
         audit_lockout("address", addr, user, client, listener, secs, d->failures);
         auth_ban_add(a, BAN_ADDRESS, addr->text, secs, "lockout: failed logins from address");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=address ban_added", addr, user, client, listener, detail);
     }
     if (d->locked_scopes & (1u << LIMITER_SCOPE_NETWORK)) {
+        counters_inc(COUNTER_LOCKOUT_NETWORK);
         audit_lockout("network", addr, user, client, listener, secs, d->failures);
         auth_ban_add(a, BAN_NETWORK, addr->network, secs, "lockout: failed logins from network");
         log_decision(LOG_LEVEL_WARNING, "lockout scope=network ban_added", addr, user, client, listener, detail);
     }
     if (d->locked_scopes & (1u << LIMITER_SCOPE_USERNAME)) {
+        counters_inc(COUNTER_LOCKOUT_USERNAME);
         log_decision(LOG_LEVEL_WARNING, "lockout scope=username", addr, user, client, listener, detail);
         audit_lockout("username", addr, user, client, listener, secs, d->failures);
     }
+    counters_gauge_set(COUNTER_GAUGE_BANS_ACTIVE, (int64_t)ban_list_count(a->bans));
 }
 
 /* The ban list's verdict on an attempt (address, network, username, client identifier): 0, or 0x8A Banned
@@ -454,6 +460,7 @@ static uint8_t precheck_ban(auth *a, const auth_attempt *at, const char *user, c
         return 0;
     snprintf(detail, sizeof detail, "ban_kind=%s ban_value=\"%s\"", ban_kind_name(ban->kind),
              auth_log_escape(ban->value, ban->value_len, v, 64));
+    counters_inc(COUNTER_AUTH_BANNED);
     log_decision(LOG_LEVEL_NOTICE, "refused reason=banned", at->addr, user, client, at->listener, detail);
     return MQTT_RC_BANNED;
 }
@@ -469,6 +476,7 @@ static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const
     if (!at->has_username) {
         if (at->allow_anonymous)
             return 0;
+        counters_inc(COUNTER_AUTH_ANONYMOUS_NOT_ALLOWED);
         log_decision(LOG_LEVEL_NOTICE, "refused reason=anonymous_not_allowed", at->addr, user, client,
                      at->listener, NULL);
         return MQTT_RC_NOT_AUTHORIZED;
@@ -476,6 +484,7 @@ static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const
     if (!a->db) {
         if (at->allow_anonymous)
             return 0;
+        counters_inc(COUNTER_AUTH_NO_PASSWORD_FILE);
         log_decision(LOG_LEVEL_NOTICE, "refused reason=no_password_file", at->addr, user, client, at->listener,
                      NULL);
         return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
@@ -484,6 +493,7 @@ static uint8_t precheck(auth *a, const auth_attempt *at, const char *user, const
     if (d.verdict != LIMITER_ALLOW) {
         snprintf(detail, sizeof detail, "scope=%s retry_after_ms=%" PRIu64, limiter_scope_name(d.scope),
                  d.retry_after_ms);
+        counters_inc(d.verdict == LIMITER_BACKOFF ? COUNTER_AUTH_BACKOFF : COUNTER_AUTH_LOCKED_OUT);
         log_decision(LOG_LEVEL_NOTICE, d.verdict == LIMITER_BACKOFF ? "refused reason=backoff" : "refused reason=locked_out",
                      at->addr, user, client, at->listener, detail);
         return d.verdict == LIMITER_BACKOFF ? MQTT_RC_CONNECTION_RATE_EXCEEDED : MQTT_RC_BANNED;
@@ -535,6 +545,8 @@ int auth_begin(auth *a, const auth_attempt *at, uint64_t cookie, uint8_t *reason
     return AUTH_PENDING;
 busy:
     a->stats.busy++;
+    counters_inc(COUNTER_AUTH_SERVER_BUSY);
+    counters_inc(COUNTER_LIMIT_AUTH_QUEUE);
     log_decision(LOG_LEVEL_WARNING, "refused reason=server_busy", at->addr, user, client, at->listener,
                  "detail=verification_queue_full");
     if (j)
@@ -555,6 +567,7 @@ static uint8_t finish(auth *a, int result, pending *p, const char *method)
     if (strcmp(method, "password") == 0)
         a->stats.evaluated++;
     if (result == 1 && p->known && p->expires_at && p->expires_at <= now) {
+        counters_inc(COUNTER_AUTH_PASSWORD_EXPIRED);
         log_decision(LOG_LEVEL_WARNING, "failure reason=password_expired", &p->addr, p->user, p->client,
                      p->listener, NULL);
         return refuse(a, MQTT_RC_BAD_USERNAME_OR_PASSWORD);
@@ -579,6 +592,9 @@ static uint8_t finish(auth *a, int result, pending *p, const char *method)
                                                 : d.verdict == LIMITER_LOCKOUT ? "lockout"
                                                                                : "counting");
     /* unknown user and wrong password log differently (for the operator) but answer the same */
+    counters_inc(result < 0 ? COUNTER_AUTH_INTERNAL_ERROR
+                 : p->known ? COUNTER_AUTH_BAD_PASSWORD
+                            : COUNTER_AUTH_UNKNOWN_USER);
     log_decision(LOG_LEVEL_NOTICE, p->known ? "failure reason=bad_password" : "failure reason=unknown_user",
                  &p->addr, p->user, p->client, p->listener, detail);
     if (d.locked_scopes)

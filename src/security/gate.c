@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/counters.h"
 #include "base/log.h"
 #include "security/auth.h"
 #include "security/connlimit.h"
@@ -101,6 +102,19 @@ uint32_t sec_gate_connect_timeout_ms(const sec_gate *g)
     return connlimit_get_config(g->conn)->connect_timeout_s * 1000u;
 }
 
+/* The metrics counter of a connection-limit refusal. */
+static enum counter_id gate_limit_counter(enum connlimit_verdict v)
+{
+    switch (v) {
+    case CONNLIMIT_RATE_LISTENER: return COUNTER_LIMIT_CONNECTION_RATE_PER_LISTENER;
+    case CONNLIMIT_RATE_ADDRESS: return COUNTER_LIMIT_CONNECTION_RATE_PER_ADDRESS;
+    case CONNLIMIT_MAX_ADDRESS: return COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS;
+    case CONNLIMIT_MAX_UNAUTHENTICATED: return COUNTER_LIMIT_MAX_UNAUTHENTICATED;
+    case CONNLIMIT_MAX_UNAUTHENTICATED_ADDRESS:
+    default: return COUNTER_LIMIT_MAX_UNAUTHENTICATED_PER_ADDRESS;
+    }
+}
+
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
                           const char *address)
 {
@@ -117,6 +131,7 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     c->allow_anonymous = allow_anonymous;
     v = connlimit_accept(g->conn, index, &c->addr, now);
     if (v != CONNLIMIT_OK) {
+        counters_inc(gate_limit_counter(v));
         connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
         g->refusal = connlimit_verdict_name(v);
         free(c);
@@ -256,6 +271,7 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
     if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
         scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
                            r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
+        counters_inc(COUNTER_AUTH_PROTOCOL_ERROR);
         log_scram(c, "refused reason=scram_malformed", "", 0);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
@@ -294,6 +310,7 @@ void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_conn
         const mqtt_bytes *m = &pkt->props.auth_method;
         if (m->len != strlen(SEC_AUTH_METHOD) || memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
             c->client_id_len = 0;
+            counters_inc(COUNTER_AUTH_BAD_METHOD);
             log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", c->addr.text, c->listener);
             return reply_connack(r, MQTT_RC_BAD_AUTH_METHOD);
         }
@@ -336,6 +353,7 @@ void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_re
     if (!c->scram || pkt->reason != MQTT_RC_CONTINUE_AUTH ||
         !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
         memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
+        counters_inc(COUNTER_AUTH_PROTOCOL_ERROR);
         log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", c->addr.text, c->listener);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);

@@ -154,6 +154,23 @@ static void listener_from_config(struct hardening_view *v, struct hardening_list
     add_dir_of(v->read_paths, &v->n_read_paths, l->acl_file, oom);
 }
 
+/* The metrics endpoint (metrics_listener) as a listener of the view: loopback unless an address is given;
+ * its password file and certificate are re-read on SIGHUP. */
+static void metrics_from_config(struct hardening_view *v, struct hardening_listener *hl, const rampart_config *cfg,
+                                bool *oom)
+{
+    hl->port = cfg->metrics_port;
+    hl->bind = dup_or_null(cfg->metrics_address ? cfg->metrics_address : "127.0.0.1", oom);
+    hl->metrics = true;
+    hl->metrics_auth = cfg->metrics_password_file != NULL;
+    hl->tls = cfg->metrics_certfile != NULL;
+    hl->certfile = dup_or_null(cfg->metrics_certfile, oom);
+    hl->keyfile = dup_or_null(cfg->metrics_keyfile, oom);
+    add_dir_of(v->read_paths, &v->n_read_paths, cfg->metrics_certfile, oom);
+    add_dir_of(v->read_paths, &v->n_read_paths, cfg->metrics_keyfile, oom);
+    add_dir_of(v->read_paths, &v->n_read_paths, cfg->metrics_password_file, oom);
+}
+
 /* Process-wide parts: account, switches, credentials files, logs, extra paths. */
 static void globals_from_config(struct hardening_view *v, const rampart_config *cfg, bool *oom)
 {
@@ -205,7 +222,9 @@ int hardening_from_config(const rampart_config *cfg, struct hardening_view *v, c
         listener_from_config(v, &v->listeners[i], cfg, &cfg->listeners[i], &oom);
         v->n_listeners++;
     }
-    if (oom || cfg->listener_count > HARDENING_MAX_LISTENERS) {
+    if (cfg->metrics_port && v->n_listeners < HARDENING_MAX_LISTENERS)
+        metrics_from_config(v, &v->listeners[v->n_listeners++], cfg, &oom);
+    if (oom || cfg->listener_count + (cfg->metrics_port ? 1 : 0) > HARDENING_MAX_LISTENERS) {
         snprintf(err, errlen, "hardening: out of memory or too many files and listeners");
         hardening_free(v);
         return -1;

@@ -123,7 +123,12 @@ static void check_listener(struct audit_report *r, const struct hardening_listen
     if (l->metrics) {
         if (exposed && !l->metrics_auth)
             audit_add(r, "LSN-006", AUDIT_MEDIUM, "metrics exposed without authentication",
-                      "bind the metrics listener to loopback or require credentials", "listener %s", name);
+                      "bind metrics_listener to loopback or set metrics_password_file (and TLS)",
+                      "metrics listener %s has neither metrics_password_file nor TLS", name);
+        else if (exposed && !l->tls)
+            audit_add(r, "LSN-006", AUDIT_LOW, "metrics password sent in clear text",
+                      "set metrics_certfile and metrics_keyfile, or bind metrics_listener to loopback",
+                      "metrics listener %s uses basic authentication without TLS", name);
         return;
     }
     if (exposed && !l->tls)
