@@ -832,6 +832,8 @@ static void proto_publish(conn *c, mqtt_publish *p)
         /* The store cannot take it (full): 5.0 gets 0x97 Quota exceeded; 3.1.1 has no negative acknowledgement,
          * so the client is disconnected and will resend (docs/persistence.md). */
         b->stats.dropped++;
+        limit_hit_client(c, s, "persistence_max_size", c->version == MQTT_V5 ? "refused" : "disconnected",
+                         (const char *)topic.data, topic.len);
         if (c->version != MQTT_V5) {
             proto_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "persistent store full");
             return;

@@ -24,7 +24,8 @@ def small_fs(tmp_path):
         subprocess.run(["umount", "-l", str(data)], check=False)
 
 
-def test_full_disk_refuses_qos1_2_keeps_qos0_and_stored_messages_and_recovers(make_broker, tmp_path, small_fs):
+def test_full_disk_refuses_qos1_2_keeps_qos0_and_stored_messages_and_recovers(small_fs, make_broker, tmp_path):
+    # small_fs comes first: pytest tears fixtures down in reverse, so the broker stops before the unmount.
     key = tmp_path / "key"
     key.write_text(os.urandom(32).hex() + "\n")
     os.chmod(key, 0o600)
