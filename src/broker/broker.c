@@ -493,6 +493,7 @@ static void broker_tick(broker *b)
         log_debug("%zu expired retained messages removed", expired);
     broker_tick_conns(b);
     broker_tick_sessions(b);
+    persist_tick(b);
     for (int i = 0; i < b->nlisteners; i++)
         listener_tick(b->listeners[i]);
     for (int i = 0; i < b->nticks; i++)
@@ -530,6 +531,7 @@ static int broker_iterate(broker *b, int max_wait_ms)
         broker_tick(b);
         b->next_tick_ms = b->now_ms + 1000;
     }
+    persist_commit(b); /* group commit: before any acknowledgement of this iteration is written */
     conn_flush_dirty(b);
     conn_reap(b);
     return 0;
@@ -558,10 +560,12 @@ void broker_free(broker *b)
             c->will_keep = false;
         proto_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "server shutting down");
     }
+    persist_commit(b);
     conn_flush_dirty(b);
     conn_reap(b);
     for (int i = 0; i < b->nlisteners; i++)
         listener_close(b->listeners[i]);
+    persist_close(b); /* the final state is committed; freeing the sessions below deletes no record */
     session_free_all(b);
     retain_free(&b->retained);
     trie_free(&b->trie);

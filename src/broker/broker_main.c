@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "base/log.h"
 #include "broker/broker.h"
 #include "base/notify.h"
@@ -17,6 +19,8 @@
 #include "broker/broker_gate.h"
 #include "broker/broker_metrics.h"
 #include "broker/broker_transports.h"
+#include "broker/persist.h"
+#include "persist/store.h"
 #include "config/config.h"
 #include "security/auditlog.h"
 #include "security/hardening.h"
@@ -116,6 +120,23 @@ static void broker_main_audit_reload(const char *file, const char *error)
     secevent_emit(&e);
 }
 
+/* SIGHUP with persistence: a key different from the running one (persistence_key_file or _credential) is
+ * rotated to at once, every record rewritten under it (docs/persistence.md, key rotation). */
+static void broker_main_reload_persist(const rampart_config *cfg, broker *b)
+{
+    const struct config_persistence *pc = &cfg->persist;
+    uint8_t key[RECORD_MASTER_KEY_LEN];
+    char err[512] = "";
+    if (!pc->enabled)
+        return;
+    int rc = store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, sizeof err);
+    if (rc == 1 && persist_rekey(b, key, err, sizeof err) < 0)
+        rc = -1;
+    if (rc < 0)
+        log_error("reload: persistence key: %s; the running key stays in use", err);
+    OPENSSL_cleanse(key, sizeof key);
+}
+
 /* SIGHUP: re-reads the configuration file; a file with errors keeps the running configuration. */
 static void broker_main_on_reload(void *ctx, broker *b)
 {
@@ -150,6 +171,7 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
+    broker_main_reload_persist(&cfg, b);
     fresh = &cfg;
     broker_main_audit_reload(r->args->config, NULL);
 out:
@@ -208,6 +230,61 @@ static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *er
         }
     }
     return sec_gate_new(&cfg->auth, gate, err, errlen);
+}
+
+/* Says what mosquitto's snapshot options mean here (never silently ignored). */
+static void broker_main_persist_notes(const struct config_persistence *p)
+{
+    if (p->autosave_interval != UINT32_MAX && !p->relaxed)
+        log_notice("persistence: autosave_interval %u has no effect: every acknowledged message is committed "
+                   "(persistence_durability sync; docs/persistence.md)", p->autosave_interval);
+    else if (p->autosave_interval != UINT32_MAX)
+        log_notice("persistence: autosave_interval %u: relaxed mode syncs every %u ms", p->autosave_interval,
+                   p->sync_interval_ms ? p->sync_interval_ms : (p->autosave_interval ? p->autosave_interval * 1000u : 1000u));
+    if (p->autosave_on_changes)
+        log_notice("persistence: autosave_on_changes has no effect: every change is committed at the end of the "
+                   "event-loop iteration that made it");
+}
+
+/*
+ * Opens the encrypted store when `persistence true` (keys from file, environment or credential, wiped after
+ * use) and restores its state into b. Returns 0 (also when persistence is off) or -1 with err.
+ */
+static int broker_main_persist(const rampart_config *cfg, broker *b, char *err, size_t errlen)
+{
+    const struct config_persistence *pc = &cfg->persist;
+    uint8_t key[RECORD_MASTER_KEY_LEN], old[RECORD_MASTER_KEY_LEN];
+    char path[4096];
+    int rc = -1, has_old = 0;
+    if (!pc->enabled) {
+        if (pc->key_file || pc->key_env || pc->key_credential || pc->location || pc->file)
+            log_warning("persistence is false: the persistence_* options have no effect");
+        return 0;
+    }
+    broker_main_persist_notes(pc);
+    if (config_persistence_path(cfg, path, sizeof path) < 0) {
+        snprintf(err, errlen, "persistence_location: path too long");
+        goto out;
+    }
+    if (store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, errlen) != 1) {
+        if (!err[0])
+            snprintf(err, errlen, "persistence true needs a key (persistence_key_file, _env or _credential)");
+        goto out;
+    }
+    has_old = store_key_load(pc->key_old_file, pc->key_old_env, pc->key_old_credential, "persistence_key_old", old,
+                             err, errlen);
+    if (has_old < 0)
+        goto out;
+    uint64_t interval = pc->sync_interval_ms;
+    if (!interval && pc->autosave_interval != UINT32_MAX && pc->autosave_interval)
+        interval = (uint64_t)pc->autosave_interval * 1000u > 60000u ? 60000u : (uint64_t)pc->autosave_interval * 1000u;
+    persist_options o = {.path = path, .max_size = pc->max_size, .relaxed = pc->relaxed,
+                         .sync_interval_ms = (uint32_t)interval, .key = key, .old_key = has_old ? old : NULL};
+    rc = persist_open(b, &o, err, errlen);
+out:
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(old, sizeof old);
+    return rc;
 }
 
 int rampart_broker_main(int argc, char **argv)
@@ -277,6 +354,11 @@ int rampart_broker_main(int argc, char **argv)
     if (broker_acl_active(acl))
         broker_acl_install(acl, b);
     broker_set_listener_hook(b, broker_transports_hook, tr);
+    err[0] = '\0';
+    if (broker_main_persist(&cfg, b, err, sizeof err) < 0) {
+        log_error("persistence: %s", err);
+        goto out;
+    }
     if (broker_transports_attach(tr, b) < 0)
         goto out;
     if (broker_listen(b) < 0)

@@ -391,6 +391,8 @@ void conn_update_watch(conn *c)
 /* Writes what is queued. Returns false if the connection broke. */
 static bool conn_flush(conn *c)
 {
+    if (persist_conn_held(c)) /* an acknowledgement waits for its batch's commit */
+        return true;
     size_t before = c->out.bytes;
     ssize_t n = outq_flush(&c->out, c->t);
     if (n < 0) {
@@ -411,6 +413,7 @@ static bool conn_flush(conn *c)
 
 void conn_flush_dirty(broker *b)
 {
+    conn *held = NULL;
     while (b->dirty_head) {
         conn *c = b->dirty_head;
         b->dirty_head = c->next_dirty;
@@ -418,6 +421,12 @@ void conn_flush_dirty(broker *b)
         c->next_dirty = NULL;
         if (c->state == CONN_CLOSING)
             continue;
+        if (persist_conn_held(c)) { /* stays dirty until the store commits (persist_commit retries) */
+            c->dirty = true;
+            c->next_dirty = held;
+            held = c;
+            continue;
+        }
         if (!conn_flush(c)) {
             conn_close(c, -1, "write failed");
             continue;
@@ -428,6 +437,7 @@ void conn_flush_dirty(broker *b)
         }
         conn_update_watch(c);
     }
+    b->dirty_head = held;
 }
 
 /* The CONNECT-less framing cap, or the negotiated one. */
@@ -722,7 +732,7 @@ void conn_close(conn *c, int reason, const char *why)
         p.u.disconnect.reason = (uint8_t)reason;
         conn_send(c, &p);
     }
-    if (c->out.bytes)
+    if (c->out.bytes && !persist_conn_held(c)) /* a held acknowledgement is dropped: the client resends */
         (void)outq_flush(&c->out, c->t);
     log_info("client %s (%s:%u) disconnected: %s", c->session ? c->session->client_id : "-", c->address, c->port,
              why);

@@ -45,6 +45,7 @@ typedef struct dqueue {
 typedef struct session_sub {
     uint16_t filter_len;
     uint8_t qos;
+    uint8_t options; /* bit 0 No Local, bit 1 Retain As Published, bits 2-3 Retain Handling (for persistence) */
     uint32_t sub_id;
     char filter[]; /* the full filter as subscribed, $share prefix included */
 } session_sub;
@@ -73,6 +74,7 @@ struct session {
     timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
     uint64_t match_epoch;
     session *prev, *next; /* every session */
+    session *persist_prev, *persist_next;
     uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
     uint32_t in_qos2_count, in_qos2_cap;
     uint32_t will_delay_s;
@@ -83,6 +85,8 @@ struct session {
     uint8_t version;
     uint8_t will_qos;
     bool will_retain;
+    bool persist_stored;  /* the store holds a record of this session */
+    bool persist_dirty;   /* in the persist batch (persist_prev/next) */
     char client_id[];       /* NUL-terminated (same allocation) */
 };
 
@@ -158,6 +162,7 @@ struct conn {
     bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
     bool address_owned;      /* address is the connection's own copy (before admission), not ip_count.key */
     bool again;
+    uint64_t persist_wait;   /* output held until this persist batch is committed (persist_hold) */
 };
 
 typedef struct ip_count {
@@ -257,6 +262,7 @@ struct broker {
     uint8_t *arena;
     size_t arena_used;
     uint8_t *rbuf;
+    struct persist *persist; /* NULL: no persistence */
 };
 
 /* ---- session.c ---- */
@@ -353,6 +359,26 @@ void broker_arena_reset(broker *b);
 bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access access, const char *topic,
                       size_t len, uint8_t qos, bool retain);
 bool broker_over_memory(const broker *b);
+
+/* ---- persist.c (see persist.h) ---- */
+/* Marks s as changed in this iteration's batch (a no-op for sessions that are not persistent). */
+void persist_session_touch(broker *b, session *s);
+/* s ends for good: its record is deleted in this batch. */
+void persist_session_gone(broker *b, session *s);
+/* The retained message of msg's topic changed (set, or deleted by an empty payload). */
+void persist_retain_set(broker *b, broker_msg *msg);
+/* True while the store cannot take new messages (full disk or map, failing commits): QoS 1/2 are refused. */
+bool persist_refusing(const broker *b);
+/* c's output waits for the commit of the current batch (a PUBACK/PUBREC was queued). */
+void persist_hold(conn *c);
+/* True while c's output must wait. */
+bool persist_conn_held(const conn *c);
+/* Commits this iteration's batch (group commit); called before output is written. */
+void persist_commit(broker *b);
+/* Once a second: retries a failed batch, watches free space, syncs in relaxed mode. */
+void persist_tick(broker *b);
+/* Final commit and close (shutdown, before sessions are freed: their records stay). */
+void persist_close(broker *b);
 
 /* ---- limit_hit.c: the `limit_hit` security event (base/secevent.h; cheap when no sink is set) ---- */
 /* Limit `limit` (the setting's name, e.g. "max_queued_messages") refused or dropped something: outcome

@@ -94,6 +94,15 @@ broker_msg *msg_new(const void *topic, size_t topic_len, const void *payload, si
     return m;
 }
 
+static void (*msg_release_fn)(void *ctx, uint64_t persist_id);
+static void *msg_release_ctx;
+
+void msg_set_release_hook(void (*fn)(void *ctx, uint64_t persist_id), void *ctx)
+{
+    msg_release_fn = fn;
+    msg_release_ctx = ctx;
+}
+
 void msg_unref(broker_msg *m)
 {
     if (!m)
@@ -103,6 +112,8 @@ void msg_unref(broker_msg *m)
         return;
     if (m->accounted)
         *m->accounted -= m->size;
+    if (m->persist_id && msg_release_fn)
+        msg_release_fn(msg_release_ctx, m->persist_id);
     free(m);
 }
 

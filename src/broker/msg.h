@@ -29,6 +29,7 @@ typedef struct broker_msg {
     uint64_t origin;    /* id of the publishing session (for No Local); 0 for the broker itself */
     size_t size;        /* bytes of the allocation, as accounted in *accounted */
     size_t *accounted;  /* a counter the size is added to while the message lives, or NULL */
+    uint64_t persist_id; /* its record number in the store, 0: not stored */
 } broker_msg;
 
 /*
@@ -42,6 +43,9 @@ static inline broker_msg *msg_ref(broker_msg *m)
     m->refs++;
     return m;
 }
+/* Calls fn(ctx, persist_id) when a stored message (persist_id != 0) is freed; NULL fn: none. One per process
+ * (the broker with persistence). */
+void msg_set_release_hook(void (*fn)(void *ctx, uint64_t persist_id), void *ctx);
 /* Drops one reference; frees the message with the last one. NULL is allowed. */
 void msg_unref(broker_msg *m);
 /* True if the message has a Message Expiry that has passed at now_ms. */

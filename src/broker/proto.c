@@ -330,6 +330,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     free(c->auth->client_id);
     c->auth->client_id = NULL;
     conn_auth_trim(c);
+    persist_session_touch(b, s);
     proto_resume(b, c, s);
 }
 
@@ -810,8 +811,12 @@ static uint8_t proto_publish_accept(conn *c, mqtt_publish *p, mqtt_bytes topic)
     if (!m)
         return MQTT_RC_UNSPECIFIED;
     b->stats.pub_received++;
-    if (p->retain && retain_set(&b->retained, m) < 0)
-        log_warning("out of memory storing a retained message on %s", m->topic);
+    if (p->retain) {
+        if (retain_set(&b->retained, m) < 0)
+            log_warning("out of memory storing a retained message on %s", m->topic);
+        else
+            persist_retain_set(b, m);
+    }
     uint32_t n = route_publish(b, m);
     msg_unref(m);
     return n == 0 && p->qos > 0 ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
@@ -840,8 +845,23 @@ static void proto_publish(conn *c, mqtt_publish *p)
         proto_disconnect(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retain not supported");
         return;
     }
+    if (p->qos > 0)
+        persist_hold(c); /* the PUBACK / PUBREC leaves once this iteration's writes are committed */
     if (p->qos == 2 && proto_in_qos2_has(s, p->packet_id)) {
         proto_ack(c, MQTT_PUBREC, p->packet_id, 0); /* a duplicate: already routed once */
+        return;
+    }
+    if (p->qos > 0 && persist_refusing(b)) {
+        /* The store cannot take it (full): 5.0 gets 0x97 Quota exceeded; 3.1.1 has no negative acknowledgement,
+         * so the client is disconnected and will resend (docs/persistence.md). */
+        b->stats.dropped++;
+        limit_hit_client(c, s, "persistence_max_size", c->version == MQTT_V5 ? "refused" : "disconnected",
+                         (const char *)topic.data, topic.len);
+        if (c->version != MQTT_V5) {
+            proto_disconnect(c, MQTT_RC_QUOTA_EXCEEDED, "persistent store full");
+            return;
+        }
+        proto_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id, MQTT_RC_QUOTA_EXCEEDED);
         return;
     }
     if (p->qos == 2 && c->version == MQTT_V5 && b->set.max_inflight_messages &&
@@ -884,6 +904,7 @@ static void proto_publish(conn *c, mqtt_publish *p)
     } else if (p->qos == 2) {
         if (reason < 0x80 && !proto_in_qos2_add(s, p->packet_id, PROTO_IN_QOS2_ARRAY))
             reason = MQTT_RC_UNSPECIFIED;
+        persist_session_touch(b, s);
         proto_ack_why(c, MQTT_PUBREC, p->packet_id, reason, proto_publish_why(reason));
     }
 }
@@ -1094,15 +1115,19 @@ void proto_handle(conn *c, mqtt_packet *p, const uint8_t *raw, size_t raw_len)
         break;
     case MQTT_PUBACK:
         proto_puback(c, &p->u.ack);
+        persist_session_touch(c->b, c->session);
         break;
     case MQTT_PUBREC:
         proto_pubrec(c, &p->u.ack);
+        persist_session_touch(c->b, c->session);
         break;
     case MQTT_PUBREL:
         proto_pubrel(c, &p->u.ack);
+        persist_session_touch(c->b, c->session);
         break;
     case MQTT_PUBCOMP:
         proto_pubcomp(c, &p->u.ack);
+        persist_session_touch(c->b, c->session);
         break;
     case MQTT_SUBSCRIBE:
         for (uint32_t i = 0; i < p->u.subscribe.count; i++)

@@ -230,6 +230,7 @@ void route_deliver(broker *b, session *s, broker_msg *msg, uint8_t qos, bool ret
         return;
     if (!route_fill(&d, msg, qos, retain, ids, nids, group))
         return;
+    persist_session_touch(b, s);
     if (c && s->queue.count == 0 && s->inflight.count < route_window(b, c)) {
         d.packet_id = route_next_pid(s);
         if (dq_push(&s->inflight, &d) < 0) {
@@ -251,6 +252,8 @@ void route_pump(broker *b, session *s)
     conn *c = s->conn;
     if (!c || c->state != CONN_ACTIVE)
         return;
+    if (s->queue.count > 0 && s->inflight.count < route_window(b, c))
+        persist_session_touch(b, s);
     while (s->queue.count > 0 && s->inflight.count < route_window(b, c)) {
         delivery d;
         dq_pop(&s->queue, &d);
@@ -411,6 +414,7 @@ static bool route_requeue_one(broker *b, session *from, delivery *d)
 
 void route_requeue_shared(broker *b, session *s)
 {
+    persist_session_touch(b, s);
     dqueue *queues[2] = {&s->inflight, &s->queue};
     for (int q = 0; q < 2; q++) {
         for (uint32_t i = 0; i < queues[q]->count;) {

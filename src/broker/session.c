@@ -147,10 +147,15 @@ void session_send_will(broker *b, session *s)
         return;
     s->will = NULL;
     s->will_at_ms = 0;
+    persist_session_touch(b, s);
     if (!msg_expired(w, b->now_ms) &&
         broker_authorize(b, s->conn, s, BROKER_ACCESS_PUBLISH, w->topic, w->topic_len, s->will_qos, s->will_retain)) {
-        if (s->will_retain && b->set.retain_available && retain_set(&b->retained, w) < 0)
-            log_warning("out of memory storing a retained will");
+        if (s->will_retain && b->set.retain_available) {
+            if (retain_set(&b->retained, w) < 0)
+                log_warning("out of memory storing a retained will");
+            else
+                persist_retain_set(b, w);
+        }
         route_publish(b, w);
     }
     msg_unref(w);
@@ -160,6 +165,7 @@ void session_end(broker *b, session *s)
 {
     assert(!s->conn);
     session_send_will(b, s);
+    persist_session_gone(b, s);
     timer_heap_cancel(&b->session_timers, &s->timer);
     session_drop_subs(b, s);
     dq_clear(&s->inflight);
@@ -208,6 +214,7 @@ void session_detach(broker *b, session *s, bool keep_will)
         session_send_will(b, s);
     else if (s->will)
         s->will_at_ms = b->now_ms + (uint64_t)s->will_delay_s * 1000u;
+    persist_session_touch(b, s);
     session_timer_arm(b, s);
 }
 
@@ -258,6 +265,8 @@ int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint3
     }
     ss->qos = sub->qos;
     ss->sub_id = sub_id;
+    ss->options = (uint8_t)((sub->no_local ? 1 : 0) | (sub->retain_as_published ? 2 : 0) | (sub->retain_handling << 2));
+    persist_session_touch(b, s);
     int rc = trie_add(&b->trie, (const char *)inner.data, inner.len, shared ? (const char *)group.data : NULL,
                       group.len, &ts);
     if (rc < 0 && !old) {
@@ -274,6 +283,7 @@ int session_unsubscribe(broker *b, session *s, mqtt_bytes filter)
     mqtt_bytes group, inner;
     if (!ss)
         return -1;
+    persist_session_touch(b, s);
     if (mqtt_shared_split(filter, &group, &inner))
         trie_remove(&b->trie, (const char *)inner.data, inner.len, (const char *)group.data, group.len, s);
     else

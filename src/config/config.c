@@ -105,6 +105,8 @@ void config_defaults(rampart_config *cfg)
     cfg->memory_limit = (uint64_t)1 << 30;
     cfg->persistent_client_expiration = 0;
     cfg->sys_interval = 10;
+    cfg->persist.max_size = (uint64_t)1 << 30;
+    cfg->persist.autosave_interval = UINT32_MAX;
     cfg->audit_rate = 20;
     cfg->log_dest = CONFIG_LOG_DEST_STDERR;
     cfg->log_type = CONFIG_LOG_TYPE_ERROR | CONFIG_LOG_TYPE_WARNING | CONFIG_LOG_TYPE_NOTICE |
@@ -183,6 +185,14 @@ void config_free(rampart_config *cfg)
     free(cfg->pid_file);
     free(cfg->response_topic_prefix);
     free(cfg->log_file);
+    free(cfg->persist.file);
+    free(cfg->persist.location);
+    free(cfg->persist.key_file);
+    free(cfg->persist.key_env);
+    free(cfg->persist.key_credential);
+    free(cfg->persist.key_old_file);
+    free(cfg->persist.key_old_env);
+    free(cfg->persist.key_old_credential);
     for (size_t i = 0; i < cfg->audit_file_count; i++)
         free(cfg->audit_files[i]);
     free(cfg->metrics_address);
@@ -193,4 +203,13 @@ void config_free(rampart_config *cfg)
     auth_settings_clear(&cfg->auth);
     sandbox_settings_clear(&cfg->sandbox);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_persistence_path(const rampart_config *cfg, char *buf, size_t len)
+{
+    const char *dir = cfg->persist.location ? cfg->persist.location : ".";
+    const char *file = cfg->persist.file ? cfg->persist.file : "rampart.db";
+    size_t dl = strlen(dir);
+    int n = snprintf(buf, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", file);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
 }

@@ -160,6 +160,20 @@ typedef struct rampart_config {
     int64_t persistent_client_expiration; /* seconds; 0 = never (default) */
     uint32_t sys_interval;               /* seconds between $SYS updates; 0 = off; default 10 */
 
+    /* --- persistence (issue 9, src/persist + src/broker/persist.c; docs/persistence.md) --- */
+    struct config_persistence {
+        bool enabled;                    /* persistence true|false; default false */
+        char *file;                      /* persistence_file NAME; default rampart.db */
+        char *location;                  /* persistence_location DIR; default: the current directory */
+        char *key_file, *key_env, *key_credential;             /* the master key (exactly one) */
+        char *key_old_file, *key_old_env, *key_old_credential; /* the previous key during a rotation */
+        bool relaxed;                    /* persistence_durability relaxed (default sync) */
+        uint32_t sync_interval_ms;       /* relaxed mode: the bound on unsynced time; 0 = not set (1000) */
+        uint64_t max_size;               /* persistence_max_size: the store's cap (LMDB map); default 1 GiB */
+        uint32_t autosave_interval;      /* mosquitto's; UINT32_MAX = not set */
+        bool autosave_on_changes;        /* mosquitto's; default false */
+    } persist;
+
     /* --- process --- */
     char *pid_file;                      /* NULL = none */
     uint32_t log_dest;                   /* CONFIG_LOG_DEST_*; default STDERR */
@@ -188,6 +202,10 @@ typedef struct rampart_config {
                                             max_connections_per_address, ... (security/auth_options.h) */
     sandbox_settings sandbox;            /* user, sandbox_* (security/sandbox_options.h) */
 } rampart_config;
+
+/* The store file of the persistence settings: persistence_location (or the current directory) joined with
+ * persistence_file (or rampart.db). Returns 0, or -1 if it does not fit in len. */
+int config_persistence_path(const rampart_config *cfg, char *buf, size_t len);
 
 /*
  * Fills cfg with the built-in safe configuration: one listener 127.0.0.1:1883 (is_builtin_default, the only

@@ -109,6 +109,7 @@ static int h_ws_origin(struct parse_state *, const struct directive *, char *, c
 static int h_ws_proxy(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_proxy_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_timeout(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_persistence_durability(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_metrics_listener(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_response_topic_prefix(struct parse_state *, const struct directive *, char *, char *, size_t);
 
@@ -148,8 +149,10 @@ static const struct directive directives[] = {
     D("auth_queue", GLOBAL, false, I5, true, "64", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("auth_workers", GLOBAL, false, I5, true, "2", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     REFUSE("auto_id_prefix", SECURITY, I3, "auto-"),
-    REFUSE("autosave_interval", GLOBAL, I9, "-"),
-    REFUSE("autosave_on_changes", GLOBAL, I9, "-"),
+    D("autosave_interval", GLOBAL, false, I9, true, "not set (see docs/persistence.md)", V_U32, 0, 31536000,
+      G(persist.autosave_interval), NO_OFFSET, NULL, false),
+    D("autosave_on_changes", GLOBAL, false, I9, true, "false (see docs/persistence.md)", V_BOOL, 0, 0,
+      G(persist.autosave_on_changes), NO_OFFSET, NULL, false),
     D("ban_file", GLOBAL, true, I5, true, "none", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("bind_address", LISTENER, false, I3, true, "127.0.0.1 (built-in listener)", V_SPECIAL, 0, 0, NO_OFFSET,
       NO_OFFSET, h_bind_address, false),
@@ -280,9 +283,21 @@ static const struct directive directives[] = {
     D("password_max_age", GLOBAL, true, I5, true, "0 (none)", V_AUTH, 0, 0, NO_OFFSET, NO_OFFSET, NULL, false),
     D("per_listener_settings", GLOBAL, false, CFG, true, "false", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
       h_per_listener_settings, false),
-    REFUSE("persistence", GLOBAL, I9, "-"),
-    REFUSE("persistence_file", GLOBAL, I9, "-"),
-    REFUSE("persistence_location", GLOBAL, I9, "-"),
+    D("persistence", GLOBAL, false, I9, true, "false", V_BOOL, 0, 0, G(persist.enabled), NO_OFFSET, NULL, false),
+    D("persistence_durability", GLOBAL, false, I9, true, "sync", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
+      h_persistence_durability, false),
+    D("persistence_file", GLOBAL, false, I9, true, "rampart.db", V_STRING, 0, 0, G(persist.file), NO_OFFSET, NULL, false),
+    D("persistence_key_credential", GLOBAL, true, I9, true, "none", V_STRING, 0, 0, G(persist.key_credential), NO_OFFSET, NULL, false),
+    D("persistence_key_env", GLOBAL, false, I9, true, "none", V_STRING, 0, 0, G(persist.key_env), NO_OFFSET, NULL, false),
+    D("persistence_key_file", GLOBAL, true, I9, true, "none", V_STRING, 0, 0, G(persist.key_file), NO_OFFSET, NULL, false),
+    D("persistence_key_old_credential", GLOBAL, false, I9, true, "none", V_STRING, 0, 0, G(persist.key_old_credential), NO_OFFSET, NULL, false),
+    D("persistence_key_old_env", GLOBAL, false, I9, true, "none", V_STRING, 0, 0, G(persist.key_old_env), NO_OFFSET, NULL, false),
+    D("persistence_key_old_file", GLOBAL, false, I9, true, "none", V_STRING, 0, 0, G(persist.key_old_file), NO_OFFSET, NULL, false),
+    D("persistence_location", GLOBAL, false, I9, true, "the current directory", V_STRING, 0, 0, G(persist.location), NO_OFFSET, NULL, false),
+    D("persistence_max_size", GLOBAL, false, I9, true, "1G", V_SIZE64, 1 << 20, (long long)1 << 40,
+      G(persist.max_size), NO_OFFSET, NULL, false),
+    D("persistence_sync_interval", GLOBAL, false, I9, true, "1000 (relaxed mode only)", V_U32, 1, 60000,
+      G(persist.sync_interval_ms), NO_OFFSET, NULL, false),
     D("persistent_client_expiration", GLOBAL, true, I3, true, "never", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
       h_expiration, false),
     D("pid_file", GLOBAL, false, I3, true, "none", V_STRING, 0, 0, G(pid_file), NO_OFFSET, NULL, false),
@@ -1121,6 +1136,20 @@ static int h_upgrade_outgoing_qos(struct parse_state *ps, const struct directive
     return 0;
 }
 
+/* persistence_durability sync|relaxed */
+static int h_persistence_durability(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                    size_t len)
+{
+    (void)d;
+    if (strcmp(value, "sync") == 0 || strcmp(value, "relaxed") == 0) {
+        ps->cfg->persist.relaxed = value[0] == 'r';
+        return 0;
+    }
+    snprintf(msg, len, "'%s' is not a durability: use sync (every acknowledgement waits for a group-committed "
+                       "fsync) or relaxed (synced every persistence_sync_interval ms)", value);
+    return -1;
+}
+
 /* ---- files and lines ------------------------------------------------------------------------------- */
 
 static int parse_file(struct parse_state *ps, const char *path);
@@ -1566,9 +1595,33 @@ static void finalize_duplicates(struct parse_state *ps)
     }
 }
 
+/* Persistence is encrypted: `persistence true` without a key source is refused (fail closed), at its line. */
+static void finalize_persistence(struct parse_state *ps)
+{
+    const struct config_persistence *p = &ps->cfg->persist;
+    const struct directive *d = directive_lookup("persistence");
+    size_t idx = (size_t)(d - directives);
+    int keys = !!p->key_file + !!p->key_env + !!p->key_credential;
+    int old = !!p->key_old_file + !!p->key_old_env + !!p->key_old_credential;
+    if (!p->enabled)
+        return;
+    ps->file = ps->set_file[0][idx];
+    ps->line = ps->set_line[0][idx];
+    if (keys == 0)
+        parse_error(ps, "persistence true needs a key: persistence_key_file, persistence_key_env or "
+                        "persistence_key_credential (the store is encrypted; see docs/persistence.md)");
+    else if (keys > 1)
+        parse_error(ps, "persistence: give exactly one of persistence_key_file, persistence_key_env and "
+                        "persistence_key_credential");
+    if (old > 1)
+        parse_error(ps, "persistence: give at most one of persistence_key_old_file, persistence_key_old_env and "
+                        "persistence_key_old_credential");
+}
+
 static void finalize(struct parse_state *ps)
 {
     rampart_config *cfg = ps->cfg;
+    finalize_persistence(ps);
     finalize_default_listener(ps);
     if (cfg->listener_count == 0 && !config_add_builtin_listener(cfg, CONFIG_DEFAULT_PORT))
         parse_error(ps, "out of memory");

@@ -188,6 +188,14 @@ static void globals_from_config(struct hardening_view *v, const rampart_config *
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->config_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->auth.password_file, oom);
     add_dir_of(v->read_paths, &v->n_read_paths, cfg->acl_file, oom);
+    /* The persistent store (LMDB data and lock files) lives in its directory. */
+    if (cfg->persist.enabled) {
+        char store_path[4096];
+        if (config_persistence_path(cfg, store_path, sizeof store_path) == 0)
+            add_dir_of(v->write_paths, &v->n_write_paths, store_path, oom);
+        /* The key is read again on SIGHUP (live rotation). */
+        add_dir_of(v->read_paths, &v->n_read_paths, cfg->persist.key_file, oom);
+    }
     /* The ban file is replaced atomically (write a temporary file, rename): its directory is written. */
     add_dir_of(v->write_paths, &v->n_write_paths, cfg->auth.ban_file, oom);
     /* Log and audit-log files are reopened on reload (log rotation renames them away): their directories are

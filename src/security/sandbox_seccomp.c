@@ -35,6 +35,8 @@ static const char *const allowed_calls[] = {
     "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "getdents64", "fcntl", "flock", "access",
     "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd", "dup", "dup2", "dup3", "pipe2", "umask",
     "fchmod",
+    /* the persistent store (LMDB: writes, syncs; free space checks) */
+    "pwritev", "pwritev2", "msync", "statfs", "fstatfs",
     /* sockets: Landlock decides which ports can be bound */
     "bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
     "getsockopt", "setsockopt", "recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg",

@@ -56,6 +56,8 @@ static void bench_usage(FILE *out)
             "      --sources N        spread clients over 127.0.0.1 .. 127.0.0.N (per-address broker limits,\n"
             "                         ephemeral ports; IPv4 loopback only; default 1)\n"
             "      --ws               MQTT over WebSocket (subprotocol mqtt; over TLS with --tls)\n"
+            "      --persistent       persistent sessions (clean start off; 5.0: Session Expiry 300 s), so a broker\n"
+            "                         with persistence stores every QoS 1/2 delivery\n"
             "      --ws-path PATH     the upgrade request's path (default /mqtt)\n"
             "      --json             also print the result as one JSON line\n"
             "      --quiet            no table, no progress (with --json: only the JSON line)\n",
@@ -201,7 +203,7 @@ static int config_scenario(bench_config *cfg, const char *name)
 }
 
 enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET, OPT_TLS,
-       OPT_CAFILE, OPT_WS, OPT_WS_PATH, OPT_SOURCES, OPT_TLS_RESUME, OPT_CERT, OPT_KEY };
+       OPT_CAFILE, OPT_WS, OPT_WS_PATH, OPT_SOURCES, OPT_TLS_RESUME, OPT_CERT, OPT_KEY, OPT_PERSISTENT };
 
 static const struct option bench_options[] = {
     {"scenario", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
@@ -219,6 +221,7 @@ static const struct option bench_options[] = {
     {"sources", required_argument, NULL, OPT_SOURCES},
     {"ws", no_argument, NULL, OPT_WS},          {"ws-path", required_argument, NULL, OPT_WS_PATH},
     {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, OPT_QUIET},
+    {"persistent", no_argument, NULL, OPT_PERSISTENT},
     {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 };
 
@@ -266,6 +269,7 @@ static int config_option(bench_config *cfg, int opt, const char *arg, uint64_t *
     case OPT_TLS_RESUME: cfg->tls_resume = true; return 0;
     case OPT_CERT: cfg->certfile = arg; return 0;
     case OPT_KEY: cfg->keyfile = arg; return 0;
+    case OPT_PERSISTENT: cfg->persistent = true; return 0;
     case OPT_CAFILE: cfg->cafile = arg; return 0;
     case OPT_WS: cfg->ws = true; return 0;
     case OPT_SOURCES: rc = parse_uint("--sources", arg, 1, 254, &v); cfg->sources = (uint32_t)v; return rc;

@@ -94,16 +94,16 @@ def test_check_reports_missing_referenced_files(tmp_path):
 
 
 def test_debian_default_file_names_unsupported_options_by_line():
-    """Debian's own /etc/mosquitto/mosquitto.conf uses persistence, which Rampart does not implement yet:
-    refused with file:line, never silently ignored."""
+    """Debian's own /etc/mosquitto/mosquitto.conf turns persistence on without a key: Rampart's store is
+    encrypted, so it is refused with file:line (fail closed), never silently ignored."""
     assert os.path.exists(DEBIAN_CONF)
     lines = open(DEBIAN_CONF).read().splitlines()
     rc, out, err = check(DEBIAN_CONF)
     assert rc == 1
     for i, line in enumerate(lines, 1):
         words = line.split()
-        if words and words[0] in ("persistence", "persistence_location"):
-            assert "%s:%d: option '%s' is not supported yet" % (DEBIAN_CONF, i, words[0]) in err
+        if words and words[0] == "persistence":
+            assert "%s:%d: persistence true needs a key" % (DEBIAN_CONF, i) in err
 
 
 def test_every_error_is_reported_with_file_and_line(tmp_path):

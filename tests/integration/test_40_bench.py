@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+import helpers
+
 BIN = os.environ.get("RAMPART_BIN", os.path.join(os.path.dirname(__file__), "../../build-asan/rampart"))
 MOSQUITTO = "/usr/sbin/mosquitto"
 LATENCY_KEYS = {"p50_us", "p99_us", "p999_us", "max_us", "mean_us", "count"}
@@ -64,9 +66,8 @@ def test_unreachable_broker_is_reported():
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """helpers.free_port: the port stays reserved (TIME_WAIT) until the broker binds it."""
+    return helpers.free_port()
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,8 @@ TEST(errors_carry_file_and_line_and_all_are_collected)
     CHECK(has_error(&errs, "t.conf:1: max_keepalive: 5 is out of range 10..65535"));
     CHECK(has_error(&errs, "t.conf:2: retain_available: 'yes' is not a boolean: use true or false"));
     CHECK(has_error(&errs, "t.conf:3: unknown option 'no_such_option'"));
-    CHECK(has_error(&errs, "t.conf:4: option 'persistence' is not supported yet (issue 9 src/persist)"));
+    CHECK(has_error(&errs, "t.conf:4: persistence true needs a key: persistence_key_file, persistence_key_env or "
+                           "persistence_key_credential (the store is encrypted; see docs/persistence.md)"));
     CHECK(has_error(&errs, "t.conf:5: option 'auth_plugin' is not supported by Rampart (plugins are not loaded)"));
     CHECK(has_error(&errs, "t.conf:6: option 'bridge_cafile' is not supported by Rampart (bridges are not "
                            "supported)"));

@@ -56,6 +56,33 @@ TEST(view_from_configuration)
     config_free(&cfg);
 }
 
+TEST(metrics_endpoint_in_the_view)
+{
+    rampart_config cfg;
+    struct hardening_view v;
+    struct sandbox_policy p;
+    char err[256];
+
+    config_defaults(&cfg);
+    cfg.metrics_port = 9234;
+    cfg.metrics_password_file = strdup("/nonexistent-rampart/metrics/users");
+    cfg.metrics_certfile = strdup("/nonexistent-rampart/mtls/metrics.crt");
+    cfg.metrics_keyfile = strdup("/nonexistent-rampart/mkey/metrics.key");
+    CHECK_EQ(hardening_from_config(&cfg, &v, err, sizeof err), 0);
+    CHECK_EQ(v.n_listeners, 2);
+    CHECK_EQ(v.listeners[1].port, 9234);
+    CHECK_STR(v.listeners[1].bind, "127.0.0.1"); /* loopback when no address is given */
+    CHECK(v.listeners[1].metrics && v.listeners[1].metrics_auth && v.listeners[1].tls);
+    CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/metrics"));
+    CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/mtls"));
+    CHECK(has(v.read_paths, v.n_read_paths, "/nonexistent-rampart/mkey"));
+    CHECK_EQ(hardening_policy(&v, &p, err, sizeof err), 0);
+    CHECK_EQ(p.n_bind_ports, 2);
+    CHECK_EQ(p.bind_ports[1], 9234);
+    hardening_free(&v);
+    config_free(&cfg);
+}
+
 TEST(check_reports_missing_and_unreadable_files)
 {
     rampart_config cfg;

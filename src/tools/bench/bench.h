@@ -66,6 +66,8 @@ typedef struct bench_config {
     uint32_t sources;       /* IPv4: spread clients over source addresses 127.0.0.1 .. 127.0.0.N */
     bool ws;                /* MQTT over WebSocket (over TLS with --tls) */
     const char *ws_path;    /* --ws: the HTTP path of the upgrade request */
+    bool persistent;        /* --persistent: sessions that outlive the connection (clean start off; MQTT 5:
+                               Session Expiry 300 s), so a persisting broker stores their state */
 } bench_config;
 
 enum bench_phase { BENCH_PHASE_CONNECT, BENCH_PHASE_RUN, BENCH_PHASE_DRAIN, BENCH_PHASE_CLOSE };

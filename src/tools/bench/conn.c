@@ -329,7 +329,11 @@ static int conn_queue_connect(bench_conn *c)
     memset(&p, 0, sizeof p);
     p.type = MQTT_CONNECT;
     p.u.connect.version = cfg->version;
-    p.u.connect.clean_start = true;
+    p.u.connect.clean_start = !cfg->persistent;
+    if (cfg->persistent && cfg->version == MQTT_V5) {
+        p.u.connect.props.present |= MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY);
+        p.u.connect.props.session_expiry = 300;
+    }
     p.u.connect.keep_alive = (uint16_t)(cfg->duration + cfg->drain + cfg->connect_timeout + 60 < 65535
                                             ? cfg->duration + cfg->drain + cfg->connect_timeout + 60
                                             : 65535);
