@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -46,10 +47,24 @@ def is_mosquitto():
 
 
 def free_port():
-    """Returns a TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """
+    Returns a TCP port on 127.0.0.1 that stays reserved for about a minute (TIME_WAIT): it binds port 0,
+    accepts one loopback connection and closes the accepted end first, so the port is left in TIME_WAIT.
+    The kernel never hands out a port in TIME_WAIT for another bind(port 0) or as the local port of an
+    outgoing connect(), so neither a later test, another test run on the machine, nor some client's ephemeral
+    port can take it before the broker binds it; a listener with SO_REUSEADDR (the broker, mosquitto,
+    openssl, node) binds it at once. A plain bind-and-close port could be taken in between (EADDRINUSE).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        addr = srv.getsockname()
+        with socket.create_connection(addr, timeout=WAIT) as peer:
+            accepted, _ = srv.accept()
+            accepted.close()              # the listening side closes first: TIME_WAIT stays on addr
+            peer.recv(1)                  # its FIN arrived; closing peer now completes the handshake
+        return addr[1]
 
 
 def wait_until(predicate, what, timeout=WAIT, step=0.02):
@@ -91,6 +106,8 @@ class Broker:
         self.pid = None
         self.returncode = None
         self._log_file = None
+        self._notify = None
+        self._notify_dir = None
 
     def config_text(self):
         lines = []
@@ -129,26 +146,65 @@ class Broker:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         for k, v in self.env.items():
             env[k] = (env[k] + ":" + v) if k.endswith("_OPTIONS") and env.get(k) else v
+        if not is_mosquitto() and "NOTIFY_SOCKET" not in env:
+            env["NOTIFY_SOCKET"] = self._notify_open()
         self.proc = subprocess.Popen(self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
         self.pid = self.proc.pid
         self.returncode = None
-        deadline = time.monotonic() + WAIT
+        deadline = time.monotonic() + WAIT * 3
+        ready = self._notify is None
         while True:
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
                 self.proc = None          # reported here; nothing left for stop() to check
                 self._log_file.close()
                 self._log_file = None
+                self._notify_close()
                 raise AssertionError("broker exited with %d during startup:\n%s" % (self.returncode, self.log()))
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1):
-                    return self
-            except OSError:
-                pass
+            ready = ready or self._notify_ready()
+            if ready:
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=WAIT):
+                        return self
+                except OSError:
+                    pass
             if time.monotonic() > deadline:
-                raise AssertionError("broker did not accept connections:\n" + self.log())
-            time.sleep(0.02)
+                raise AssertionError("broker did not %s:\n%s" % ("accept connections" if ready else
+                                                                  "send READY=1", self.log()))
+            if ready:
+                time.sleep(0.02)
+
+    def _notify_open(self):
+        """
+        Binds a systemd-style notification socket (sd_notify) for this broker and returns its path. The broker
+        sends READY=1 only after every listener is bound and the sandbox is entered, so start() waits for it:
+        a listener that accepts is not enough (the broker binds its listeners one after the other). The
+        directory is short (a socket path has at most 107 bytes) and world-writable in the way systemd's is,
+        since the broker drops to an unprivileged account when started as root. Kept until stop(), so the
+        broker's later RELOADING=1 / READY=1 / STOPPING=1 have somewhere to go.
+        """
+        self._notify_dir = tempfile.mkdtemp(prefix="rampart-it-notify-")
+        os.chmod(self._notify_dir, 0o755)
+        path = os.path.join(self._notify_dir, "notify.sock")
+        self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._notify.bind(path)
+        os.chmod(path, 0o777)
+        return path
+
+    def _notify_ready(self):
+        """Waits briefly for a notification; True once READY=1 arrived."""
+        r, _, _ = select.select([self._notify], [], [], 0.05)
+        if not r:
+            return False
+        return b"READY=1" in self._notify.recv(4096).split(b"\n")
+
+    def _notify_close(self):
+        if self._notify is not None:
+            self._notify.close()
+            shutil.rmtree(self._notify_dir, ignore_errors=True)
+        self._notify = None
+        self._notify_dir = None
 
     def log(self):
         """Everything the broker wrote to stdout and stderr so far."""
@@ -188,6 +244,7 @@ class Broker:
         if self._log_file:
             self._log_file.close()
             self._log_file = None
+        self._notify_close()
         if self.returncode != 0 and not problems:
             problems.append("broker exited with status %d" % self.returncode)
         log = self.log()

@@ -306,7 +306,9 @@ def test_ocsp_responder_checks_client_certificates(make_broker, fresh_ca, topic)
     ca.run("revoke", ca.dir, "gone")  # revoked in the CA database only: no CRL says so
     responder = tlsca.OcspResponder(ca)
     try:
-        opts = ca.mtls_options(crl=False) + ["ocsp_check_clients true", "ocsp_responder " + responder.url]
+        # the longest query timeout allowed: a loaded machine may sign slowly (no timing is asserted)
+        opts = ca.mtls_options(crl=False) + ["ocsp_check_clients true", "ocsp_timeout 60",
+                                             "ocsp_responder " + responder.url]
         b, port = tls_broker(make_broker, opts)
         out = tlsca.roundtrip(port, topic, *tlsca.tls_args(ca, "good"))
         assert out.strip() == "payload-42"
