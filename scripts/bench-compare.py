@@ -46,6 +46,9 @@ SCENARIOS = [
     ("idle 10000", ["-s", "idle", "-c", "10000", "--sources", "64"]),
     ("storm tls 1000", ["-s", "storm", "-c", "1000", "--concurrency", "20", "--tls", "--sources", "64"]),
     ("idle tls 2000", ["-s", "idle", "-c", "2000", "--tls", "--sources", "64"]),
+    ("storm tls resumed 1000", ["-s", "storm", "-c", "1000", "--concurrency", "20", "--tls", "--tls-resume",
+                                "--sources", "64"]),
+    ("pairs q1 tls 100x", ["-s", "pairs", "-q", "1", "-c", "100", "-w", "20", "--tls"]),
 ]
 
 # Options both brokers get: anonymous access on one loopback listener, nothing persisted, Nagle off
@@ -145,13 +148,28 @@ class Broker:
 
 
 def make_certificate(workdir):
-    """A self-signed EC P-256 certificate for 127.0.0.1 (both brokers use it). Returns (cert, key)."""
+    """A self-signed EC P-256 certificate for 127.0.0.1 (both brokers use it). Returns (cert, keys): keys maps
+    each broker to its own copy of the private key, mode 0600. Rampart refuses a key others can read; mosquitto,
+    started as root, drops privileges to its user before reading the key, so its copy belongs to that user."""
     cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
                     "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o644)  # mosquitto drops privileges before reading it
-    return cert, key
+    os.chmod(key, 0o600)
+    with open(key, "rb") as f:
+        pem = f.read()
+    keys = {"rampart": key, "mosquitto": os.path.join(workdir, "key-mosquitto.pem")}
+    fd = os.open(keys["mosquitto"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    if os.geteuid() == 0:
+        try:
+            import pwd
+            pw = pwd.getpwnam("mosquitto")
+            os.chown(keys["mosquitto"], pw.pw_uid, pw.pw_gid)
+        except KeyError:
+            pass
+    return cert, keys
 
 
 def run_bench(bench_bin, broker, args, duration, timeout):
@@ -180,6 +198,8 @@ def metric_rows(report):
         rows.append(("connects/s", report["rate_per_s"], "high"))
         rows.append(("cpu us/connection", b.get("cpu_us_per_msg"), "low"))
         rows.append(("connect p99 us", report["latency"]["p99_us"], "low"))
+        if "--tls-resume" in report.get("args", []):
+            rows.append(("resumed", report.get("tls_resumed"), "high"))
     else:
         rows.append(("deliveries/s", report["rate_per_s"], "high"))
         rows.append(("cpu us/delivery", b.get("cpu_us_per_msg"), "low"))
@@ -239,6 +259,7 @@ TARGETS = [
     ("memory per idle TLS connection", "idle tls 2000", "bytes/connection", "ratio<=", 0.5),
     ("TLS handshake CPU (handshakes per core-second >= 2x)", "storm tls 1000", "cpu us/connection", "ratio<=",
      0.5),
+    ("TLS handshake CPU, resumed sessions", "storm tls resumed 1000", "cpu us/connection", "ratio<=", 0.5),
     ("bounded QoS 1 fan-in: lost", "bounded q1 fan-in @20k/s", "lost", "value==", 0),
     ("bounded QoS 2 pairs: lost", "bounded q2 pairs @5k/s", "lost", "value==", 0),
     ("bounded QoS 2 pairs: duplicated", "bounded q2 pairs @5k/s", "duplicated", "value==", 0),
@@ -334,13 +355,13 @@ def main():
                  if not opts.only or any(o.strip() and o.strip() in n for o in opts.only.split(","))]
     work = tempfile.mkdtemp(prefix="rampart-bench-")
     os.chmod(work, 0o755)
-    cert, key = make_certificate(work)
-    tls_lines = "certfile %s\nkeyfile %s\n" % (cert, key)
+    cert, keys = make_certificate(work)
+    tls_lines = {b: "certfile %s\nkeyfile %s\n" % (cert, k) for b, k in keys.items()}
     brokers = {
         "rampart": lambda tls: Broker("rampart", lambda c: [opts.rampart, "-c", c], RAMPART_CONF, work,
-                                      tls_lines if tls else "", lambda p: [opts.rampart, "-p", str(p)]),
+                                      tls_lines["rampart"] if tls else "", lambda p: [opts.rampart, "-p", str(p)]),
         "mosquitto": lambda tls: Broker("mosquitto", lambda c: [opts.mosquitto, "-c", c], MOSQUITTO_CONF, work,
-                                        tls_lines if tls else ""),
+                                        tls_lines["mosquitto"] if tls else ""),
     }
     results, failures, raw, notes = {}, [], [], []
     total = len(scenarios) * opts.rounds * 2
@@ -372,7 +393,7 @@ def main():
                     continue
                 if b.note and b.note not in notes:
                     notes.append(b.note)
-                rep["broker_name"], rep["round"], rep["name"] = which, rnd + 1, name
+                rep["broker_name"], rep["round"], rep["name"], rep["args"] = which, rnd + 1, name, args
                 raw.append(rep)
                 results.setdefault(name, {}).setdefault(which, []).append(rep)
                 sys.stderr.write("%12s/s  errors %d\n" % (fmt(rep["rate_per_s"]), rep["errors"]))

@@ -24,9 +24,20 @@ if [ -n "$missing" ]; then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # Packages installed for the tests (mosquitto, prometheus, fail2ban) must not start their daemons here:
+    # a running mosquitto would hold 1883. Unless the machine already has a policy, deny service starts
+    # for the duration of the install (invoke-rc.d and deb-systemd-invoke honour it).
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# written by Rampart scripts/bootstrap.sh for one apt-get run\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT INT TERM
+    fi
     apt-get update -q || true
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing
+    if grep -q 'Rampart scripts/bootstrap.sh' "$policy" 2>/dev/null; then rm -f "$policy"; fi
+    trap - EXIT INT TERM
 fi
 if [ -x scripts/bootstrap-npm.sh ]; then scripts/bootstrap-npm.sh; fi
 

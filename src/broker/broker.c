@@ -121,7 +121,7 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
         return true;
     broker_client info = {0};
     if (c) {
-        info = c->info;
+        conn_client(c, &info);
     } else if (s) {
         info.client_id = s->client_id;
         info.username = s->username;
@@ -132,6 +132,17 @@ bool broker_authorize(broker *b, const conn *c, session *s, enum broker_access a
     bool ok = b->authorizer ? b->authorizer(b->authorizer_ctx, &info, access, topic, len, qos, retain)
                             : b->sec.authorize(b->sec.ctx, &info, access, topic, len, qos, retain);
     return ok || broker_denied(access);
+}
+
+const broker_client *broker_auth_waiting(broker *b, uint64_t cookie)
+{
+    conn *c = hmap_get(&b->authenticating, &cookie, sizeof cookie);
+    bool waiting = c && ((c->state == CONN_ACTIVE && c->reauth == REAUTH_PENDING) ||
+                         (c->state == CONN_AUTH && c->auth_waiting));
+    if (!waiting)
+        return NULL;
+    conn_client(c, &b->waiting_client);
+    return &b->waiting_client;
 }
 
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r)

@@ -87,6 +87,7 @@ typedef struct broker_client {
     uint16_t listener_port;
     void *listener_user;  /* broker_listener_settings.user */
     const void *transport; /* the connection's transport (peer certificate: ops->peer_cn) */
+    void *security_state;  /* what broker_security.accept stored for this connection; NULL: none */
     uint8_t version;
 } broker_client;
 
@@ -132,13 +133,15 @@ typedef struct broker_security {
     /* The connection `cookie` went away while its authentication was pending or continuing. May be NULL. */
     void (*auth_abandoned)(void *ctx, uint64_t cookie);
     /* A connection was accepted (client->address, listener set; nothing read yet). Returns false to close it
-     * at once (connection limits, already logged). May be NULL. */
-    bool (*accept)(void *ctx, const broker_client *client, uint64_t cookie);
+     * at once (connection limits, already logged). *state (NULL on entry) is the hook's own per-connection
+     * state: the broker keeps it in client->security_state and hands it to closed(). May be NULL. */
+    bool (*accept)(void *ctx, const broker_client *client, uint64_t cookie, void **state);
     /* The broker refused a connection from client->address on its own limits (max_connections of the
      * listener or in all, per address) before any cookie existed; why names the limit. May be NULL. */
     void (*refused)(void *ctx, const broker_client *client, const char *why);
-    /* The connection `cookie` is gone (called for every connection, accepted or not). May be NULL. */
-    void (*closed)(void *ctx, uint64_t cookie);
+    /* The connection `cookie` is gone (called for every connection, accepted or not); state is what accept
+     * stored (NULL if accept refused or stored nothing): free it here. May be NULL. */
+    void (*closed)(void *ctx, uint64_t cookie, void *state);
     bool (*authorize)(void *ctx, const broker_client *client, enum broker_access access, const char *topic,
                       size_t topic_len, uint8_t qos, bool retain);
 } broker_security;
@@ -148,6 +151,9 @@ typedef struct broker_security {
 void broker_resume_waiting(broker *b);
 /* Delivers the answer to a BROKER_AUTH_PENDING step. Unknown or closed cookies are ignored. */
 void broker_auth_complete(broker *b, uint64_t cookie, const broker_auth_result *r);
+/* The client whose authentication step `cookie` is pending (valid until the answer is delivered or the
+ * connection closes), or NULL when no connection waits on that cookie. */
+const broker_client *broker_auth_waiting(broker *b, uint64_t cookie);
 /* Calls fn(ctx) whenever fd is readable (e.g. a worker pool's completion pipe). At most 8. Returns 0 or -1. */
 int broker_watch_fd(broker *b, int fd, void (*fn)(void *ctx), void *ctx);
 /* Calls fn(ctx, now_ms) about once a second. At most 8. Returns 0 or -1. */

@@ -6,66 +6,47 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "broker/hmap.h"
 #include "config/config.h"
 #include "net/tls.h"
 #include "net/transport.h"
 
-/* One connection's gate state, found by the broker's cookie. */
-typedef struct gate_entry {
-    uint64_t cookie; /* the map's key */
-    sec_conn *sec;
-    /* Who the connection is, for the audit log (copied at CONNECT; empty = absent). */
-    char address[64];
-    uint16_t port;
-    const char *listener; /* the listener's configuration name (lives as long as the configuration) */
-    char client_id[256];
-    char username[256];
-    char subject[256];
-    bool reauth; /* a re-authentication is in progress: its outcome is audited as reauth_* */
-} gate_entry;
-
+/* The gate keeps nothing per connection beyond its sec_conn, which the broker holds for it
+ * (broker_client.security_state); who the connection is comes from the broker's client record. */
 struct broker_gate {
     broker *b;
     sec_gate *g;
-    hmap conns; /* cookie -> gate_entry */
     uint8_t data[SCRAM_MSG_MAX]; /* Authentication Data of the answer being returned (the broker copies it) */
     auditlog *audit;             /* borrowed, may be NULL */
 };
 
-/* Copies NUL-terminated s (NULL = empty) into dst of cap bytes, truncated. */
-static void gate_copy(char *dst, size_t cap, const char *s)
-{
-    snprintf(dst, cap, "%s", s ? s : "");
-}
-
-/* The listener's configuration name, or NULL. */
+/* The listener's configuration name ("ADDR:PORT", lives as long as the configuration), or NULL. */
 static const char *gate_listener_name(const broker_client *cl)
 {
     const struct config_listener *l = cl->listener_user;
     return l ? l->tls.name : NULL;
 }
 
-/* One audit event about connection e (or, when e is NULL, about client cl before it got an entry). The
- * fields are what the connection told so far; never a password. */
-static void gate_audit(broker_gate *bg, const gate_entry *e, const broker_client *cl, const char *type,
-                       const char *outcome, const char *reason)
+/* Empty strings count as absent in the audit log. */
+static const char *gate_nonempty(const char *s)
+{
+    return s && s[0] ? s : NULL;
+}
+
+/* One audit event about client cl: what the connection told so far (the broker keeps it: address, client
+ * identifier, username; the certificate's subject comes from the transport). Never a password. */
+static void gate_audit(broker_gate *bg, const broker_client *cl, const char *type, const char *outcome,
+                       const char *reason)
 {
     if (!auditlog_enabled(bg->audit))
         return;
+    const transport *t = cl->transport;
     auditlog_event ev = {.type = type, .outcome = outcome, .reason = reason};
-    if (e) {
-        ev.listener = e->listener;
-        ev.address = e->address[0] ? e->address : NULL;
-        ev.port = e->port;
-        ev.client_id = e->client_id[0] ? e->client_id : NULL;
-        ev.username = e->username[0] ? e->username : NULL;
-        ev.cert_subject = e->subject[0] ? e->subject : NULL;
-    } else {
-        ev.listener = gate_listener_name(cl);
-        ev.address = cl->address;
-        ev.port = cl->port;
-    }
+    ev.listener = gate_listener_name(cl);
+    ev.address = gate_nonempty(cl->address);
+    ev.port = cl->port;
+    ev.client_id = gate_nonempty(cl->client_id);
+    ev.username = gate_nonempty(cl->username);
+    ev.cert_subject = gate_nonempty(t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
     auditlog_emit(bg->audit, &ev, auditlog_now_ms());
 }
 
@@ -81,12 +62,7 @@ static void gate_audit_refusal(broker_gate *bg, const broker_client *cl, const c
         secevent_add_text(&ev, "limit", why);
         auditlog_emit(bg->audit, &ev, auditlog_now_ms());
     }
-    gate_audit(bg, NULL, cl, "connect_refused", "refused", why);
-}
-
-static gate_entry *gate_find(broker_gate *bg, uint64_t cookie)
-{
-    return hmap_get(&bg->conns, &cookie, sizeof cookie);
+    gate_audit(bg, cl, "connect_refused", "refused", why);
 }
 
 /* The listener's allow_anonymous, from its configuration record. */
@@ -96,53 +72,40 @@ static bool gate_listener_anonymous(const broker_client *cl)
     return l ? l->allow_anonymous : false;
 }
 
-static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie)
+/* The connection's state is its sec_conn, nothing else: the broker keeps the pointer. */
+static bool gate_accept(void *ctx, const broker_client *cl, uint64_t cookie, void **state)
 {
     broker_gate *bg = ctx;
-    char name[64];
-    gate_entry *e = calloc(1, sizeof *e);
+    const char *name = gate_listener_name(cl);
+    sec_conn *sec = sec_gate_accept(bg->g, cl->listener_port, name ? name : "-", gate_listener_anonymous(cl),
+                                    cl->address);
 
-    if (!e)
-        return false;
-    if (gate_listener_name(cl))
-        snprintf(name, sizeof name, "%s", gate_listener_name(cl));
-    else
-        snprintf(name, sizeof name, "port %u", cl->listener_port);
-    e->cookie = cookie;
-    e->sec = sec_gate_accept(bg->g, cl->listener_port, name, gate_listener_anonymous(cl), cl->address);
-    if (!e->sec || hmap_put(&bg->conns, &e->cookie, sizeof e->cookie, e) < 0) {
-        if (e->sec)
-            sec_gate_close(bg->g, e->sec);
-        else
-            gate_audit_refusal(bg, cl, sec_gate_refusal(bg->g));
-        free(e);
+    (void)cookie;
+    if (!sec) {
+        gate_audit_refusal(bg, cl, sec_gate_refusal(bg->g));
         return false;
     }
-    gate_copy(e->address, sizeof e->address, cl->address);
-    e->port = cl->port;
-    e->listener = gate_listener_name(cl);
+    *state = sec;
     return true;
 }
 
 /* The broker's own connection caps (max_connections_global, of the listener, per address) refused cl. */
 static void gate_refused(void *ctx, const broker_client *cl, const char *why)
 {
-    gate_audit(ctx, NULL, cl, "connect_refused", "refused", why);
+    gate_audit(ctx, cl, "connect_refused", "refused", why);
 }
 
-static void gate_closed(void *ctx, uint64_t cookie)
+static void gate_closed(void *ctx, uint64_t cookie, void *state)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = hmap_remove(&bg->conns, &cookie, sizeof cookie);
 
-    if (!e)
-        return;
-    sec_gate_close(bg->g, e->sec);
-    free(e);
+    (void)cookie;
+    if (state)
+        sec_gate_close(bg->g, state);
 }
 
 /* Turns a gate reply into the broker's answer. Returns BROKER_AUTH_DONE or BROKER_AUTH_PENDING. */
-static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broker_auth_result *out)
+static int gate_answer(broker_gate *bg, const broker_client *cl, const sec_reply *r, broker_auth_result *out)
 {
     memset(out, 0, sizeof *out);
     if (r->kind == SEC_REPLY_PENDING)
@@ -153,19 +116,18 @@ static int gate_answer(broker_gate *bg, gate_entry *e, const sec_reply *r, broke
         out->data = bg->data;
         out->data_len = r->auth_data_len;
     }
-    if (r->kind == SEC_REPLY_CONNACK && e->reauth) {
-        e->reauth = false;
-        gate_audit(bg, e, NULL, r->reason == 0 ? "reauth_success" : "reauth_failure",
+    sec_conn *sec = cl->security_state;
+    if (r->kind == SEC_REPLY_CONNACK && sec_conn_take_reauth(sec)) {
+        gate_audit(bg, cl, r->reason == 0 ? "reauth_success" : "reauth_failure",
                    r->reason == 0 ? "success" : "failure", r->reason ? mqtt_reason_name(r->reason) : NULL);
     } else if (r->kind == SEC_REPLY_CONNACK && r->reason == 0) {
-        sec_gate_authenticated(bg->g, e->sec);
-        gate_audit(bg, e, NULL, "connect_accepted", "success", NULL);
+        sec_gate_authenticated(bg->g, sec);
+        gate_audit(bg, cl, "connect_accepted", "success", NULL);
     } else if (r->kind == SEC_REPLY_CONNACK && r->refusal) {
-        gate_audit(bg, e, NULL, "connect_refused", "failure", r->refusal);
+        gate_audit(bg, cl, "connect_refused", "failure", r->refusal);
     } else if (r->kind == SEC_REPLY_CONNACK) {
         bool bad_login = r->reason == MQTT_RC_BAD_USERNAME_OR_PASSWORD || r->reason == MQTT_RC_NOT_AUTHORIZED;
-        gate_audit(bg, e, NULL, bad_login ? "auth_failure" : "connect_refused", "failure",
-                   mqtt_reason_name(r->reason));
+        gate_audit(bg, cl, bad_login ? "auth_failure" : "connect_refused", "failure", mqtt_reason_name(r->reason));
     }
     return BROKER_AUTH_DONE;
 }
@@ -189,9 +151,10 @@ static int gate_cert_username(void *ctx, const broker_client *cl, const char **n
 
 /* The CONNECT decision by listener kind: certificate identity as username (no password), two factors
  * (certificate CN bound to the username, then the password), or the password / SCRAM / anonymous rules. */
-static void gate_login(broker_gate *bg, gate_entry *e, const broker_client *cl, const mqtt_connect *ck,
-                       uint64_t cookie, sec_reply *r)
+static void gate_login(broker_gate *bg, const broker_client *cl, const mqtt_connect *ck, uint64_t cookie,
+                       sec_reply *r)
 {
+    sec_conn *sec = cl->security_state;
     const struct config_listener *l = cl->listener_user;
     if (gate_maps_username(cl)) {
         const char *name = transport_tls_username(cl->transport);
@@ -202,60 +165,54 @@ static void gate_login(broker_gate *bg, gate_entry *e, const broker_client *cl, 
             return;
         }
         if (name) {
-            sec_gate_certificate_login(bg->g, e->sec, ck, name, r);
+            sec_gate_certificate_login(bg->g, sec, ck, name, r);
             return;
         }
-        log_notice("auth: refused reason=no_certificate_identity address=%s listener=%s", e->address,
-                   e->listener ? e->listener : "-");
+        log_notice("auth: refused reason=no_certificate_identity address=%s listener=%s", cl->address,
+                   gate_listener_name(cl) ? gate_listener_name(cl) : "-");
         memset(r, 0, sizeof *r);
         r->reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD;
         r->refusal = "the client certificate has no identity to use as username";
         return;
     }
     if (l && l->tls.two_factor &&
-        sec_gate_require_identity(e->sec, transport_tls_two_factor_identity(cl->transport)) < 0) {
+        sec_gate_require_identity(sec, transport_tls_two_factor_identity(cl->transport)) < 0) {
         memset(r, 0, sizeof *r);
         r->reason = MQTT_RC_SERVER_BUSY;
         return;
     }
-    sec_gate_connect(bg->g, e->sec, cookie, ck, r);
+    sec_gate_connect(bg->g, sec, cookie, ck, r);
 }
 
 static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_connect *ck, uint64_t cookie,
                              broker_auth_result *out)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    if (!e) { /* a connection the accept hook never saw (broker_attach): refuse */
+    if (!cl->security_state) { /* a connection the accept hook never saw (broker_attach): refuse */
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_NOT_AUTHORIZED;
         return BROKER_AUTH_DONE;
     }
-    gate_copy(e->client_id, sizeof e->client_id, cl->client_id);
-    gate_copy(e->username, sizeof e->username, cl->username);
-    const transport *t = cl->transport;
-    gate_copy(e->subject, sizeof e->subject, t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL);
-    gate_login(bg, e, cl, ck, cookie, &r);
-    return gate_answer(bg, e, &r, out);
+    gate_login(bg, cl, ck, cookie, &r);
+    return gate_answer(bg, cl, &r, out);
 }
 
 static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
                           broker_auth_result *out)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    (void)cl;
-    if (!e) {
+    (void)cookie;
+    if (!cl->security_state) {
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_PROTOCOL_ERROR;
         return BROKER_AUTH_DONE;
     }
-    sec_gate_auth(bg->g, e->sec, packet, &r);
-    return gate_answer(bg, e, &r, out);
+    sec_gate_auth(bg->g, cl->security_state, packet, &r);
+    return gate_answer(bg, cl, &r, out);
 }
 
 /* AUTH 0x19 after CONNACK: SCRAM again, for the same user, on the loop like the CONNECT exchange. */
@@ -263,18 +220,16 @@ static int gate_reauthenticate(void *ctx, const broker_client *cl, const mqtt_re
                                broker_auth_result *out)
 {
     broker_gate *bg = ctx;
-    gate_entry *e = gate_find(bg, cookie);
     sec_reply r;
 
-    (void)cl;
-    if (!e) {
+    (void)cookie;
+    if (!cl->security_state) {
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_PROTOCOL_ERROR;
         return BROKER_AUTH_DONE;
     }
-    e->reauth = true;
-    sec_gate_reauth(bg->g, e->sec, packet, &r);
-    return gate_answer(bg, e, &r, out);
+    sec_gate_reauth(bg->g, cl->security_state, packet, &r);
+    return gate_answer(bg, cl, &r, out);
 }
 
 /* Finished verifications: answer their connections (those still there). */
@@ -286,10 +241,10 @@ static void gate_results(void *ctx)
     broker_auth_result out;
 
     while (sec_gate_take_result(bg->g, &cookie, &r)) {
-        gate_entry *e = gate_find(bg, cookie);
-        if (!e)
+        const broker_client *cl = broker_auth_waiting(bg->b, cookie);
+        if (!cl || !cl->security_state)
             continue; /* the client went away meanwhile */
-        gate_answer(bg, e, &r, &out);
+        gate_answer(bg, cl, &r, &out);
         broker_auth_complete(bg->b, cookie, &out);
     }
 }
@@ -348,10 +303,5 @@ void broker_gate_set_audit(broker_gate *bg, auditlog *log)
 
 void broker_gate_free(broker_gate *bg)
 {
-    if (!bg)
-        return;
-    for (uint32_t i = 0; i < bg->conns.cap; i++)
-        free(bg->conns.slots[i].value);
-    hmap_free(&bg->conns);
     free(bg);
 }

@@ -86,29 +86,45 @@ static int conn_client_address(const conn *c, const char **addr, uint16_t *port)
     return c->t->ops->client_address ? c->t->ops->client_address(c->t, addr, port) : 0;
 }
 
-/* The per-address admission of a connection whose client address (c->address) is known: the broker's
+/* Points c->address at addr's per-address record (its key lives as long as c counts there), giving back the
+ * copy the connection held until then. */
+static void conn_set_address(conn *c, const char *key)
+{
+    if (c->address_owned)
+        free((char *)c->address);
+    c->address = key;
+    c->address_owned = false;
+}
+
+/* The per-address admission of a connection from client address addr: the broker's
  * max_connections_per_address, then the security accept hook (connection limits, rate). Returns false after
  * closing the connection. */
-static bool conn_admit(conn *c)
+static bool conn_admit(conn *c, const char *addr)
 {
     broker *b = c->b;
-    ip_count *ic = conn_ip_get(b, c->address, true);
+    broker_client info;
+    ip_count *ic = conn_ip_get(b, addr, true);
     if (!ic || (b->set.max_connections_per_ip && ic->count >= b->set.max_connections_per_ip)) {
         const char *why = "max_connections_per_address reached";
         if (ic)
             counters_inc(COUNTER_LIMIT_MAX_CONNECTIONS_PER_ADDRESS);
-        limit_hit_peer(c->ls, c->address, c->port, ic ? "max_connections_per_address" : "memory");
+        limit_hit_peer(c->ls, addr, c->port, ic ? "max_connections_per_address" : "memory");
         if (ic && ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
-        log_notice("refusing connection from %s: %s", c->address, why);
-        if (b->sec.refused)
-            b->sec.refused(b->sec.ctx, &c->info, why);
+        log_notice("refusing connection from %s: %s", addr, why);
+        if (b->sec.refused) {
+            conn_client(c, &info);
+            info.address = addr;
+            b->sec.refused(b->sec.ctx, &info, why);
+        }
         conn_close(c, -1, why);
         return false;
     }
     ic->count++;
     c->counted_ip = true;
-    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &c->info, c->id)) {
+    conn_set_address(c, ic->key);
+    conn_client(c, &info);
+    if (b->sec.accept && !b->sec.accept(b->sec.ctx, &info, c->id, &c->security_state)) {
         conn_close(c, -1, "refused by connection limits");
         return false;
     }
@@ -127,11 +143,10 @@ static bool conn_admit_after_handshake(conn *c)
     if (conn_client_address(c, &real, &port) > 0) {
         log_debug("connection from %s:%u is client %s:%u (reported by a trusted proxy)", c->address, c->port,
                   real, port);
-        snprintf(c->address, sizeof c->address, "%s", real);
         c->port = port; /* 0 when the proxy did not say (X-Forwarded-For) */
-        c->info.port = port;
+        return conn_admit(c, real);
     }
-    return conn_admit(c);
+    return conn_admit(c, c->address);
 }
 
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port)
@@ -168,13 +183,15 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     c->id = ++b->next_conn_id;
     c->listener = l;
     c->out.release = conn_msg_release;
-    snprintf(c->address, sizeof c->address, "%s", addr);
+    c->address = strdup(addr); /* until admission points it at the per-address record */
+    c->address_owned = true;
     c->port = port;
-    c->t = l ? listener_make_transport(l, fd) : transport_tcp_new(fd);
+    c->t = c->address ? (l ? listener_make_transport(l, fd) : transport_tcp_new(fd)) : NULL;
     if (!c->t || loop_watch_add(b->loop, &c->watch, fd, LOOP_READ, conn_on_event, c) < 0) {
         if (c->t)
             c->t->ops->destroy(c->t);
         close(fd);
+        free((char *)c->address);
         free(c);
         return;
     }
@@ -184,27 +201,90 @@ void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t 
     c->state = CONN_HANDSHAKE;
     c->last_rx_ms = b->now_ms;
     timer_heap_set(&b->conn_timers, &c->timer, b->now_ms + (uint64_t)b->set.connect_timeout_s * 1000u);
-    c->info.address = c->address;
-    c->info.port = port;
-    c->info.listener_port = l ? listener_port(l) : 0;
-    c->info.listener_user = ls->user;
-    c->info.transport = c->t;
     c->next = b->conns_head;
     if (b->conns_head)
         b->conns_head->prev = c;
     b->conns_head = c;
     b->nconns++;
     b->stats.connections_total++;
-    log_debug("new connection from %s:%u on port %u (%s)", addr, port, c->info.listener_port, c->t->ops->name);
+    log_debug("new connection from %s:%u on port %u (%s)", addr, port, l ? listener_port(l) : 0, c->t->ops->name);
     /* Behind a trusted proxy the client's address is known only after the handshake (PROXY header,
      * X-Forwarded-For): the per-address checks wait for it, the CONNECT deadline runs meanwhile. */
     const char *real;
     uint16_t real_port;
     c->admit_pending = conn_client_address(c, &real, &real_port) != 0;
-    if (!c->admit_pending && !conn_admit(c))
+    if (!c->admit_pending && !conn_admit(c, addr))
         return;
     /* Plain TCP needs no handshake: finish it now so the first read happens on the first event. */
     conn_on_event(c, 0);
+}
+
+void conn_client(const conn *c, broker_client *out)
+{
+    memset(out, 0, sizeof *out);
+    out->client_id = c->session ? c->session->client_id : conn_auth_client_id(c);
+    out->username = c->username;
+    out->address = c->address;
+    out->port = c->port;
+    out->listener_port = c->listener ? listener_port(c->listener) : 0;
+    out->listener_user = c->ls->user;
+    out->transport = c->t;
+    out->security_state = c->security_state;
+    out->version = c->version;
+}
+
+conn_auth *conn_auth_get(conn *c)
+{
+    if (!c->auth)
+        c->auth = calloc(1, sizeof *c->auth);
+    return c->auth;
+}
+
+void conn_auth_trim(conn *c)
+{
+    if (c->auth && !c->auth->client_id && !c->auth->method && !c->auth->saved) {
+        free(c->auth);
+        c->auth = NULL;
+    }
+}
+
+const char *conn_auth_client_id(const conn *c)
+{
+    return c->auth ? c->auth->client_id : NULL;
+}
+
+const char *conn_auth_method(const conn *c)
+{
+    return c->auth ? c->auth->method : NULL;
+}
+
+conn_aliases *conn_aliases_get(conn *c)
+{
+    if (!c->aliases)
+        c->aliases = calloc(1, sizeof *c->aliases);
+    return c->aliases;
+}
+
+/* Frees c's topic alias tables. */
+static void conn_aliases_free(conn *c)
+{
+    conn_aliases *al = c->aliases;
+    if (!al)
+        return;
+    for (uint16_t i = 0; al->out_topics && i < al->out_count; i++) {
+        c->b->mem_state -= strlen(al->out_topics[i]) + 1; /* counted against memory_limit */
+        free(al->out_topics[i]);
+    }
+    free(al->out_topics);
+    hmap_free(&al->out);
+    for (uint16_t i = 0; al->in && i < c->in_alias_max; i++) {
+        if (al->in[i])
+            c->b->mem_state -= strlen(al->in[i]) + 1;
+        free(al->in[i]);
+    }
+    free(al->in);
+    free(al);
+    c->aliases = NULL;
 }
 
 /* Keeps the broker's count of queued output bytes (the memory ceiling) in step with this connection. */
@@ -682,34 +762,27 @@ void conn_destroy(conn *c)
             }
     }
     proto_auth_forget(c);
-    free(c->auth_method);
+    if (c->auth) {
+        free(c->auth->method);
+        c->auth->method = NULL;
+        conn_auth_trim(c);
+    }
     timer_heap_cancel(&b->conn_timers, &c->timer);
     if (b->sec.closed)
-        b->sec.closed(b->sec.ctx, c->id);
+        b->sec.closed(b->sec.ctx, c->id, c->security_state);
     outq_free(&c->out);
     conn_account(c);
     free(c->ibuf);
-    for (uint16_t i = 0; i < c->out_alias_count; i++) {
-        b->mem_state -= strlen(c->out_alias_topics[i]) + 1;
-        free(c->out_alias_topics[i]);
-    }
-    free(c->out_alias_topics);
-    hmap_free(&c->out_aliases);
-    if (c->in_aliases) {
-        for (uint16_t i = 0; i < c->in_alias_max; i++) {
-            if (c->in_aliases[i])
-                b->mem_state -= strlen(c->in_aliases[i]) + 1;
-            free(c->in_aliases[i]);
-        }
-        free(c->in_aliases);
-    }
+    conn_aliases_free(c);
     c->ls->connections--;
     if (c->counted_ip) {
         ip_count *ic = conn_ip_get(b, c->address, false);
         if (ic && --ic->count == 0)
             free(hmap_remove(&b->per_ip, ic->key, ic->len));
     }
-    free((char *)c->info.username);
+    if (c->address_owned)
+        free((char *)c->address);
+    free(c->username);
     c->t->ops->destroy(c->t);
     close(fd);
     if (c->prev)

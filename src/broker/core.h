@@ -55,37 +55,39 @@ typedef struct conn conn;
 #define SESSION_IN_QOS2_MAP UINT32_MAX
 
 typedef struct session session;
+/* One client session (one per client, connected or not): fields packed by size, the client identifier in
+ * the same allocation (docs/performance.md: memory per idle connection). */
 struct session {
-    char *client_id;
-    uint16_t id_len;
     char *username;
     uint64_t uid; /* unique per session object, for No Local */
     conn *conn;   /* NULL while offline */
     void *listener_user;    /* the listener it last connected through (for authorization while offline) */
-    uint16_t listener_port;
-    uint8_t version;
-    uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
     uint64_t expire_at_ms;  /* while offline */
     hmap subs;              /* full filter -> session_sub */
     dqueue inflight;        /* sent, awaiting acknowledgement, in send order */
     dqueue queue;           /* waiting for a window slot or for the client to come back */
     size_t queued_bytes;
-    uint16_t next_pid;
     void *in_qos2; /* inbound QoS 2 packet ids awaiting PUBREL: uint16_t[in_qos2_cap], or, when in_qos2_cap
                       is SESSION_IN_QOS2_MAP, a bitmap of the whole packet id space (8 KiB); see proto.c */
-    uint32_t in_qos2_count, in_qos2_cap;
     broker_msg *will;
-    uint8_t will_qos;
-    bool will_retain;
-    uint32_t will_delay_s;
     uint64_t will_at_ms; /* pending delayed will: when to send it; 0: none pending */
     timer_node timer;     /* while offline: armed at the earlier of will_at_ms and expire_at_ms */
     uint64_t match_epoch;
+    session *prev, *next; /* every session */
+    session *persist_prev, *persist_next;
+    uint32_t expiry_s;      /* Session Expiry Interval; UINT32_MAX: never */
+    uint32_t in_qos2_count, in_qos2_cap;
+    uint32_t will_delay_s;
     uint32_t match_index;
+    uint16_t id_len;
+    uint16_t listener_port;
+    uint16_t next_pid;
+    uint8_t version;
+    uint8_t will_qos;
+    bool will_retain;
     bool persist_stored;  /* the store holds a record of this session */
     bool persist_dirty;   /* in the persist batch (persist_prev/next) */
-    session *persist_prev, *persist_next;
-    session *prev, *next; /* every session */
+    char client_id[];       /* NUL-terminated (same allocation) */
 };
 
 enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING };
@@ -93,6 +95,29 @@ enum conn_state { CONN_HANDSHAKE, CONN_NEW, CONN_AUTH, CONN_ACTIVE, CONN_CLOSING
  * security hook's answer (the connection is then in broker.authenticating). */
 enum { REAUTH_NONE = 0, REAUTH_CONTINUE, REAUTH_PENDING };
 
+/* Topic aliases of one connection, allocated at the first alias used in either direction (most clients use
+ * none, so idle connections do not carry this). */
+typedef struct conn_aliases {
+    hmap out;          /* topic -> alias (uintptr_t); keys in out_topics */
+    char **out_topics; /* [alias-1], out_alias_max entries once the first is assigned */
+    char **in;         /* [alias-1], in_alias_max entries once the client sets the first */
+    uint16_t out_count;
+} conn_aliases;
+
+/* Authentication state of one connection: allocated at CONNECT, freed after CONNACK unless the client
+ * authenticated with a method (kept for re-authentication). */
+typedef struct conn_auth {
+    char *client_id;   /* while CONN_AUTH: the client id (given or assigned) */
+    char *method;      /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
+    uint8_t *saved;    /* while CONN_AUTH: the CONNECT packet, password wiped */
+    uint32_t saved_len;
+} conn_auth;
+
+/*
+ * One client connection. There is one per connected client, so its size is most of the memory an idle
+ * connection costs (docs/performance.md): what only some connections need (topic aliases, the pending
+ * CONNECT of an authentication in progress) is allocated when needed, the rest is packed by size.
+ */
 struct conn {
     broker *b;
     uint64_t id;             /* unique; the cookie of authentication steps */
@@ -100,45 +125,42 @@ struct conn {
     transport *t;
     net_listener *listener;
     broker_listener_settings *ls; /* settings of the listener it came through */
-    enum conn_state state;
-    uint8_t version; /* 0 until CONNECT */
     session *session;
-    broker_client info;
-    char address[INET6_ADDRSTRLEN];
-    uint16_t port;
+    const char *address;     /* client IP address: the key of its per-address count (ip_count.key) once
+                                admitted, before that a copy (address_owned) */
+    char *username;          /* from CONNECT, NULL if none */
+    void *security_state;    /* broker_security.accept's per-connection state */
     uint8_t *ibuf;
-    uint32_t ilen, icap;
     outq out;
     size_t out_accounted;    /* out.area_pending as last added to broker.mem_out */
     uint64_t last_rx_ms;
-    uint16_t keepalive_s;    /* negotiated keep alive */
-    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
     timer_node timer;        /* the next check: the CONNECT deadline before CONN_ACTIVE (timer.at is that
                                 deadline), then keep alive, or a trim of idle output buffers */
-    uint16_t out_window;     /* the client's Receive Maximum */
-    uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
-    uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
-    uint16_t out_alias_count;
-    hmap out_aliases;        /* topic -> alias (uintptr_t) ; keys in out_alias_topics */
-    char **out_alias_topics; /* [alias-1] */
-    char **in_aliases;       /* [alias-1], in_alias_max entries */
-    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
-    bool request_problem_info;
-    bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
-    bool auth_waiting;       /* an authentication answer is pending: read nothing */
-    char *auth_client_id;    /* while CONN_AUTH: the client id (given or assigned) */
-    char *auth_method;       /* the Authentication Method of an accepted CONNECT (re-authentication); NULL */
-    uint8_t *saved_connect;  /* while CONN_AUTH: the CONNECT packet, password wiped */
-    uint32_t saved_len;
-    bool read_paused;
-    bool dirty;
-    bool counted_ip;
-    bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
-    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
+    conn_aliases *aliases;   /* NULL until a topic alias is used */
+    conn_auth *auth;         /* NULL unless authenticating or authenticated with a method */
     conn *prev, *next;       /* every connection */
     conn *next_dirty;
     conn *next_closing;
     conn *next_again;        /* in broker.again: the transport holds input already decoded */
+    uint32_t ilen, icap;
+    uint32_t out_max_packet; /* the client's Maximum Packet Size; 0: none */
+    uint16_t port;
+    uint16_t keepalive_s;    /* negotiated keep alive */
+    uint16_t server_keepalive_s; /* Server Keep Alive sent in CONNACK; 0: none */
+    uint16_t out_window;     /* the client's Receive Maximum */
+    uint16_t out_alias_max;  /* the client's Topic Alias Maximum */
+    uint16_t in_alias_max;   /* the Topic Alias Maximum we sent in CONNACK */
+    uint8_t state;           /* enum conn_state (one byte: the struct stays in a smaller malloc size) */
+    uint8_t version;         /* 0 until CONNECT */
+    uint8_t reauth;          /* REAUTH_*: where a re-authentication stands */
+    bool request_problem_info;
+    bool will_keep;          /* DISCONNECT 0x04 or abnormal end: the will goes out */
+    bool auth_waiting;       /* an authentication answer is pending: read nothing */
+    bool read_paused;
+    bool dirty;
+    bool counted_ip;
+    bool admit_pending;      /* a trusted proxy is connected: per-address checks wait for the real address */
+    bool address_owned;      /* address is the connection's own copy (before admission), not ip_count.key */
     bool again;
     uint64_t persist_wait;   /* output held until this persist batch is committed (persist_hold) */
 };
@@ -211,6 +233,7 @@ struct broker {
     conn *closing_head;
     hmap per_ip; /* address -> ip_count */
     hmap authenticating; /* conn id -> conn, while CONN_AUTH */
+    broker_client waiting_client; /* what broker_auth_waiting() returned last */
     uint64_t next_conn_id;
     broker_fd_watch fds[8];
     int nfds;
@@ -285,6 +308,19 @@ void conn_accept(void *ctx, net_listener *l, int fd, const struct sockaddr_stora
 /* Takes over a connected non-blocking socket (l may be NULL: plain TCP, no listener). */
 void conn_attach(broker *b, net_listener *l, int fd, const char *addr, uint16_t port);
 /* Encodes p and queues it; returns false if it could not (connection is then closed). */
+/* Fills *out with what the security hooks see of c (pointers into c and its session: valid while c is
+ * unchanged). */
+void conn_client(const conn *c, broker_client *out);
+/* c's topic alias tables, allocated at the first call; NULL when out of memory. */
+conn_aliases *conn_aliases_get(conn *c);
+/* c's authentication state, allocated at the first call; NULL when out of memory. */
+conn_auth *conn_auth_get(conn *c);
+/* Frees c's authentication state once nothing is left in it. */
+void conn_auth_trim(conn *c);
+/* The client id given or assigned at CONNECT while it is being authenticated, else NULL. */
+const char *conn_auth_client_id(const conn *c);
+/* The Authentication Method the client connected with, else NULL. */
+const char *conn_auth_method(const conn *c);
 bool conn_send(conn *c, const mqtt_packet *p);
 void conn_mark_dirty(conn *c);
 void conn_flush_dirty(broker *b);

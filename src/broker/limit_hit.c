@@ -24,8 +24,8 @@ void limit_hit_client(const conn *c, const session *s, const char *limit, const 
         e.listener = listener;
         e.address = c->address;
         e.port = c->port;
-        e.client_id = c->info.client_id;
-        e.username = c->info.username;
+        e.client_id = c->session ? c->session->client_id : conn_auth_client_id(c);
+        e.username = c->username;
         const transport *t = c->t;
         e.cert_subject = t && t->ops && t->ops->peer_subject ? t->ops->peer_subject(t) : NULL;
         if (!s)

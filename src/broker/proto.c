@@ -236,7 +236,7 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
 {
     broker *b = c->b;
     const mqtt_props *pr = &ck->props;
-    const char *id = c->auth_client_id;
+    const char *id = c->auth->client_id; /* set by proto_connect */
     size_t idlen = strlen(id);
     broker_msg *will = NULL;
     bool present = false;
@@ -289,10 +289,10 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     s->version = c->version;
     s->conn = c;
     session_timer_arm(b, s); /* online: no will delay, no expiry */
-    s->listener_user = c->info.listener_user;
-    s->listener_port = c->info.listener_port;
+    s->listener_user = c->ls->user;
+    s->listener_port = c->listener ? listener_port(c->listener) : 0;
     free(s->username);
-    s->username = c->info.username ? strdup(c->info.username) : NULL;
+    s->username = c->username ? strdup(c->username) : NULL;
     s->will = will;
     s->will_qos = ck->will_qos;
     s->will_retain = ck->will_retain;
@@ -301,7 +301,6 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     if (will)
         will->origin = s->uid;
     c->session = s;
-    c->info.client_id = s->client_id;
     c->state = CONN_ACTIVE;
     c->will_keep = true;
     conn_timer_arm(c);
@@ -313,8 +312,8 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
     proto_connack_props(c, &ap, ck->client_id.len == 0 ? s->client_id : NULL, c->server_keepalive_s, capped,
                         expiry);
     if (pr->present & PROP(AUTH_METHOD)) {
-        free(c->auth_method);
-        c->auth_method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
+        free(c->auth->method);
+        c->auth->method = strndup((const char *)pr->auth_method.data, pr->auth_method.len);
         ap.present |= PROP(AUTH_METHOD);
         ap.auth_method = pr->auth_method;
         if (r->data) {
@@ -328,8 +327,9 @@ static void proto_connect_accept(conn *c, const mqtt_connect *ck, const broker_a
         return; /* the CONNACK could not fit the client's Maximum Packet Size: closed, session detached */
     log_info("client %s connected from %s:%u (v%u, keep alive %u, session %s)", s->client_id, c->address, c->port,
              c->version == MQTT_V5 ? 5 : 4, c->keepalive_s, present ? "resumed" : "new");
-    free(c->auth_client_id);
-    c->auth_client_id = NULL;
+    free(c->auth->client_id);
+    c->auth->client_id = NULL;
+    conn_auth_trim(c);
     persist_session_touch(b, s);
     proto_resume(b, c, s);
 }
@@ -352,12 +352,14 @@ static void proto_send_auth(conn *c, mqtt_bytes method, const broker_auth_result
 /* Decodes the CONNECT kept while authenticating (no arena reset: the current packet may still be in use). */
 static bool proto_saved_connect(conn *c, mqtt_packet *p)
 {
-    mqtt_limits lim = {.max_packet_size = c->saved_len, .max_user_props = c->b->set.max_user_properties,
+    if (!c->auth || !c->auth->saved)
+        return false;
+    mqtt_limits lim = {.max_packet_size = c->auth->saved_len, .max_user_props = c->b->set.max_user_properties,
                        .max_topic_levels = c->b->set.max_topic_levels};
     mqtt_alloc al = {broker_arena_alloc, c->b};
     mqtt_error err = {0};
-    return c->saved_connect &&
-           mqtt_decode(c->saved_connect, c->saved_len, 0, &lim, &al, p, &err) == MQTT_OK && p->type == MQTT_CONNECT;
+    return mqtt_decode(c->auth->saved, c->auth->saved_len, 0, &lim, &al, p, &err) == MQTT_OK &&
+           p->type == MQTT_CONNECT;
 }
 
 void proto_auth_forget(conn *c)
@@ -369,15 +371,18 @@ void proto_auth_forget(conn *c)
             b->sec.auth_abandoned(b->sec.ctx, c->id);
     }
     c->reauth = REAUTH_NONE;
-    if (c->saved_connect) {
-        OPENSSL_cleanse(c->saved_connect, c->saved_len);
-        free(c->saved_connect);
-        c->saved_connect = NULL;
+    if (c->auth && c->auth->saved) {
+        OPENSSL_cleanse(c->auth->saved, c->auth->saved_len);
+        free(c->auth->saved);
+        c->auth->saved = NULL;
         if (hmap_remove(&b->authenticating, &c->id, sizeof c->id) && c->state == CONN_CLOSING && b->sec.auth_abandoned)
             b->sec.auth_abandoned(b->sec.ctx, c->id);
     }
-    free(c->auth_client_id);
-    c->auth_client_id = NULL;
+    if (c->auth) {
+        free(c->auth->client_id);
+        c->auth->client_id = NULL;
+        conn_auth_trim(c);
+    }
     c->auth_waiting = false;
 }
 
@@ -401,18 +406,23 @@ static void proto_auth_apply(conn *c, const mqtt_connect *ck, int status, const 
         proto_refuse(c, MQTT_RC_PROTOCOL_ERROR, "continue authentication without a method");
         return;
     }
-    if (!c->saved_connect) {
-        c->saved_connect = malloc(raw_len);
-        if (!c->saved_connect || hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
-            free(c->saved_connect);
-            c->saved_connect = NULL;
-            proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
-            return;
+    conn_auth *ca = conn_auth_get(c);
+    if (ca && !ca->saved) {
+        ca->saved = malloc(raw_len);
+        if (!ca->saved || hmap_put(&b->authenticating, &c->id, sizeof c->id, c) < 0) {
+            free(ca->saved);
+            ca->saved = NULL;
+            ca = NULL;
+        } else {
+            memcpy(ca->saved, raw, raw_len);
+            ca->saved_len = (uint32_t)raw_len;
+            if (ck->has_password && ck->password.len)
+                OPENSSL_cleanse(ca->saved + (ck->password.data - raw), ck->password.len);
         }
-        memcpy(c->saved_connect, raw, raw_len);
-        c->saved_len = (uint32_t)raw_len;
-        if (ck->has_password && ck->password.len)
-            OPENSSL_cleanse(c->saved_connect + (ck->password.data - raw), ck->password.len);
+    }
+    if (!ca) {
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
     }
     c->state = CONN_AUTH;
     c->auth_waiting = status == BROKER_AUTH_PENDING;
@@ -435,7 +445,9 @@ static void proto_cert_username(conn *c, mqtt_bytes *user, bool *has_user)
 {
     broker *b = c->b;
     const char *name = NULL;
-    if (!b->sec.cert_username || b->sec.cert_username(b->sec.ctx, &c->info, &name) <= 0)
+    broker_client info;
+    conn_client(c, &info);
+    if (!b->sec.cert_username || b->sec.cert_username(b->sec.ctx, &info, &name) <= 0)
         return;
     *has_user = name != NULL;
     *user = name ? (mqtt_bytes){(const uint8_t *)name, (uint32_t)strlen(name)} : (mqtt_bytes){NULL, 0};
@@ -462,31 +474,36 @@ static void proto_connect(conn *c, mqtt_connect *ck, const uint8_t *raw, size_t 
     mqtt_bytes user = ck->username;
     bool has_user = ck->has_username;
     proto_cert_username(c, &user, &has_user);
+    conn_auth *ca = conn_auth_get(c);
+    if (!ca) {
+        proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
+    }
     if (c->ls->use_username_as_clientid) {
         if (!has_user) {
             proto_refuse(c, MQTT_RC_NOT_AUTHORIZED, "use_username_as_clientid: no username");
             return;
         }
-        c->auth_client_id = strndup((const char *)user.data, user.len);
+        ca->client_id = strndup((const char *)user.data, user.len);
     } else if (ck->client_id.len == 0) {
         snprintf(assigned, sizeof assigned, "%s%llx-%llx", b->set.clientid_prefix ? b->set.clientid_prefix : "auto-",
                  (unsigned long long)b->start_ms, (unsigned long long)++b->assign_counter);
-        c->auth_client_id = strdup(assigned);
+        ca->client_id = strdup(assigned);
     } else {
-        c->auth_client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
+        ca->client_id = strndup((const char *)ck->client_id.data, ck->client_id.len);
     }
-    free((char *)c->info.username);
-    c->info.username = has_user ? strndup((const char *)user.data, user.len) : NULL;
-    if (!c->auth_client_id || (has_user && !c->info.username)) {
+    free(c->username);
+    c->username = has_user ? strndup((const char *)user.data, user.len) : NULL;
+    if (!ca->client_id || (has_user && !c->username)) {
         proto_refuse(c, MQTT_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
-    c->info.client_id = c->auth_client_id;
-    c->info.version = c->version;
+    broker_client info;
+    conn_client(c, &info);
     broker_auth_result r = {0};
     int status = BROKER_AUTH_DONE;
     if (b->sec.authenticate)
-        status = b->sec.authenticate(b->sec.ctx, &c->info, ck, c->id, &r);
+        status = b->sec.authenticate(b->sec.ctx, &info, ck, c->id, &r);
     else
         proto_default_auth(c, ck, &r);
     proto_auth_apply(c, ck, status, &r, raw, raw_len);
@@ -506,8 +523,10 @@ static void proto_auth_packet(conn *c, const mqtt_reason_only *a)
         return;
     }
     broker_auth_result r = {0};
-    int status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
-    proto_auth_apply(c, &saved.u.connect, status, &r, c->saved_connect, c->saved_len);
+    broker_client info;
+    conn_client(c, &info);
+    int status = b->sec.auth_step(b->sec.ctx, &info, a, c->id, &r);
+    proto_auth_apply(c, &saved.u.connect, status, &r, c->auth->saved, c->auth->saved_len);
 }
 
 void proto_auth_answer(conn *c, const broker_auth_result *r)
@@ -520,7 +539,7 @@ void proto_auth_answer(conn *c, const broker_auth_result *r)
         proto_refuse(c, MQTT_RC_UNSPECIFIED, "lost the CONNECT");
         return;
     }
-    proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->saved_connect, c->saved_len);
+    proto_auth_apply(c, &saved.u.connect, BROKER_AUTH_DONE, r, c->auth->saved, c->auth->saved_len);
 }
 
 /* Puts a Reason String on a v5 answer when the client did not turn problem information off
@@ -582,7 +601,8 @@ static void proto_reauth_apply(conn *c, int status, const broker_auth_result *r)
     mqtt_packet p = {.type = MQTT_AUTH};
     p.u.auth.reason = r->reason;
     p.u.auth.props.present = PROP(AUTH_METHOD);
-    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)c->auth_method, (uint32_t)strlen(c->auth_method)};
+    const char *method = conn_auth_method(c);
+    p.u.auth.props.auth_method = (mqtt_bytes){(const uint8_t *)method, (uint32_t)strlen(method)};
     if (r->data) {
         p.u.auth.props.present |= PROP(AUTH_DATA);
         p.u.auth.props.auth_data = (mqtt_bytes){r->data, (uint32_t)r->data_len};
@@ -612,25 +632,28 @@ static void proto_reauth_packet(conn *c, const mqtt_reason_only *a)
     broker *b = c->b;
     broker_auth_result r = {0};
     int status;
-    if (!c->auth_method) {
+    const char *method = conn_auth_method(c);
+    if (!method) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method"); /* [MQTT-4.12.0-7] */
         return;
     }
     /* [MQTT-4.12.1-1]: the same method as CONNECT. (0x8C Bad authentication method is not a DISCONNECT code in
      * the DISCONNECT packet's table, 3.14.2.1: a different method is a protocol error.) */
-    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(c->auth_method) ||
-        memcmp(a->props.auth_method.data, c->auth_method, a->props.auth_method.len) != 0) {
+    if (!(a->props.present & PROP(AUTH_METHOD)) || a->props.auth_method.len != strlen(method) ||
+        memcmp(a->props.auth_method.data, method, a->props.auth_method.len) != 0) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "re-authentication with another authentication method");
         return;
     }
+    broker_client info;
+    conn_client(c, &info);
     if (a->reason == MQTT_RC_REAUTHENTICATE && c->reauth == REAUTH_NONE) {
         if (!b->sec.reauthenticate) {
             proto_disconnect(c, MQTT_RC_NOT_AUTHORIZED, "re-authentication not supported");
             return;
         }
-        status = b->sec.reauthenticate(b->sec.ctx, &c->info, a, c->id, &r);
+        status = b->sec.reauthenticate(b->sec.ctx, &info, a, c->id, &r);
     } else if (a->reason == MQTT_RC_CONTINUE_AUTH && c->reauth == REAUTH_CONTINUE && b->sec.auth_step) {
-        status = b->sec.auth_step(b->sec.ctx, &c->info, a, c->id, &r);
+        status = b->sec.auth_step(b->sec.ctx, &info, a, c->id, &r);
     } else {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unexpected AUTH");
         return;
@@ -751,12 +774,12 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
         proto_disconnect(c, MQTT_RC_TOPIC_ALIAS_INVALID, "topic alias out of range");
         return false;
     }
-    if (!c->in_aliases) {
-        c->in_aliases = calloc(c->in_alias_max, sizeof(char *));
-        if (!c->in_aliases) {
-            proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
-            return false;
-        }
+    conn_aliases *al = conn_aliases_get(c);
+    if (al && !al->in)
+        al->in = calloc(c->in_alias_max, sizeof(char *));
+    if (!al || !al->in) {
+        proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
+        return false;
     }
     if (topic->len) {
         char *copy = strndup((const char *)topic->data, topic->len);
@@ -764,18 +787,18 @@ static bool proto_publish_topic(conn *c, mqtt_publish *p, mqtt_bytes *topic)
             proto_disconnect(c, MQTT_RC_UNSPECIFIED, "out of memory");
             return false;
         }
-        if (c->in_aliases[a - 1])
-            c->b->mem_state -= strlen(c->in_aliases[a - 1]) + 1;
-        free(c->in_aliases[a - 1]);
-        c->in_aliases[a - 1] = copy;
+        if (al->in[a - 1])
+            c->b->mem_state -= strlen(al->in[a - 1]) + 1;
+        free(al->in[a - 1]);
+        al->in[a - 1] = copy;
         c->b->mem_state += (size_t)topic->len + 1; /* counted against memory_limit */
         return true;
     }
-    if (!c->in_aliases[a - 1]) {
+    if (!al->in[a - 1]) {
         proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR, "unknown topic alias");
         return false;
     }
-    *topic = (mqtt_bytes){(const uint8_t *)c->in_aliases[a - 1], (uint32_t)strlen(c->in_aliases[a - 1])};
+    *topic = (mqtt_bytes){(const uint8_t *)al->in[a - 1], (uint32_t)strlen(al->in[a - 1])};
     return true;
 }
 

@@ -288,7 +288,10 @@ static bool route_alias(conn *c, broker_msg *msg, uint16_t *alias)
     *alias = 0;
     if (c->out_alias_max == 0)
         return false;
-    void *v = hmap_get(&c->out_aliases, msg->topic, msg->topic_len);
+    conn_aliases *al = conn_aliases_get(c);
+    if (!al)
+        return false;
+    void *v = hmap_get(&al->out, msg->topic, msg->topic_len);
     if (v) {
         *alias = (uint16_t)(uintptr_t)v;
         return true;
@@ -296,23 +299,22 @@ static bool route_alias(conn *c, broker_msg *msg, uint16_t *alias)
     /* At most the client's Topic Alias Maximum [MQTT-3.1.2-26], and never more than the listener's
      * max_topic_alias (fixed at CONNACK as in_alias_max): each alias keeps a copy of its topic, so the client
      * alone must not decide how much memory that takes. Counted against memory_limit. */
-    if (c->out_alias_count >= c->out_alias_max || c->out_alias_count >= c->in_alias_max ||
-        broker_over_memory(c->b))
+    if (al->out_count >= c->out_alias_max || al->out_count >= c->in_alias_max || broker_over_memory(c->b))
         return false;
-    if (!c->out_alias_topics) {
-        c->out_alias_topics = calloc(c->out_alias_max, sizeof(char *));
-        if (!c->out_alias_topics)
+    if (!al->out_topics) {
+        al->out_topics = calloc(c->out_alias_max, sizeof(char *));
+        if (!al->out_topics)
             return false;
     }
     char *copy = strndup(msg->topic, msg->topic_len);
     if (!copy)
         return false;
-    uint16_t a = (uint16_t)(c->out_alias_count + 1);
-    if (hmap_put(&c->out_aliases, copy, msg->topic_len, (void *)(uintptr_t)a) < 0) {
+    uint16_t a = (uint16_t)(al->out_count + 1);
+    if (hmap_put(&al->out, copy, msg->topic_len, (void *)(uintptr_t)a) < 0) {
         free(copy);
         return false;
     }
-    c->out_alias_topics[c->out_alias_count++] = copy;
+    al->out_topics[al->out_count++] = copy;
     c->b->mem_state += (size_t)msg->topic_len + 1;
     *alias = a;
     return false;

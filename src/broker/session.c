@@ -101,12 +101,9 @@ session *session_new(broker *b, const char *id, size_t len)
 {
     if (timer_heap_reserve(&b->session_timers, (uint32_t)b->nsessions + 1) < 0)
         return NULL;
-    session *s = calloc(1, sizeof *s);
+    session *s = calloc(1, sizeof *s + len + 1);
     if (!s)
         return NULL;
-    s->client_id = malloc(len + 1);
-    if (!s->client_id)
-        goto fail;
     memcpy(s->client_id, id, len);
     s->client_id[len] = 0;
     s->id_len = (uint16_t)len;
@@ -122,7 +119,6 @@ session *session_new(broker *b, const char *id, size_t len)
     b->mem_state += session_cost(s);
     return s;
 fail:
-    free(s->client_id);
     free(s);
     return NULL;
 }
@@ -184,7 +180,6 @@ void session_end(broker *b, session *s)
         s->next->prev = s->prev;
     b->nsessions--;
     b->mem_state -= session_cost(s);
-    free(s->client_id);
     free(s->username);
     free(s);
 }

@@ -19,12 +19,13 @@
 typedef struct net_loop net_loop;
 typedef void (*loop_io_fn)(void *ctx, uint32_t events);
 
+/* One per connection, so packed (24 bytes). */
 typedef struct loop_watch {
     int fd;
-    uint32_t events; /* LOOP_READ | LOOP_WRITE currently asked for */
+    uint16_t events; /* LOOP_READ | LOOP_WRITE currently asked for */
+    bool registered;
     loop_io_fn fn;
     void *ctx;
-    bool registered;
 } loop_watch;
 
 /* A new loop, or NULL with errno set. */

@@ -23,16 +23,17 @@ typedef struct outq_seg {
     void *ref;
 } outq_seg;
 
+/* One per connection: fields packed by size (72 bytes). */
 typedef struct outq {
     uint8_t *area;
-    uint32_t area_head, area_tail, area_cap;
     outq_seg *segs;
-    uint32_t seg_first, seg_count, seg_cap;
-    uint32_t first_sent; /* bytes of the first segment already written */
+    outq_release_fn release;
     size_t bytes;        /* bytes waiting */
     size_t area_pending; /* of which in the byte area (the rest are referenced payloads) */
+    uint32_t area_head, area_tail, area_cap;
+    uint32_t seg_first, seg_count, seg_cap;
+    uint32_t first_sent; /* bytes of the first segment already written */
     uint32_t empties;    /* times the queue was written out completely (the first few free the buffers) */
-    outq_release_fn release;
 } outq;
 
 /* A zeroed outq with `release` set is ready. */

@@ -61,22 +61,38 @@ struct tls_context {
     bool ocsp_ref; /* holds a reference on the OCSP workers (ocsp_check_clients at start-up) */
 };
 
+/* One TLS connection. Kept small: an idle TLS connection costs this, OpenSSL's SSL object (its record buffers
+ * released while idle, SSL_MODE_RELEASE_BUFFERS) and the broker's own connection (docs/performance.md). */
 typedef struct tls_conn {
     transport base;
     tls_context *ctx;
     SSL *ssl;
-    char peer[64];
-    char *subject; /* RFC 2253 subject of the client certificate, or NULL */
-    char *cn;      /* its common name, or NULL */
-    char fail_subject[256]; /* subject of the certificate that failed verification */
+    char *peer;         /* "ADDR:PORT" for the log */
+    char *subject;      /* RFC 2253 subject of the client certificate, or NULL */
+    char *cn;           /* its common name, or NULL */
+    char *fail_subject; /* subject of the certificate that failed verification, or NULL */
     ocsp_job *ocsp_job;     /* an OCSP query in flight: the handshake waits for it */
     OCSP_REQUEST *ocsp_req; /* its request (for the nonce check) */
     OCSP_CERTID *ocsp_id;   /* the certificate it asks about */
     unsigned char ocsp_digest[32]; /* SHA-256 of the client certificate (the cache key) */
+    size_t last_write;  /* length of an SSL_write that must be retried, or 0 */
     bool done;
-    size_t last_write; /* length of an SSL_write that must be retried, or 0 */
-    unsigned char wbuf[TLS_WRITE_CHUNK];
 } tls_conn;
+
+/* Where tls_writev gathers the caller's iovecs for one SSL_write: one per thread, not one per connection
+ * (a retried write re-gathers the same bytes from the caller, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
+static _Thread_local unsigned char tls_wbuf[TLS_WRITE_CHUNK];
+
+/* Records the subject that failed verification (the first one only); text, or cert's subject. */
+static void tls_set_fail_subject(tls_conn *c, X509 *cert, const char *text)
+{
+    char buf[256];
+    if (c->fail_subject)
+        return;
+    if (cert)
+        text = X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+    c->fail_subject = strdup(text ? text : "-");
+}
 
 static const transport_ops tls_ops;
 
@@ -411,13 +427,19 @@ done:
 /* ---- callbacks ------------------------------------------------------------------------------- */
 
 static int tls_ctx_index = -1;  /* SSL_CTX ex-data slot: the tls_context */
-static int tls_conn_index = -1; /* SSL and X509_STORE_CTX ex-data slot: the tls_conn */
+static int tls_conn_index = -1;  /* SSL ex-data slot: the tls_conn */
+/* X509_STORE_CTX ex-data slot: the tls_conn of a re-verification (transport_tls_recheck). Its own index of
+ * that class, so it never collides with SSL_get_ex_data_X509_STORE_CTX_idx() (the SSL of a handshake). */
+static int tls_store_index = -1;
 
 /* Certificate verification: records what failed, applies crl_allow_expired. */
 static int tls_verify_cb(int ok, X509_STORE_CTX *x)
 {
-    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
-    tls_conn *c = ssl ? SSL_get_ex_data(ssl, tls_conn_index) : X509_STORE_CTX_get_ex_data(x, tls_conn_index);
+    tls_conn *c = X509_STORE_CTX_get_ex_data(x, tls_store_index);
+    if (!c) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+        c = ssl ? SSL_get_ex_data(ssl, tls_conn_index) : NULL;
+    }
     if (ok || !c)
         return ok;
     int err = X509_STORE_CTX_get_error(x);
@@ -427,8 +449,8 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *x)
         return 1;
     }
     X509 *cert = X509_STORE_CTX_get_current_cert(x);
-    if (cert && !c->fail_subject[0])
-        X509_NAME_oneline(X509_get_subject_name(cert), c->fail_subject, sizeof c->fail_subject);
+    if (cert)
+        tls_set_fail_subject(c, cert, NULL);
     return ok;
 }
 
@@ -482,7 +504,10 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
         if (EVP_MAC_init(hctx, k->hmac, sizeof k->hmac, params) != 1 ||
             EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
             return -1;
-        return i == 0 ? 1 : 2; /* 2: valid but issue a ticket under the current key */
+        /* 2: valid, and issue a fresh ticket (under the current key). Always: clients use a TLS 1.3 ticket
+         * once (RFC 8446 C.4), so a resumed connection that got no new ticket would make the next one a full
+         * handshake. */
+        return 2;
     }
     return 0; /* unknown or expired key: full handshake */
 }
@@ -627,7 +652,9 @@ static bool tls_init_indexes(void)
         tls_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     if (tls_conn_index < 0)
         tls_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    return tls_ctx_index >= 0 && tls_conn_index >= 0;
+    if (tls_store_index < 0 && SSL_get_ex_data_X509_STORE_CTX_idx() >= 0)
+        tls_store_index = X509_STORE_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    return tls_ctx_index >= 0 && tls_conn_index >= 0 && tls_store_index >= 0;
 }
 
 tls_context *tls_context_new(const tls_settings *s, char *err, size_t errlen)
@@ -985,10 +1012,10 @@ static void tls_audit(const tls_conn *c, const char *type, const char *outcome, 
  * client's certificate is revoked). */
 static void tls_log_failure(tls_conn *c, const char *reason)
 {
-    const char *subject = c->fail_subject[0] ? c->fail_subject : "-";
+    const char *subject = c->fail_subject ? c->fail_subject : "-";
     X509 *peer = SSL_get0_peer_certificate(c->ssl);
     char buf[256];
-    if (!c->fail_subject[0] && peer) {
+    if (!c->fail_subject && peer) {
         X509_NAME_oneline(X509_get_subject_name(peer), buf, sizeof buf);
         subject = buf;
     }
@@ -1033,7 +1060,7 @@ static bool tls_record_identity(tls_conn *c)
 static int tls_ocsp_outcome(tls_conn *c, int rc, const char *why)
 {
     if (rc < 0) {
-        snprintf(c->fail_subject, sizeof c->fail_subject, "%s", c->subject ? c->subject : "-");
+        tls_set_fail_subject(c, NULL, c->subject);
         tls_log_failure(c, why);
         counters_inc(COUNTER_TLS_OCSP);
     } else if (rc == 0) {
@@ -1090,6 +1117,7 @@ static int tls_handshake(transport *t)
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         c->done = true;
+        SSL_free_buffers(c->ssl); /* the handshake's record buffers: an idle connection keeps none */
         int rc = tls_post_handshake_checks(c);
         if (rc == 1)
             tls_log_connected(c);
@@ -1126,9 +1154,9 @@ static ssize_t tls_writev(transport *t, const struct iovec *iov, int iovcnt)
 {
     tls_conn *c = (tls_conn *)t;
     size_t len = 0, n = 0;
-    for (int i = 0; i < iovcnt && len < sizeof c->wbuf; i++) {
-        size_t take = iov[i].iov_len < sizeof c->wbuf - len ? iov[i].iov_len : sizeof c->wbuf - len;
-        memcpy(c->wbuf + len, iov[i].iov_base, take);
+    for (int i = 0; i < iovcnt && len < sizeof tls_wbuf; i++) {
+        size_t take = iov[i].iov_len < sizeof tls_wbuf - len ? iov[i].iov_len : sizeof tls_wbuf - len;
+        memcpy(tls_wbuf + len, iov[i].iov_base, take);
         len += take;
     }
     if (len == 0)
@@ -1140,7 +1168,8 @@ static ssize_t tls_writev(transport *t, const struct iovec *iov, int iovcnt)
     t->want_read = t->want_write = false;
     ERR_clear_error();
     errno = 0;
-    int r = SSL_write_ex(c->ssl, c->wbuf, len, &n);
+    int r = SSL_write_ex(c->ssl, tls_wbuf, len, &n);
+    OPENSSL_cleanse(tls_wbuf, len); /* plaintext: not left behind */
     if (r == 1) {
         c->last_write = 0;
         return (ssize_t)n;
@@ -1174,7 +1203,8 @@ static void tls_destroy(transport *t)
     SSL_free(c->ssl);
     free(c->subject);
     free(c->cn);
-    OPENSSL_cleanse(c->wbuf, sizeof c->wbuf);
+    free(c->fail_subject);
+    free(c->peer);
     free(c);
 }
 
@@ -1208,10 +1238,11 @@ transport *transport_tls_new(tls_context *ctx, int fd, const char *peer)
     c->base.ops = &tls_ops;
     c->base.fd = fd;
     c->ctx = ctx;
-    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
-    c->ssl = SSL_new(ctx->ssl_ctx);
+    c->peer = strdup(peer ? peer : "?");
+    c->ssl = c->peer ? SSL_new(ctx->ssl_ctx) : NULL;
     if (!c->ssl || !SSL_set_fd(c->ssl, fd) || !SSL_set_ex_data(c->ssl, tls_conn_index, c)) {
         SSL_free(c->ssl);
+        free(c->peer);
         free(c);
         return NULL;
     }
@@ -1240,10 +1271,11 @@ bool transport_tls_recheck(transport *t)
         return true;
     X509_STORE_CTX *x = X509_STORE_CTX_new();
     bool ok = false;
-    c->fail_subject[0] = '\0';
+    free(c->fail_subject);
+    c->fail_subject = NULL;
     if (x && X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(c->ctx->ssl_ctx), leaf,
                                  SSL_get_peer_cert_chain(c->ssl))) {
-        X509_STORE_CTX_set_ex_data(x, tls_conn_index, c);
+        X509_STORE_CTX_set_ex_data(x, tls_store_index, c);
         X509_STORE_CTX_set_verify_cb(x, tls_verify_cb);
         X509_STORE_CTX_set_purpose(x, X509_PURPOSE_SSL_CLIENT);
         X509_STORE_CTX_set_depth(x, c->ctx->s.verify_depth > 0 ? c->ctx->s.verify_depth : 4);

@@ -55,6 +55,16 @@ void sec_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sec_addr *
     addr_finish(out);
 }
 
+void sec_addr_from_bytes(uint8_t family, const uint8_t bytes[16], sec_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (family == 4 || family == 6) {
+        out->family = family;
+        memcpy(out->bytes, bytes, family == 4 ? 4 : 16);
+    }
+    addr_finish(out);
+}
+
 int sec_addr_parse(const char *s, sec_addr *out)
 {
     uint8_t b[16];

@@ -22,6 +22,9 @@ typedef struct sec_addr {
 
 /* Fills *out from a socket address. Anything that is not IPv4/IPv6 becomes family 0 with text "local". */
 void sec_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, sec_addr *out);
+/* Fills *out from family (4, 6; anything else: "local") and the address bytes (network order; IPv4 uses the
+ * first 4), as kept by sec_addr.family and sec_addr.bytes: a compact form to store, expanded when needed. */
+void sec_addr_from_bytes(uint8_t family, const uint8_t bytes[16], sec_addr *out);
 /* Parses "A.B.C.D" or an IPv6 address. Returns 0 or -1. */
 int sec_addr_parse(const char *s, sec_addr *out);
 /* Parses "ADDR/BITS" (BITS optional: then a host route). Returns 0 or -1 (bad address or prefix length). */

@@ -20,18 +20,45 @@ struct sec_gate {
     const char *refusal; /* why the last sec_gate_accept() refused */
 };
 
-struct sec_conn {
-    sec_addr addr;
-    char listener[64];
-    bool allow_anonymous;
-    bool authenticated;
-    bool two_factor;       /* tls_two_factor: the username must be `cert_cn` and a password is needed */
+/* What only some connections need (SCRAM, tls_two_factor, re-authentication): allocated at first use. */
+typedef struct sec_conn_more {
     char *cert_cn;         /* the client certificate's CN under two_factor, NULL when it has none */
     scram_server *scram;   /* enhanced authentication in progress */
     uint8_t *client_id;    /* copy for the SCRAM log line */
     size_t client_id_len;
     char *identity;        /* the user SCRAM authenticated (re-authentication must prove the same); NULL */
+} sec_conn_more;
+
+/* Kept for every connection, so kept small (an idle connection costs a few hundred bytes in all,
+ * docs/performance.md): the address in its compact form (expanded by conn_addr() when needed), the
+ * listener's name borrowed, the rest in `more` when a connection needs it. */
+struct sec_conn {
+    const char *listener;  /* borrowed, see sec_gate_accept() */
+    sec_conn_more *more;   /* NULL until needed (conn_more()) */
+    uint8_t bytes[16];     /* sec_addr.bytes */
+    uint8_t family;        /* sec_addr.family */
+    bool allow_anonymous;
+    bool authenticated;
+    bool two_factor;       /* tls_two_factor: the username must be `cert_cn` and a password is needed */
+    bool reauth;           /* a re-authentication started (sec_conn_take_reauth) */
 };
+
+static const sec_conn_more conn_more_none; /* what a connection without `more` reads */
+#define MORE(c) ((const sec_conn_more *)((c)->more ? (c)->more : &conn_more_none))
+
+/* c's rarely used state, allocated at the first call; NULL when out of memory. */
+static sec_conn_more *conn_more(sec_conn *c)
+{
+    if (!c->more)
+        c->more = calloc(1, sizeof *c->more);
+    return c->more;
+}
+
+/* The connection's address, expanded. */
+static void conn_addr(const sec_conn *c, sec_addr *out)
+{
+    sec_addr_from_bytes(c->family, c->bytes, out);
+}
 
 static uint64_t now_ms(void)
 {
@@ -121,18 +148,21 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
     sec_conn *c = calloc(1, sizeof *c);
     enum connlimit_verdict v;
     uint64_t now = now_ms();
+    sec_addr addr;
 
     g->refusal = "out_of_memory";
     if (!c)
         return NULL;
-    if (sec_addr_parse(address, &c->addr) < 0)
-        sec_addr_from_sockaddr(NULL, 0, &c->addr);
-    snprintf(c->listener, sizeof c->listener, "%s", name ? name : "-");
+    if (sec_addr_parse(address, &addr) < 0)
+        sec_addr_from_sockaddr(NULL, 0, &addr);
+    c->family = addr.family;
+    memcpy(c->bytes, addr.bytes, sizeof c->bytes);
+    c->listener = name ? name : "-";
     c->allow_anonymous = allow_anonymous;
-    v = connlimit_accept(g->conn, index, &c->addr, now);
+    v = connlimit_accept(g->conn, index, &addr, now);
     if (v != CONNLIMIT_OK) {
         counters_inc(gate_limit_counter(v));
-        connlimit_log_refusal(g->conn, v, &c->addr, c->listener, now);
+        connlimit_log_refusal(g->conn, v, &addr, c->listener, now);
         g->refusal = connlimit_verdict_name(v);
         free(c);
         return NULL;
@@ -147,36 +177,61 @@ const char *sec_gate_refusal(const sec_gate *g)
 
 static void conn_drop_scram(sec_conn *c)
 {
-    scram_server_free(c->scram);
-    c->scram = NULL;
-    free(c->client_id);
-    c->client_id = NULL;
-    c->client_id_len = 0;
+    sec_conn_more *m = c->more;
+
+    if (!m)
+        return;
+    scram_server_free(m->scram);
+    m->scram = NULL;
+    free(m->client_id);
+    m->client_id = NULL;
+    m->client_id_len = 0;
+    if (!m->identity && !m->cert_cn) { /* nothing else kept: give the block back */
+        free(m);
+        c->more = NULL;
+    }
 }
 
 void sec_gate_close(sec_gate *g, sec_conn *c)
 {
+    sec_addr addr;
+
     if (!c)
         return;
-    connlimit_closed(g->conn, &c->addr, c->authenticated);
+    conn_addr(c, &addr);
+    connlimit_closed(g->conn, &addr, c->authenticated);
+    if (c->more) {
+        free(c->more->identity);
+        c->more->identity = NULL;
+        free(c->more->cert_cn);
+        c->more->cert_cn = NULL;
+    }
     conn_drop_scram(c);
-    free(c->identity);
-    free(c->cert_cn);
     free(c);
 }
 
 void sec_gate_authenticated(sec_gate *g, sec_conn *c)
 {
+    sec_addr addr;
+
     if (c->authenticated)
         return;
     c->authenticated = true;
-    connlimit_authenticated(g->conn, &c->addr);
+    conn_addr(c, &addr);
+    connlimit_authenticated(g->conn, &addr);
     conn_drop_scram(c);
 }
 
-const sec_addr *sec_conn_addr(const sec_conn *c)
+void sec_conn_addr(const sec_conn *c, sec_addr *out)
 {
-    return &c->addr;
+    conn_addr(c, out);
+}
+
+bool sec_conn_take_reauth(sec_conn *c)
+{
+    bool was = c->reauth;
+    c->reauth = false;
+    return was;
 }
 
 static void reply_connack(sec_reply *r, uint8_t reason)
@@ -188,10 +243,14 @@ static void reply_connack(sec_reply *r, uint8_t reason)
 
 int sec_gate_require_identity(sec_conn *c, const char *identity)
 {
+    sec_conn_more *m = conn_more(c);
+
     c->two_factor = true;
-    free(c->cert_cn);
-    c->cert_cn = identity ? strdup(identity) : NULL;
-    return identity && !c->cert_cn ? -1 : 0;
+    if (!m)
+        return -1;
+    free(m->cert_cn);
+    m->cert_cn = identity ? strdup(identity) : NULL;
+    return identity && !m->cert_cn ? -1 : 0;
 }
 
 /* tls_two_factor: refuses (reply filled, true returned, logged) a login whose username is not the
@@ -202,13 +261,15 @@ static bool two_factor_refuses(const sec_gate *g, const sec_conn *c, const uint8
     char u[600];
     const char *why = NULL;
     uint8_t reason = MQTT_RC_BAD_USERNAME_OR_PASSWORD;
+    const char *cert_cn = MORE(c)->cert_cn;
+    sec_addr addr;
 
     if (!c->two_factor)
         return false;
-    if (!c->cert_cn) {
+    if (!cert_cn) {
         why = "tls_two_factor: the client certificate has no CN";
         reason = MQTT_RC_NOT_AUTHORIZED;
-    } else if (!user || ulen != strlen(c->cert_cn) || memcmp(user, c->cert_cn, ulen) != 0) {
+    } else if (!user || ulen != strlen(cert_cn) || memcmp(user, cert_cn, ulen) != 0) {
         why = "tls_two_factor: username differs from the certificate CN";
     } else if (!password) {
         why = "tls_two_factor: no password";
@@ -217,18 +278,21 @@ static bool two_factor_refuses(const sec_gate *g, const sec_conn *c, const uint8
     }
     if (!why)
         return false;
+    conn_addr(c, &addr);
     log_notice("auth: refused reason=two_factor address=%s username=\"%s\" certificate_cn=\"%s\" listener=%s (%s)",
-               c->addr.text, auth_log_escape(user, user ? ulen : 0, u, sizeof u),
-               c->cert_cn ? c->cert_cn : "", c->listener, why);
+               addr.text, auth_log_escape(user, user ? ulen : 0, u, sizeof u), cert_cn ? cert_cn : "",
+               c->listener, why);
     reply_connack(r, reason);
     r->refusal = why;
     return true;
 }
 
-static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect *pkt)
+/* Fills *at for c's CONNECT pkt; addr is the storage of the expanded address at->addr points to. */
+static void attempt_fill(auth_attempt *at, sec_addr *addr, const sec_conn *c, const mqtt_connect *pkt)
 {
     memset(at, 0, sizeof *at);
-    at->addr = &c->addr;
+    conn_addr(c, addr);
+    at->addr = addr;
     at->listener = c->listener;
     at->allow_anonymous = c->allow_anonymous;
     at->has_username = pkt->has_username;
@@ -244,39 +308,45 @@ static void attempt_fill(auth_attempt *at, const sec_conn *c, const mqtt_connect
 static void log_scram(const sec_conn *c, const char *event, const char *user, size_t ulen)
 {
     char u[600], id[600];
+    sec_addr addr;
 
-    log_notice("auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s", event, c->addr.text,
+    conn_addr(c, &addr);
+    log_notice("auth: %s address=%s username=\"%s\" client_id=\"%s\" listener=%s", event, addr.text,
                auth_log_escape((const uint8_t *)user, ulen, u, sizeof u),
-               auth_log_escape(c->client_id, c->client_id_len, id, sizeof id), c->listener);
+               auth_log_escape(MORE(c)->client_id, MORE(c)->client_id_len, id, sizeof id), c->listener);
 }
 
 /* CONNECT with Authentication Method SCRAM-SHA-256: answers server-first in an AUTH packet. */
 static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
     const char *user;
     uint8_t reason;
     size_t n = 0;
+    sec_conn_more *m = conn_more(c);
 
-    c->client_id = malloc(pkt->client_id.len ? pkt->client_id.len : 1);
-    c->scram = scram_server_new(g->scram_secret);
-    if (!c->client_id || !c->scram) {
+    if (m) {
+        m->client_id = malloc(pkt->client_id.len ? pkt->client_id.len : 1);
+        m->scram = scram_server_new(g->scram_secret);
+    }
+    if (!m || !m->client_id || !m->scram) {
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_SERVER_BUSY);
     }
     if (pkt->client_id.len)
-        memcpy(c->client_id, pkt->client_id.data, pkt->client_id.len);
-    c->client_id_len = pkt->client_id.len;
+        memcpy(m->client_id, pkt->client_id.data, pkt->client_id.len);
+    m->client_id_len = pkt->client_id.len;
     memset(r, 0, sizeof *r);
     if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
-        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+        scram_server_first(m->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
                            r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
         counters_inc(COUNTER_AUTH_PROTOCOL_ERROR);
         log_scram(c, "refused reason=scram_malformed", "", 0);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
-    user = scram_server_username(c->scram);
+    user = scram_server_username(m->scram);
     if (two_factor_refuses(g, c, (const uint8_t *)user, strlen(user), true, r)) {
         conn_drop_scram(c);
         return;
@@ -287,7 +357,7 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
-    attempt_fill(&at, c, pkt);
+    attempt_fill(&at, &addr, c, pkt);
     at.has_username = true;
     at.username = (const uint8_t *)user;
     at.username_len = strlen(user);
@@ -305,13 +375,14 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
 
     if (pkt->version == MQTT_V5 && (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD))) {
         const mqtt_bytes *m = &pkt->props.auth_method;
         if (m->len != strlen(SEC_AUTH_METHOD) || memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
-            c->client_id_len = 0;
             counters_inc(COUNTER_AUTH_BAD_METHOD);
-            log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", c->addr.text, c->listener);
+            conn_addr(c, &addr);
+            log_notice("auth: refused reason=bad_auth_method address=%s listener=%s", addr.text, c->listener);
             return reply_connack(r, MQTT_RC_BAD_AUTH_METHOD);
         }
         conn_drop_scram(c);
@@ -320,7 +391,7 @@ void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_conn
     if (two_factor_refuses(g, c, pkt->has_username ? pkt->username.data : NULL, pkt->username.len,
                            pkt->has_password, r))
         return;
-    attempt_fill(&at, c, pkt);
+    attempt_fill(&at, &addr, c, pkt);
     memset(r, 0, sizeof *r);
     if (auth_begin(g->auth, &at, cookie, &r->reason) == AUTH_PENDING)
         r->kind = SEC_REPLY_PENDING;
@@ -330,8 +401,9 @@ void sec_gate_certificate_login(sec_gate *g, sec_conn *c, const mqtt_connect *pk
                                 sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
 
-    attempt_fill(&at, c, pkt);
+    attempt_fill(&at, &addr, c, pkt);
     at.has_username = true;
     at.username = (const uint8_t *)username;
     at.username_len = strlen(username);
@@ -344,42 +416,45 @@ void sec_gate_certificate_login(sec_gate *g, sec_conn *c, const mqtt_connect *pk
 void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
     const char *user;
     uint8_t final[SCRAM_MSG_MAX], reason;
     size_t n = 0;
     int rc;
     const mqtt_bytes *m = &pkt->props.auth_method;
+    sec_conn_more *more = c->more;
 
-    if (!c->scram || pkt->reason != MQTT_RC_CONTINUE_AUTH ||
+    conn_addr(c, &addr);
+    if (!more || !more->scram || pkt->reason != MQTT_RC_CONTINUE_AUTH ||
         !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
         memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
         counters_inc(COUNTER_AUTH_PROTOCOL_ERROR);
-        log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", c->addr.text, c->listener);
+        log_notice("auth: refused reason=unexpected_auth_packet address=%s listener=%s", addr.text, c->listener);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
     }
     rc = (pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA))
-             ? scram_server_final(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, final,
+             ? scram_server_final(more->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, final,
                                   sizeof final, &n)
              : SCRAM_MALFORMED;
-    user = scram_server_username(c->scram);
+    user = scram_server_username(more->scram);
     memset(&at, 0, sizeof at);
-    at.addr = &c->addr;
+    at.addr = &addr;
     at.listener = c->listener;
     at.has_username = true;
     at.username = (const uint8_t *)user;
     at.username_len = strlen(user);
-    at.client_id = c->client_id;
-    at.client_id_len = c->client_id_len;
+    at.client_id = more->client_id;
+    at.client_id_len = more->client_id_len;
     reason = auth_record(g->auth, &at, rc == SCRAM_OK, "scram-sha-256");
-    if (reason == 0 && c->identity && strcmp(c->identity, user) != 0)
+    if (reason == 0 && more->identity && strcmp(more->identity, user) != 0)
         reason = MQTT_RC_NOT_AUTHORIZED; /* re-authentication as someone else (checked at its start too) */
     reply_connack(r, reason);
     if (reason == 0) {
         r->has_auth = true;
         memcpy(r->auth_data, final, n);
         r->auth_data_len = n;
-        if (!c->identity && !(c->identity = strdup(user)))
+        if (!more->identity && !(more->identity = strdup(user)))
             reply_connack(r, MQTT_RC_SERVER_BUSY);
     }
     conn_drop_scram(c);
@@ -388,37 +463,41 @@ void sec_gate_auth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_re
 void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_reply *r)
 {
     auth_attempt at;
+    sec_addr addr;
     const char *user;
     uint8_t reason;
     size_t n = 0;
     const mqtt_bytes *m = &pkt->props.auth_method;
+    sec_conn_more *more = c->more;
 
-    if (!c->authenticated || !c->identity || c->scram || pkt->reason != MQTT_RC_REAUTHENTICATE ||
+    c->reauth = true;
+    conn_addr(c, &addr);
+    if (!c->authenticated || !more || !more->identity || more->scram || pkt->reason != MQTT_RC_REAUTHENTICATE ||
         !(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_METHOD)) || m->len != strlen(SEC_AUTH_METHOD) ||
         memcmp(m->data, SEC_AUTH_METHOD, m->len)) {
-        log_notice("auth: refused reason=unexpected_reauth address=%s listener=%s", c->addr.text, c->listener);
+        log_notice("auth: refused reason=unexpected_reauth address=%s listener=%s", addr.text, c->listener);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_PROTOCOL_ERROR);
     }
-    c->scram = scram_server_new(g->scram_secret);
-    if (!c->scram)
+    more->scram = scram_server_new(g->scram_secret);
+    if (!more->scram)
         return reply_connack(r, MQTT_RC_SERVER_BUSY);
     memset(r, 0, sizeof *r);
     if (!(pkt->props.present & MQTT_PROP_BIT(MQTT_PROP_AUTH_DATA)) ||
-        scram_server_first(c->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
+        scram_server_first(more->scram, pkt->props.auth_data.data, pkt->props.auth_data.len, auth_db(g->auth),
                            r->auth_data, sizeof r->auth_data, &n) != SCRAM_OK) {
         log_scram(c, "refused reason=scram_malformed reauth", "", 0);
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
-    user = scram_server_username(c->scram);
-    if (strcmp(user, c->identity) != 0) {
+    user = scram_server_username(more->scram);
+    if (strcmp(user, more->identity) != 0) {
         log_scram(c, "refused reason=reauth_other_user", user, strlen(user));
         conn_drop_scram(c);
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
     memset(&at, 0, sizeof at);
-    at.addr = &c->addr;
+    at.addr = &addr;
     at.listener = c->listener;
     at.has_username = true;
     at.username = (const uint8_t *)user;

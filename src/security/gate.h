@@ -61,7 +61,8 @@ int sec_gate_reload(sec_gate *g);
 uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
 
 /* A connection from `address` (IPv4 or IPv6 text; anything else counts as one "local" address) was accepted
- * on listener `index` (0..255) named `name` (for the log). NULL: refuse it (logged), close the socket. */
+ * on listener `index` (0..255) named `name` (for the log; borrowed: it must stay valid until sec_gate_close,
+ * e.g. a string of the configuration). NULL: refuse it (logged), close the socket. */
 sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool allow_anonymous,
                           const char *address);
 /* Why the last sec_gate_accept() returned NULL: the connection limit's name (connlimit_verdict_name(), e.g.
@@ -69,7 +70,11 @@ sec_conn *sec_gate_accept(sec_gate *g, unsigned index, const char *name, bool al
 const char *sec_gate_refusal(const sec_gate *g);
 void sec_gate_close(sec_gate *g, sec_conn *c);
 void sec_gate_authenticated(sec_gate *g, sec_conn *c);
-const sec_addr *sec_conn_addr(const sec_conn *c);
+/* Fills *out with the connection's address (kept compact, expanded on each call). */
+void sec_conn_addr(const sec_conn *c, sec_addr *out);
+/* True once after sec_gate_reauth() started a re-authentication on c (its outcome is then audited as a
+ * re-authentication); clears the mark. Call it for SEC_REPLY_CONNACK answers only. */
+bool sec_conn_take_reauth(sec_conn *c);
 
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r);
 /*

@@ -50,6 +50,8 @@ static void bench_usage(FILE *out)
             "      --pid PID          the broker's process: report its CPU time and memory\n"
             "  -u, --username NAME    -P, --password SECRET   credentials for CONNECT\n"
             "      --tls              TLS over TCP (full handshakes, no session resumption)\n"
+            "      --tls-resume       with --tls: resume sessions with the broker's session tickets\n"
+            "      --cert FILE --key FILE  with --tls: present this client certificate (PEM chain, key)\n"
             "      --cafile FILE      with --tls: verify the broker's certificate (default: not verified)\n"
             "      --sources N        spread clients over 127.0.0.1 .. 127.0.0.N (per-address broker limits,\n"
             "                         ephemeral ports; IPv4 loopback only; default 1)\n"
@@ -201,7 +203,7 @@ static int config_scenario(bench_config *cfg, const char *name)
 }
 
 enum { OPT_PUBS = 256, OPT_SUBS, OPT_CONC, OPT_DRAIN, OPT_CTIMEOUT, OPT_PID, OPT_JSON, OPT_QUIET, OPT_TLS,
-       OPT_CAFILE, OPT_WS, OPT_WS_PATH, OPT_SOURCES, OPT_PERSISTENT };
+       OPT_CAFILE, OPT_WS, OPT_WS_PATH, OPT_SOURCES, OPT_TLS_RESUME, OPT_CERT, OPT_KEY, OPT_PERSISTENT };
 
 static const struct option bench_options[] = {
     {"scenario", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
@@ -214,7 +216,8 @@ static const struct option bench_options[] = {
     {"drain", required_argument, NULL, OPT_DRAIN}, {"connect-timeout", required_argument, NULL, OPT_CTIMEOUT},
     {"threads", required_argument, NULL, 't'},  {"pid", required_argument, NULL, OPT_PID},
     {"username", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'P'},
-    {"tls", no_argument, NULL, OPT_TLS},        {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"tls", no_argument, NULL, OPT_TLS},        {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
+    {"cert", required_argument, NULL, OPT_CERT}, {"key", required_argument, NULL, OPT_KEY},        {"cafile", required_argument, NULL, OPT_CAFILE},
     {"sources", required_argument, NULL, OPT_SOURCES},
     {"ws", no_argument, NULL, OPT_WS},          {"ws-path", required_argument, NULL, OPT_WS_PATH},
     {"json", no_argument, NULL, OPT_JSON},      {"quiet", no_argument, NULL, OPT_QUIET},
@@ -263,6 +266,9 @@ static int config_option(bench_config *cfg, int opt, const char *arg, uint64_t *
     case 'u': cfg->username = arg; return 0;
     case 'P': cfg->password = arg; return 0;
     case OPT_TLS: cfg->tls = true; return 0;
+    case OPT_TLS_RESUME: cfg->tls_resume = true; return 0;
+    case OPT_CERT: cfg->certfile = arg; return 0;
+    case OPT_KEY: cfg->keyfile = arg; return 0;
     case OPT_PERSISTENT: cfg->persistent = true; return 0;
     case OPT_CAFILE: cfg->cafile = arg; return 0;
     case OPT_WS: cfg->ws = true; return 0;
@@ -296,8 +302,12 @@ int bench_config_parse(bench_config *cfg, int argc, char **argv)
         if (config_option(cfg, opt, optarg, &clients, &pubs, &subs))
             return -1;
     }
-    if (cfg->cafile && !cfg->tls) {
-        fprintf(stderr, "bench: --cafile needs --tls\n");
+    if ((cfg->cafile || cfg->tls_resume || cfg->certfile || cfg->keyfile) && !cfg->tls) {
+        fprintf(stderr, "bench: --cafile, --tls-resume, --cert and --key need --tls\n");
+        return -1;
+    }
+    if (!cfg->certfile != !cfg->keyfile) {
+        fprintf(stderr, "bench: --cert and --key go together\n");
         return -1;
     }
     if (optind < argc) {

@@ -324,3 +324,32 @@ def test_audit_flags_exposed_metrics(tmp_path, ca):
         conf.write_text(base + lines)
         found = audit_findings(conf)
         assert sorted(f["severity"] for f in found) == severities, (name, found)
+
+
+def test_idle_metrics_connections_cannot_starve_mqtt(make_broker, client, topic):
+    """Holding every metrics connection slot open (and more) leaves MQTT untouched; the extra connections are
+    closed at accept and counted; once the holders leave, scraping works again."""
+    b, port = metrics_broker(make_broker)
+    holders = [socket.create_connection(("127.0.0.1", port), timeout=helpers.WAIT) for _ in range(16)]
+    extra = [socket.create_connection(("127.0.0.1", port), timeout=helpers.WAIT) for _ in range(4)]
+    try:
+        for s in extra:
+            assert s.recv(16) == b""  # closed at once: the cap is full
+        sub = client(b, "starve-sub")
+        sub.connect()
+        sub.subscribe(topic, qos=1)
+        pub = client(b, "starve-pub")
+        pub.connect()
+        pub.publish(topic, b"still flowing", qos=1)
+        assert sub.get().payload == b"still flowing"
+    finally:
+        for s in holders + extra:
+            s.close()
+    def scraped():
+        try:
+            status, _, text = scrape_raw(port)
+        except OSError:  # the broker may not have seen the holders leave yet: closed at accept
+            return None
+        return parse(text) if status == 200 else None
+    m = wait_until(scraped, "a free metrics slot after the holders left")
+    assert m['rampart_limit_hits_total{limit="metrics_connections"}'] >= 4

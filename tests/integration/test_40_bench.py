@@ -184,6 +184,91 @@ def test_tls_against_mosquitto(mosquitto):
     check_traffic_report(rep, 1, "pairs", "tls")
 
 
+@pytest.fixture(scope="module")
+def rampart_tls():
+    """The broker under test with one TLS listener on a free loopback port (a throwaway self-signed P-256
+    certificate; the key 0600, as the broker requires)."""
+    work = pathlib.Path(tempfile.mkdtemp(prefix="rampart-bench-tls-"))
+    os.chmod(work, 0o755)
+    cert, key = str(work / "cert.pem"), str(work / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    port = free_port()
+    conf = work / "rampart.conf"
+    conf.write_text("listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nallow_anonymous true\n" % (port, cert, key))
+    log = work / "rampart.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BIN, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "rampart did not start: " + \
+                log.read_text(errors="replace")
+            time.sleep(0.05)
+    yield {"port": port, "pid": proc.pid, "cafile": cert}
+    proc.terminate()
+    rc = proc.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    shutil.rmtree(work, ignore_errors=True)
+    assert rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-4000:]
+
+
+def test_tls_against_rampart(rampart_tls):
+    """QoS 1 over TLS, then a TLS connection storm: full handshakes, then resumed ones (the broker's session
+    tickets: after the first connections every handshake of a sequential storm resumes)."""
+    rc, rep, err = bench(rampart_tls["port"], "--tls", "--cafile", rampart_tls["cafile"], "-s", "pairs", "-c", "2",
+                         "-q", "1", "-r", "200", "-d", "1", "--drain", "5")
+    assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
+    check_traffic_report(rep, 1, "pairs", "tls")
+    rc, rep, err = bench(rampart_tls["port"], "--tls", "--cafile", rampart_tls["cafile"], "-s", "storm", "-c", "20",
+                         "--concurrency", "1", "-d", "20", pid=rampart_tls["pid"])
+    assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
+    assert rep["connects"] == 20 and rep["tls_resumed"] == 0 and rep["transport"] == "tls"
+    rc, rep, err = bench(rampart_tls["port"], "--tls", "--tls-resume", "--cafile", rampart_tls["cafile"], "-s",
+                         "storm", "-c", "20", "--concurrency", "1", "-d", "20")
+    assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
+    assert rep["connects"] == 20 and rep["tls_resumed"] == 19  # all but the first, which got the first ticket
+
+
+def test_tls_client_certificate(make_broker):
+    """--cert/--key: the generator presents a client certificate to a listener that requires one (mutual TLS
+    with the test CA of test_30_tls); without one the same listener refuses every connection."""
+    import helpers
+    import tlsca
+    ca = tlsca.TestCA()
+    try:
+        crt, key = ca.client("bench")
+        port = helpers.free_port()
+        make_broker(anonymous=True, extra_listeners=[(port, ca.mtls_options())])
+        rc, rep, err = bench(port, "--tls", "--cafile", ca.ca, "--cert", crt, "--key", key, "-s", "storm", "-c", "5",
+                             "--concurrency", "1", "-d", "20")
+        assert rep is not None and rc == 0, err + str(rep and rep.get("error"))
+        assert rep["connects"] == 5 and rep["connect_failures"] == 0
+        rc, rep, err = bench(port, "--tls", "--cafile", ca.ca, "-s", "storm", "-c", "2", "--concurrency", "1",
+                             "-d", "5")
+        assert rc == 1 and rep is not None and rep["connects"] == 0 and rep["error"]
+    finally:
+        ca.cleanup()
+
+
+def test_tls_options_need_tls():
+    rc, rep, err = bench(1883, "--cert", "c.pem", "--key", "k.pem", "-s", "storm", "-c", "1")
+    assert rc == 2 and "--tls" in err
+    rc, rep, err = bench(1883, "--tls", "--cert", "c.pem", "-s", "storm", "-c", "1")
+    assert rc == 2 and "together" in err
+
+
+def test_tls_resume_needs_tls():
+    rc, rep, err = bench(1883, "--tls-resume", "-s", "storm", "-c", "1")
+    assert rc == 2 and "--tls" in err
+
+
 def test_tls_refuses_an_unknown_certificate_authority(mosquitto, tmp_path):
     other = tmp_path / "other.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",

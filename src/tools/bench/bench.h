@@ -59,7 +59,10 @@ typedef struct bench_config {
     char prefix[96];        /* topic prefix, unique per run */
     const char *username, *password;
     bool tls;               /* TLS over TCP */
+    bool tls_resume;        /* --tls-resume: resume TLS sessions with the broker's tickets (else full handshakes) */
     const char *cafile;     /* --tls: verify the broker's certificate against these CAs (else no check) */
+    const char *certfile;   /* --tls: client certificate (chain) to present, with keyfile; NULL: none */
+    const char *keyfile;
     uint32_t sources;       /* IPv4: spread clients over source addresses 127.0.0.1 .. 127.0.0.N */
     bool ws;                /* MQTT over WebSocket (over TLS with --tls) */
     const char *ws_path;    /* --ws: the HTTP path of the upgrade request */
@@ -76,8 +79,11 @@ typedef struct bench_pub_shared {
 } bench_pub_shared;
 
 /* Per-worker counters, read by the controller for progress (relaxed atomics, written by the worker only). */
+#define BENCH_TLS_SESSIONS 64 /* --tls-resume: unused session tickets kept per worker */
+
 typedef struct bench_counters {
     _Atomic uint64_t published, acked, delivered, ready, errors, connects, connect_failures, closed;
+    _Atomic uint64_t tls_resumed; /* TLS handshakes that resumed a session */
 } bench_counters;
 
 struct bench_conn;
@@ -102,6 +108,9 @@ typedef struct bench_worker {
     uint64_t foreign;            /* deliveries that were not this run's messages */
     uint64_t stalls;             /* windows written off after CONN_STALL_NS without deliveries */
     uint32_t sources_next;       /* --sources: connections started, for the source address rotation */
+    /* --tls-resume: session tickets received and not used yet (a TLS 1.3 ticket is used once), newest last */
+    struct ssl_session_st *tls_sessions[BENCH_TLS_SESSIONS];
+    uint32_t tls_nsessions;
     uint8_t arena[16384]; /* decode scratch, reset per packet */
     size_t arena_used;
     char error[160]; /* the first error this worker saw */
@@ -127,6 +136,7 @@ typedef struct bench_result {
     double connect_s;  /* connect phase */
     uint64_t published, acked, delivered, expected, lost, duplicated, out_of_order, errors;
     uint64_t connects, connect_failures;
+    uint64_t tls_resumed; /* TLS handshakes that resumed a session (--tls-resume) */
     uint64_t stalls;  /* full windows written off after CONN_STALL_NS without a delivery */
     uint64_t foreign; /* deliveries that were not this run's messages */
     bench_hist latency;

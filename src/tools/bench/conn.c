@@ -694,6 +694,8 @@ static void conn_on_eof(bench_conn *c)
     if (c->role == ROLE_STORM && c->state == CS_CLOSING) {
         atomic_fetch_add_explicit(&c->w->c.closed, 1, memory_order_relaxed);
         c->w->storm_active--;
+        if (c->ssl) /* a clean end: OpenSSL would otherwise mark the session (ticket) as not resumable */
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         conn_close(c);
         return;
     }
@@ -940,11 +942,19 @@ static int conn_tls_handshake(bench_conn *c)
             return -1;
         }
         SSL_set_connect_state(c->ssl);
+        SSL_set_app_data(c->ssl, c->w);
+        if (c->w->tls_nsessions) { /* the newest unused ticket, used once */
+            SSL_SESSION *s = c->w->tls_sessions[--c->w->tls_nsessions];
+            SSL_set_session(c->ssl, s);
+            SSL_SESSION_free(s);
+        }
     }
     ERR_clear_error();
     errno = 0;
     rc = SSL_connect(c->ssl);
     if (rc == 1) {
+        if (SSL_session_reused(c->ssl))
+            c->w->c.tls_resumed++;
         c->state = CS_WAIT_CONNACK;
         return 1;
     }

@@ -66,6 +66,8 @@ void bench_report_human(const bench_config *cfg, const bench_result *res)
                (unsigned long long)res->connect_failures);
         if (cfg->scenario == BENCH_STORM)
             report_latency_line("connect", &res->latency);
+        if (cfg->tls_resume)
+            printf("  resumed       %llu TLS sessions\n", (unsigned long long)res->tls_resumed);
     } else {
         printf("  clients       %u publisher%s -> %u subscriber%s, payload %u B, window %u, rate %s\n",
                cfg->publishers, cfg->publishers == 1 ? "" : "s", cfg->subscribers,
@@ -143,6 +145,7 @@ int bench_report_json(const bench_config *cfg, const bench_result *res)
     json_object_set_new(o, "published_per_s", json_real(per_s(res->published, res->run_s)));
     json_object_set_new(o, "connects", json_integer((json_int_t)res->connects));
     json_object_set_new(o, "connect_failures", json_integer((json_int_t)res->connect_failures));
+    json_object_set_new(o, "tls_resumed", json_integer((json_int_t)res->tls_resumed));
     json_object_set_new(o, "errors", json_integer((json_int_t)res->errors));
     json_object_set_new(o, "error", res->error[0] ? json_string(res->error) : json_null());
     json_object_set_new(o, "latency", report_latency_json(&res->latency));

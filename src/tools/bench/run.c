@@ -90,9 +90,27 @@ static int run_raise_nofile(uint64_t need)
     return 0;
 }
 
-/* The client TLS context: TLS 1.2 or later, no session resumption (every handshake is a full one, which
- * is what a storm measures), the broker's certificate checked against --cafile when given. Returns NULL after
- * a message. */
+/* --tls-resume: keeps a session (ticket) the broker sent for one of the worker's next connections; when the
+ * store is full the oldest goes. Returns 1: the worker owns the session now. */
+static int run_tls_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    bench_worker *w = SSL_get_app_data(ssl);
+
+    if (!w || !SSL_SESSION_is_resumable(session))
+        return 0;
+    if (w->tls_nsessions == BENCH_TLS_SESSIONS) {
+        SSL_SESSION_free(w->tls_sessions[0]);
+        memmove(w->tls_sessions, w->tls_sessions + 1, (BENCH_TLS_SESSIONS - 1) * sizeof w->tls_sessions[0]);
+        w->tls_nsessions--;
+    }
+    w->tls_sessions[w->tls_nsessions++] = session;
+    return 1;
+}
+
+/* The client TLS context: TLS 1.2 or later, the broker's certificate checked against --cafile when given.
+ * Without --tls-resume no session resumption (every handshake is a full one, which is what a storm
+ * measures); with it, each worker resumes with the last session ticket it received. Returns NULL after a
+ * message. */
 static SSL_CTX *run_tls_context(const bench_config *cfg)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -100,9 +118,19 @@ static SSL_CTX *run_tls_context(const bench_config *cfg)
     if (!ctx)
         goto fail;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (cfg->tls_resume) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, run_tls_new_session);
+        SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (cfg->certfile && (SSL_CTX_use_certificate_chain_file(ctx, cfg->certfile) != 1 ||
+                          SSL_CTX_use_PrivateKey_file(ctx, cfg->keyfile, SSL_FILETYPE_PEM) != 1 ||
+                          SSL_CTX_check_private_key(ctx) != 1))
+        goto fail;
     if (cfg->cafile) {
         if (SSL_CTX_load_verify_locations(ctx, cfg->cafile, NULL) != 1)
             goto fail;
@@ -301,6 +329,7 @@ static void run_collect(bench_run *run, bench_result *res)
     res->delivered = RUN_SUM(run, delivered);
     res->errors = RUN_SUM(run, errors);
     res->connects = RUN_SUM(run, connects);
+    res->tls_resumed = RUN_SUM(run, tls_resumed);
     res->connect_failures = RUN_SUM(run, connect_failures);
     res->expected = run_expected(run);
     for (uint32_t i = 0; i < run->nstreams; i++) {

@@ -212,6 +212,8 @@ void bench_worker_close_all(bench_worker *w)
 
 void bench_worker_free(bench_worker *w)
 {
+    while (w->tls_nsessions)
+        SSL_SESSION_free(w->tls_sessions[--w->tls_nsessions]);
     for (uint32_t i = 0; i < w->nconns; i++)
         bench_conn_free(w->conns[i]);
     free(w->conns);
