@@ -5,7 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "config/config.h"
+#include "persist/store.h"
 #include "security/sandbox.h"
 #include "tools/audit_checks.h"
 
@@ -74,6 +77,30 @@ static void check_listener(struct check_ctx *c, const struct config_listener *l)
     check_pair(c, where, t);
 }
 
+/* persistence: the key files hold a key and are private; the data directory exists. */
+static void check_persistence(struct check_ctx *c, const struct rampart_config *cfg)
+{
+    const struct config_persistence *p = &cfg->persist;
+    const char *files[2] = {p->key_file, p->key_old_file};
+    const char *what[2] = {"persistence_key", "persistence_key_old"};
+    uint8_t key[RECORD_MASTER_KEY_LEN];
+    char err[512];
+    struct stat st;
+
+    if (!p->enabled)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (files[i] && store_key_load(files[i], NULL, NULL, what[i], key, err, sizeof err) != 1) {
+            fprintf(c->out, "%s: %s\n", c->config, err);
+            c->problems++;
+        }
+        OPENSSL_cleanse(key, sizeof key);
+    }
+    const char *dir = p->location ? p->location : ".";
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        problem(c, "", "persistence_location", dir, "not a directory");
+}
+
 int check_files_run(const struct rampart_config *cfg, FILE *out)
 {
     struct check_ctx c = {out, cfg->config_file ? cfg->config_file : "(built-in)", 0, 0, "", 0};
@@ -91,5 +118,6 @@ int check_files_run(const struct rampart_config *cfg, FILE *out)
     check_readable(&c, "", "acl_file", cfg->acl_file);
     for (size_t i = 0; i < cfg->listener_count; i++)
         check_listener(&c, &cfg->listeners[i]);
+    check_persistence(&c, cfg);
     return c.problems;
 }

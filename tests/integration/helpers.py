@@ -146,6 +146,7 @@ class Broker:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         for k, v in self.env.items():
             env[k] = (env[k] + ":" + v) if k.endswith("_OPTIONS") and env.get(k) else v
+        self._notify_close()              # one left by a broker that was killed rather than stopped
         if not is_mosquitto() and "NOTIFY_SOCKET" not in env:
             env["NOTIFY_SOCKET"] = self._notify_open()
         self.proc = subprocess.Popen(self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
@@ -229,6 +230,7 @@ class Broker:
         """Stops the broker by PID (SIGTERM, then SIGKILL after WAIT*3) and returns a list of problems."""
         problems = []
         if self.proc is None:
+            self._notify_close()          # a broker killed (and not restarted) by the test
             return problems
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -299,3 +299,18 @@ def test_key_rotation_on_sighup_without_restart(make_broker, tmp_path):
     s2 = Raw(b)
     assert s2.connect("live-rot-sub", clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
     assert s2.next_publish().payload == b"queued-before-rotation"
+
+
+def test_check_reports_a_readable_key_and_a_missing_data_directory(tmp_path):
+    import subprocess
+    kp = tmp_path / "key"
+    write_key(str(kp))
+    os.chmod(kp, 0o644)
+    conf = tmp_path / "r.conf"
+    conf.write_text("listener %d 127.0.0.1\npersistence true\npersistence_location %s\npersistence_key_file %s\n"
+                    % (helpers.free_port(), tmp_path / "absent", kp))
+    out = subprocess.run([helpers.RAMPART_BIN, "check", "-c", str(conf)], capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "readable or writable by other users" in text
+    assert "persistence_location %s: not a directory" % (tmp_path / "absent") in text

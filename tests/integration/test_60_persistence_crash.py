@@ -45,12 +45,17 @@ class Peer:
         self.c.on_message = self._on_message
         self.c.on_publish = self._on_publish
         self.c.on_disconnect = self._on_disconnect
+        self.c.on_subscribe = self._on_subscribe
         self.lost = threading.Event()
+        self.subscribed = threading.Event()
         self.c.connect(broker.host, broker.port, keepalive=5, clean_start=False, properties=session_props())
         self.c.loop_start()
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
         self.lost.set()
+
+    def _on_subscribe(self, client, userdata, mid, granted, properties=None):
+        self.subscribed.set()
 
     def _on_message(self, client, userdata, msg):
         with self.lock:
@@ -97,7 +102,7 @@ def test_no_acknowledged_message_lost_and_no_qos2_duplicate_across_kill_9(make_b
     sub = Peer(b, "crash-sub")
     helpers.wait_until(lambda: sub.c.is_connected(), "subscriber connected")
     sub.c.subscribe("CR/#", qos=2)
-    time.sleep(0.3)
+    helpers.wait_until(sub.subscribed.is_set, "the subscriber's SUBACK")  # in place before anything is sent
     pubs = [(Peer(b, "crash-pub-q1"), 1), (Peer(b, "crash-pub-q2"), 2)]
     helpers.wait_until(lambda: all(p.c.is_connected() for p, _ in pubs), "publishers connected")
     stop = threading.Event()
@@ -126,7 +131,10 @@ def test_no_acknowledged_message_lost_and_no_qos2_duplicate_across_kill_9(make_b
         b.start()
         for p in peers:
             p.resume()
-    time.sleep(1.0)
+    time.sleep(1.0)  # production after the last restart, too
+    # Enough acknowledged messages to mean anything (checked below), however slowly a loaded machine goes.
+    helpers.wait_until(lambda: all(len(p.acked) > 50 for p, _ in pubs), "more than 50 acknowledged per QoS",
+                       timeout=60, step=0.1)
     stop.set()
     for t in threads:
         t.join(timeout=5)
