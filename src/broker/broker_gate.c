@@ -199,37 +199,36 @@ static int gate_authenticate(void *ctx, const broker_client *cl, const mqtt_conn
     return gate_answer(bg, cl, &r, out);
 }
 
-static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
-                          broker_auth_result *out)
+/* An AUTH packet handed to the gate's step (CONNECT exchange or re-authentication); a connection the accept
+ * hook never saw gets a protocol error. */
+static int gate_auth_packet(broker_gate *bg, const broker_client *cl, const mqtt_reason_only *packet,
+                            void (*step)(sec_gate *, sec_conn *, const mqtt_reason_only *, sec_reply *),
+                            broker_auth_result *out)
 {
-    broker_gate *bg = ctx;
     sec_reply r;
 
-    (void)cookie;
     if (!cl->security_state) {
         memset(out, 0, sizeof *out);
         out->reason = MQTT_RC_PROTOCOL_ERROR;
         return BROKER_AUTH_DONE;
     }
-    sec_gate_auth(bg->g, cl->security_state, packet, &r);
+    step(bg->g, cl->security_state, packet, &r);
     return gate_answer(bg, cl, &r, out);
+}
+
+static int gate_auth_step(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
+                          broker_auth_result *out)
+{
+    (void)cookie;
+    return gate_auth_packet(ctx, cl, packet, sec_gate_auth, out);
 }
 
 /* AUTH 0x19 after CONNACK: SCRAM again, for the same user, on the loop like the CONNECT exchange. */
 static int gate_reauthenticate(void *ctx, const broker_client *cl, const mqtt_reason_only *packet, uint64_t cookie,
                                broker_auth_result *out)
 {
-    broker_gate *bg = ctx;
-    sec_reply r;
-
     (void)cookie;
-    if (!cl->security_state) {
-        memset(out, 0, sizeof *out);
-        out->reason = MQTT_RC_PROTOCOL_ERROR;
-        return BROKER_AUTH_DONE;
-    }
-    sec_gate_reauth(bg->g, cl->security_state, packet, &r);
-    return gate_answer(bg, cl, &r, out);
+    return gate_auth_packet(ctx, cl, packet, sec_gate_reauth, out);
 }
 
 /* Finished verifications: answer their connections (those still there). */

@@ -316,13 +316,33 @@ static void log_scram(const sec_conn *c, const char *event, const char *user, si
                auth_log_escape(MORE(c)->client_id, MORE(c)->client_id_len, id, sizeof id), c->listener);
 }
 
+/* After server-first: the SCRAM user goes through the login limiter and bans (at's address, listener and
+ * client id already set); refused, the exchange ends with the limiter's reason, else r carries the AUTH
+ * Continue with the n bytes of server-first already in r->auth_data. */
+static void scram_continue(sec_gate *g, sec_conn *c, auth_attempt *at, const char *user, size_t n, sec_reply *r)
+{
+    uint8_t reason;
+
+    at->has_username = true;
+    at->username = (const uint8_t *)user;
+    at->username_len = strlen(user);
+    reason = auth_check(g->auth, at);
+    if (reason) {
+        conn_drop_scram(c);
+        return reply_connack(r, reason);
+    }
+    r->kind = SEC_REPLY_AUTH;
+    r->reason = MQTT_RC_CONTINUE_AUTH;
+    r->has_auth = true;
+    r->auth_data_len = n;
+}
+
 /* CONNECT with Authentication Method SCRAM-SHA-256: answers server-first in an AUTH packet. */
 static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec_reply *r)
 {
     auth_attempt at;
     sec_addr addr;
     const char *user;
-    uint8_t reason;
     size_t n = 0;
     sec_conn_more *m = conn_more(c);
 
@@ -358,18 +378,7 @@ static void connect_scram(sec_gate *g, sec_conn *c, const mqtt_connect *pkt, sec
         return reply_connack(r, MQTT_RC_NOT_AUTHORIZED);
     }
     attempt_fill(&at, &addr, c, pkt);
-    at.has_username = true;
-    at.username = (const uint8_t *)user;
-    at.username_len = strlen(user);
-    reason = auth_check(g->auth, &at);
-    if (reason) {
-        conn_drop_scram(c);
-        return reply_connack(r, reason);
-    }
-    r->kind = SEC_REPLY_AUTH;
-    r->reason = MQTT_RC_CONTINUE_AUTH;
-    r->has_auth = true;
-    r->auth_data_len = n;
+    scram_continue(g, c, &at, user, n, r);
 }
 
 void sec_gate_connect(sec_gate *g, sec_conn *c, uint64_t cookie, const mqtt_connect *pkt, sec_reply *r)
@@ -465,7 +474,6 @@ void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_
     auth_attempt at;
     sec_addr addr;
     const char *user;
-    uint8_t reason;
     size_t n = 0;
     const mqtt_bytes *m = &pkt->props.auth_method;
     sec_conn_more *more = c->more;
@@ -499,18 +507,7 @@ void sec_gate_reauth(sec_gate *g, sec_conn *c, const mqtt_reason_only *pkt, sec_
     memset(&at, 0, sizeof at);
     at.addr = &addr;
     at.listener = c->listener;
-    at.has_username = true;
-    at.username = (const uint8_t *)user;
-    at.username_len = strlen(user);
-    reason = auth_check(g->auth, &at);
-    if (reason) {
-        conn_drop_scram(c);
-        return reply_connack(r, reason);
-    }
-    r->kind = SEC_REPLY_AUTH;
-    r->reason = MQTT_RC_CONTINUE_AUTH;
-    r->has_auth = true;
-    r->auth_data_len = n;
+    scram_continue(g, c, &at, user, n, r);
 }
 
 bool sec_gate_take_result(sec_gate *g, uint64_t *cookie, sec_reply *r)
