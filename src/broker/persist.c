@@ -15,6 +15,12 @@
 #define PERSIST_RESERVE ((uint64_t)1 << 20) /* below this much free space new QoS 1/2 messages are refused */
 #define PERSIST_RETRY_MS 250                /* a failed batch is retried at most this often */
 #define PERSIST_BUF_KEEP (1u << 20)         /* encoding buffers are kept between records up to this size */
+/* Messages are stored in segments: one record holds the messages first stored in one batch (at most
+ * PERSIST_SEG_MSGS of them, or about PERSIST_SEG_BYTES), and is deleted when the last of them is released.
+ * A message's number is its segment's number << PERSIST_SEG_BITS | its index in the segment. */
+#define PERSIST_SEG_BITS 16
+#define PERSIST_SEG_MSGS 4096u
+#define PERSIST_SEG_BYTES (256u << 10)
 
 typedef struct persist_retain_op {
     broker_msg *msg; /* NULL: delete */
@@ -26,6 +32,12 @@ typedef struct persist_id_list {
     char **ids; /* session client ids to delete (each: u16 length + bytes) */
     size_t count, cap;
 } persist_id_list;
+
+/* A stored message segment: how many of its messages are still alive (referenced in memory). */
+typedef struct persist_seg {
+    uint64_t no;
+    uint32_t live;
+} persist_seg;
 
 typedef struct persist persist;
 struct persist {
@@ -39,15 +51,19 @@ struct persist {
     bool full;               /* no space: new QoS 1/2 refused */
     uint64_t last_try_ms;
     session *dirty_head;
-    uint64_t *del_msgs;
-    size_t ndel_msgs, capdel_msgs;
+    uint64_t *del_segs;      /* message segments to delete: their last message was released */
+    size_t ndel_segs, capdel_segs;
     persist_id_list del_sessions;
     hmap retain_ops;         /* topic -> persist_retain_op */
     broker_msg **assigned;   /* messages given a record number in the batch being written (referenced) */
     size_t nassigned, capassigned;
-    uint64_t next_msg_id;
+    hmap segs;               /* segment number -> persist_seg, every stored segment */
+    uint64_t next_seg;       /* the number of the next segment */
+    uint64_t batch_first_seg; /* the first segment numbered in the batch being written */
+    persist_seg *seg_open;   /* the segment being filled (seg_buf), or NULL */
+    uint32_t seg_count;      /* messages in seg_open */
     uint64_t skipped;        /* records or deliveries dropped at restore */
-    pstate_buf msg_buf, session_buf; /* encoding buffers, reused (persist_buf_take) */
+    pstate_buf msg_buf, session_buf, seg_buf; /* encoding buffers, reused (persist_buf_take) */
 };
 
 static uint64_t persist_wall_ms(void)
@@ -163,18 +179,26 @@ void persist_retain_set(broker *b, broker_msg *msg)
     op->msg = msg->payload_len ? msg_ref(msg) : NULL;
 }
 
+/* A stored message was freed: when it was the last alive of its segment, the segment's record is deleted in
+ * the next batch. */
 static void persist_on_release(void *ctx, uint64_t id)
 {
     persist *p = ctx;
-    if (p->ndel_msgs == p->capdel_msgs) {
-        size_t ncap = p->capdel_msgs ? p->capdel_msgs * 2 : 64;
-        uint64_t *n = realloc(p->del_msgs, ncap * sizeof *n);
+    uint64_t no = id >> PERSIST_SEG_BITS;
+    persist_seg *seg = hmap_get(&p->segs, &no, sizeof no);
+    if (!seg || --seg->live > 0)
+        return;
+    hmap_remove(&p->segs, &no, sizeof no);
+    free(seg);
+    if (p->ndel_segs == p->capdel_segs) {
+        size_t ncap = p->capdel_segs ? p->capdel_segs * 2 : 64;
+        uint64_t *n = realloc(p->del_segs, ncap * sizeof *n);
         if (!n)
             return; /* an orphan record: deleted at the next start */
-        p->del_msgs = n;
-        p->capdel_msgs = ncap;
+        p->del_segs = n;
+        p->capdel_segs = ncap;
     }
-    p->del_msgs[p->ndel_msgs++] = id;
+    p->del_segs[p->ndel_segs++] = no;
 }
 
 bool persist_refusing(const broker *b)
@@ -211,9 +235,46 @@ static void persist_encode_msg(const broker *b, pstate_buf *buf, const broker_ms
                       m->payload, m->payload_len, &m->props);
 }
 
-/* Gives m a record number and writes its record (once). Returns STORE_OK or an error. */
+/* Writes the segment being filled, if any. Returns STORE_OK or an error. */
+static int persist_seg_flush(persist *p)
+{
+    persist_seg *seg = p->seg_open;
+    uint8_t key[8];
+    if (!seg)
+        return STORE_OK;
+    p->seg_open = NULL;
+    if (p->seg_buf.oom)
+        return STORE_ERROR;
+    for (int i = 0; i < 4; i++) /* the count, after the format byte */
+        p->seg_buf.data[1 + i] = (uint8_t)(p->seg_count >> (24 - 8 * i));
+    persist_be64(seg->no, key);
+    return store_put(p->st, STORE_KIND_MSG, key, sizeof key, p->seg_buf.data, p->seg_buf.len);
+}
+
+/* Starts a new segment. Returns STORE_OK or STORE_ERROR (out of memory). */
+static int persist_seg_start(persist *p)
+{
+    persist_seg *seg = calloc(1, sizeof *seg);
+    if (!seg)
+        return STORE_ERROR;
+    seg->no = p->next_seg;
+    if (hmap_put(&p->segs, &seg->no, sizeof seg->no, seg) < 0) {
+        free(seg);
+        return STORE_ERROR;
+    }
+    p->next_seg++;
+    p->seg_open = seg;
+    p->seg_count = 0;
+    pstate_buf *buf = persist_buf_take(&p->seg_buf);
+    pstate_put_u8(buf, PSTATE_SEGMENT_FORMAT);
+    pstate_put_u32(buf, 0); /* the count, set by persist_seg_flush */
+    return STORE_OK;
+}
+
+/* Gives m a number and adds it to the batch's segment (once). Returns STORE_OK or an error. */
 static int persist_store_msg(broker *b, persist *p, broker_msg *m, uint64_t wall_now)
 {
+    int rc = STORE_OK;
     if (m->persist_id)
         return STORE_OK;
     if (p->nassigned == p->capassigned) {
@@ -224,15 +285,17 @@ static int persist_store_msg(broker *b, persist *p, broker_msg *m, uint64_t wall
         p->assigned = n;
         p->capassigned = ncap;
     }
-    pstate_buf *buf = persist_buf_take(&p->msg_buf);
-    uint8_t key[8];
-    persist_encode_msg(b, buf, m, wall_now);
-    if (buf->oom)
-        return STORE_ERROR;
-    m->persist_id = p->next_msg_id++;
+    if (p->seg_open && (p->seg_count >= PERSIST_SEG_MSGS || p->seg_buf.len >= PERSIST_SEG_BYTES))
+        rc = persist_seg_flush(p);
+    if (rc == STORE_OK && !p->seg_open)
+        rc = persist_seg_start(p);
+    if (rc != STORE_OK)
+        return rc;
+    persist_encode_msg(b, &p->seg_buf, m, wall_now);
+    m->persist_id = p->seg_open->no << PERSIST_SEG_BITS | p->seg_count++;
+    p->seg_open->live++;
     p->assigned[p->nassigned++] = msg_ref(m);
-    persist_be64(m->persist_id, key);
-    return store_put(p->st, STORE_KIND_MSG, key, sizeof key, buf->data, buf->len);
+    return p->seg_buf.oom ? STORE_ERROR : STORE_OK;
 }
 
 static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dqueue *q, bool inflight,
@@ -321,9 +384,10 @@ static int persist_write_batch(broker *b, persist *p)
 {
     uint64_t wall_now = persist_wall_ms();
     int rc = store_begin(p->st);
-    for (size_t i = 0; i < p->ndel_msgs && rc == STORE_OK; i++) {
+    p->batch_first_seg = p->next_seg;
+    for (size_t i = 0; i < p->ndel_segs && rc == STORE_OK; i++) {
         uint8_t key[8];
-        persist_be64(p->del_msgs[i], key);
+        persist_be64(p->del_segs[i], key);
         rc = store_del(p->st, STORE_KIND_MSG, key, sizeof key);
     }
     for (size_t i = 0; i < p->del_sessions.count && rc == STORE_OK; i++) {
@@ -348,6 +412,8 @@ static int persist_write_batch(broker *b, persist *p)
         else if (s->persist_stored)
             rc = store_del(p->st, STORE_KIND_SESSION, s->client_id, s->id_len);
     }
+    int frc = persist_seg_flush(p);
+    rc = rc == STORE_OK ? frc : rc;
     if (rc != STORE_OK) {
         store_abort(p->st);
         return rc;
@@ -358,7 +424,7 @@ static int persist_write_batch(broker *b, persist *p)
 /* Forgets what a committed batch wrote. */
 static void persist_batch_done(persist *p)
 {
-    p->ndel_msgs = 0;
+    p->ndel_segs = 0;
     for (size_t i = 0; i < p->del_sessions.count; i++)
         free(p->del_sessions.ids[i]);
     p->del_sessions.count = 0;
@@ -377,7 +443,8 @@ static void persist_batch_done(persist *p)
     }
 }
 
-/* Drops the references taken on messages numbered in the last attempt; after a failure they lose the number. */
+/* Drops the references taken on messages numbered in the last attempt; after a failure they lose the number
+ * and the segments numbered in it are forgotten (nothing of them was written). */
 static void persist_release_assigned(persist *p, bool committed)
 {
     for (size_t i = 0; i < p->nassigned; i++) {
@@ -386,11 +453,19 @@ static void persist_release_assigned(persist *p, bool committed)
         msg_unref(p->assigned[i]);
     }
     p->nassigned = 0;
+    p->seg_open = NULL;
+    if (committed) {
+        p->batch_first_seg = p->next_seg;
+        return;
+    }
+    for (uint64_t no = p->batch_first_seg; no < p->next_seg; no++)
+        free(hmap_remove(&p->segs, &no, sizeof no));
+    p->next_seg = p->batch_first_seg;
 }
 
 static bool persist_pending(const persist *p)
 {
-    return p->dirty_head || p->ndel_msgs || p->del_sessions.count || p->retain_ops.count;
+    return p->dirty_head || p->ndel_segs || p->del_sessions.count || p->retain_ops.count;
 }
 
 static void persist_sync_relaxed(broker *b, persist *p)
@@ -467,6 +542,7 @@ typedef struct persist_load {
     hmap msgs; /* record number -> broker_msg (keys: &msg->persist_id) */
     uint64_t wall_now;
     size_t nmsgs, nretained, nsessions;
+    bool old_format; /* a record of an earlier format was found */
 } persist_load;
 
 /* A broker message from its stored form. NULL if out of memory. */
@@ -487,30 +563,58 @@ static void persist_skip(persist_load *l, const char *what, const char *why)
         log_warning("persistence: skipped %s: %s", what, why);
 }
 
+/* Restores the messages of one segment record (their numbers: the segment's << PERSIST_SEG_BITS | index). */
 static int persist_load_msg(void *ctx, const uint8_t *lkey, size_t lkey_len, const uint8_t *v, size_t len)
 {
     persist_load *l = ctx;
-    pstate_msg pm;
-    size_t pos = 0;
-    uint64_t id = 0;
-    if (lkey_len != 8 || pstate_msg_decode(v, len, &pos, &pm) < 0 || pos != len) {
-        persist_skip(l, "a message record", "cannot be decoded");
+    uint64_t no = 0;
+    uint32_t count = 0;
+    size_t pos = 5;
+    if (len >= 1 && v[0] == PSTATE_MSG_FORMAT_OLD) {
+        l->old_format = true;
+        return STORE_STOP;
+    }
+    for (size_t i = 0; i < 8 && lkey_len == 8; i++)
+        no = no << 8 | lkey[i];
+    if (len >= 5)
+        count = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
+    if (lkey_len != 8 || no == 0 || no >> (64 - PERSIST_SEG_BITS) || len < 5 || v[0] != PSTATE_SEGMENT_FORMAT ||
+        count == 0 || count > PERSIST_SEG_MSGS) {
+        persist_skip(l, "a message segment", "cannot be decoded");
         return STORE_OK;
     }
-    for (size_t i = 0; i < 8; i++)
-        id = id << 8 | lkey[i];
-    broker_msg *m = id ? persist_msg_from(l, &pm) : NULL;
-    pstate_msg_clear(&pm);
-    if (!m)
-        return id ? STORE_ERROR : STORE_OK;
-    m->persist_id = id;
-    if (id >= l->p->next_msg_id)
-        l->p->next_msg_id = id + 1;
-    if (hmap_put(&l->msgs, &m->persist_id, sizeof m->persist_id, m) < 0) {
-        msg_unref(m);
+    persist_seg *seg = calloc(1, sizeof *seg);
+    if (!seg)
+        return STORE_ERROR;
+    seg->no = no;
+    if (hmap_put(&l->p->segs, &seg->no, sizeof seg->no, seg) < 0) {
+        free(seg);
         return STORE_ERROR;
     }
-    l->nmsgs++;
+    if (no >= l->p->next_seg)
+        l->p->next_seg = no + 1;
+    for (uint32_t i = 0; i < count; i++) {
+        pstate_msg pm;
+        if (pstate_msg_decode(v, len, &pos, &pm) < 0) {
+            persist_skip(l, "a message segment", "cannot be decoded"); /* what it held so far stays */
+            break;
+        }
+        broker_msg *m = persist_msg_from(l, &pm);
+        pstate_msg_clear(&pm);
+        if (!m)
+            return STORE_ERROR;
+        m->persist_id = no << PERSIST_SEG_BITS | i;
+        seg->live++;
+        if (hmap_put(&l->msgs, &m->persist_id, sizeof m->persist_id, m) < 0) {
+            msg_unref(m);
+            return STORE_ERROR;
+        }
+        l->nmsgs++;
+    }
+    if (seg->live == 0) { /* nothing readable in it: the record stays, reported, like a tampered one */
+        hmap_remove(&l->p->segs, &no, sizeof no);
+        free(seg);
+    }
     return STORE_OK;
 }
 
@@ -640,6 +744,10 @@ static int persist_load_session(void *ctx, const uint8_t *lkey, size_t lkey_len,
 {
     persist_load *l = ctx;
     pstate_session ps;
+    if (len >= 1 && v[0] < PSTATE_SESSION_FORMAT) {
+        l->old_format = true;
+        return STORE_STOP;
+    }
     if (lkey_len == 0 || lkey_len > UINT16_MAX || pstate_session_decode(v, len, &ps) < 0) {
         persist_skip(l, "a session record", "cannot be decoded");
         return STORE_OK;
@@ -665,24 +773,29 @@ static void persist_free(persist *p)
     if (!p)
         return;
     persist_batch_done(p);
-    free(p->del_msgs);
+    free(p->del_segs);
+    for (uint32_t i = 0; i < p->segs.cap; i++)
+        free(p->segs.slots[i].value);
+    hmap_free(&p->segs);
     free(p->del_sessions.ids);
     free(p->assigned);
     pstate_buf_free(&p->msg_buf);
     pstate_buf_free(&p->session_buf);
+    pstate_buf_free(&p->seg_buf);
     store_close(p->st);
     free(p);
 }
 
-/* Reads every record into the broker. Returns 0 or -1 (out of memory or a storage error). */
+/* Reads every record into the broker. Returns 0, -1 (out of memory or a storage error) or -2 (the store holds
+ * records of an earlier format). */
 static int persist_restore(broker *b, persist *p)
 {
     persist_load l = {.b = b, .p = p, .wall_now = persist_wall_ms()};
     uint64_t t0 = b->now_ms;
     int rc = store_iterate(p->st, STORE_KIND_MSG, persist_load_msg, &l);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK && !l.old_format)
         rc = store_iterate(p->st, STORE_KIND_RETAIN, persist_load_retained, &l);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK && !l.old_format)
         rc = store_iterate(p->st, STORE_KIND_SESSION, persist_load_session, &l);
     /* Messages no restored delivery references are freed now; the release hook deletes their records in the
      * first batch. */
@@ -696,6 +809,8 @@ static int persist_restore(broker *b, persist *p)
                "(%llu records failed authentication, %llu under an unknown key, %llu skipped)",
                l.nsessions, l.nretained, l.nmsgs, (unsigned long long)(loop_now_ms() - t0),
                (unsigned long long)st->corrupt, (unsigned long long)st->unknown_key, (unsigned long long)p->skipped);
+    if (l.old_format)
+        return -2;
     return rc == STORE_OK ? 0 : -1;
 }
 
@@ -715,15 +830,22 @@ int persist_open(broker *b, const persist_options *o, char *err, size_t errlen)
     p->relaxed = o->relaxed;
     p->sync_interval_ms = o->sync_interval_ms ? o->sync_interval_ms : 1000;
     p->seq = 1;
-    p->next_msg_id = 1;
+    p->next_seg = 1;
     p->loading = true;
     b->now_ms = loop_now_ms();
     p->last_sync_ms = b->now_ms;
     b->persist = p;
     msg_set_release_hook(persist_on_release, p);
-    if (persist_restore(b, p) < 0) {
+    int rc = persist_restore(b, p);
+    if (rc < 0) {
         p->loading = true;
-        snprintf(err, errlen, "%s: restoring the stored state failed (out of memory or a storage error)", o->path);
+        if (rc == -2)
+            snprintf(err, errlen, "%s: the store was written in an earlier format (message or session records of "
+                     "format 1; this broker reads format %d); there is no migration: move it away to start with "
+                     "an empty store", o->path, PSTATE_SESSION_FORMAT);
+        else
+            snprintf(err, errlen, "%s: restoring the stored state failed (out of memory or a storage error)",
+                     o->path);
         return -1; /* b->persist stays: broker_free closes it without writing */
     }
     if (p->relaxed)

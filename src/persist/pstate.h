@@ -96,7 +96,12 @@ typedef struct pstate_session {
  *   u64 will_at_wall_ms], u32 nsubs {bytes16 filter, u8 qos, u8 options, u32 sub_id},
  *   u32 nin_qos2 {u16}, u32 ndeliveries {u64 msg_id, u16 packet_id, u8 qos, u8 flags, u16 nsub {u32}}
  */
-#define PSTATE_SESSION_FORMAT 1
+#define PSTATE_SESSION_FORMAT 2
+/* The value of a message record: u8 PSTATE_SEGMENT_FORMAT, u32 count, then count messages (pstate_msg_encode)
+ * in order; message i of segment n is message number n << 16 | i. Format 1 stores (one message per record,
+ * whose value began with PSTATE_MSG_FORMAT_OLD) are refused at start. */
+#define PSTATE_SEGMENT_FORMAT 2
+#define PSTATE_MSG_FORMAT_OLD 1
 /* Decodes a whole session value; out points into p (arrays allocated: pstate_session_clear). 0 or -1. */
 int pstate_session_decode(const uint8_t *p, size_t len, pstate_session *out);
 void pstate_session_clear(pstate_session *s);
