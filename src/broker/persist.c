@@ -15,12 +15,13 @@
 #define PERSIST_RESERVE ((uint64_t)1 << 20) /* below this much free space new QoS 1/2 messages are refused */
 #define PERSIST_RETRY_MS 250                /* a failed batch is retried at most this often */
 #define PERSIST_BUF_KEEP (1u << 20)         /* encoding buffers are kept between records up to this size */
-/* Messages are stored in segments: one record holds the messages first stored in one batch (at most
- * PERSIST_SEG_MSGS of them, or about PERSIST_SEG_BYTES), and is deleted when the last of them is released.
+/* Messages are stored in segments: one record holds the messages first stored in one batch for one session
+ * (at most PERSIST_SEG_MSGS of them, or about PERSIST_SEG_BYTES), and is deleted when the last of them is
+ * released. A message delivered to several sessions is in the segment of the first one written.
  * A message's number is its segment's number << PERSIST_SEG_BITS | its index in the segment. */
 #define PERSIST_SEG_BITS 16
-#define PERSIST_SEG_MSGS 4096u
-#define PERSIST_SEG_BYTES (256u << 10)
+#define PERSIST_SEG_MSGS 1024u
+#define PERSIST_SEG_BYTES (64u << 10)
 
 typedef struct persist_retain_op {
     broker_msg *msg; /* NULL: delete */
@@ -375,6 +376,8 @@ static int persist_write_session(broker *b, persist *p, session *s, uint64_t wal
     rc = persist_encode_queue(b, p, buf, &s->inflight, true, wall_now);
     if (rc == STORE_OK)
         rc = persist_encode_queue(b, p, buf, &s->queue, false, wall_now);
+    if (rc == STORE_OK) /* the session's new messages make their own segment: it lives as long as its queue */
+        rc = persist_seg_flush(p);
     if (rc == STORE_OK)
         rc = buf->oom ? STORE_ERROR : store_put(p->st, STORE_KIND_SESSION, s->client_id, s->id_len, buf->data, buf->len);
     return rc;
