@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <openssl/crypto.h>
 
 #include "base/log.h"
@@ -247,6 +249,26 @@ static void broker_main_persist_notes(const struct config_persistence *p)
 }
 
 /*
+ * With the engine's own file name (no persistence_file), refuses to start an empty store while the other
+ * engine's store lies in the same directory: switching persistence_engine would otherwise silently drop
+ * every stored session and message. Returns 0 or -1 with err.
+ */
+static int broker_main_persist_other_engine(const rampart_config *cfg, const char *path, char *err, size_t errlen)
+{
+    const char *engine = cfg->persist.engine ? cfg->persist.engine : "lmdb";
+    const char *other = strcmp(engine, "lmdb") == 0 ? "sqlite" : "lmdb";
+    char other_path[4096];
+    struct stat st;
+    if (cfg->persist.file || stat(path, &st) == 0 ||
+        config_persistence_path_for(cfg, other, other_path, sizeof other_path) < 0 || stat(other_path, &st) != 0)
+        return 0;
+    snprintf(err, errlen, "%.150s is a store of the %s engine, but persistence_engine is %s (whose store is "
+             "%.150s): set persistence_engine %s to use it, or move it away to start the %s store empty",
+             other_path, other, engine, path, other, engine);
+    return -1;
+}
+
+/*
  * Opens the encrypted store when `persistence true` (keys from file, environment or credential, wiped after
  * use) and restores its state into b. Returns 0 (also when persistence is off) or -1 with err.
  */
@@ -266,6 +288,8 @@ static int broker_main_persist(const rampart_config *cfg, broker *b, char *err, 
         snprintf(err, errlen, "persistence_location: path too long");
         goto out;
     }
+    if (broker_main_persist_other_engine(cfg, path, err, errlen) < 0)
+        goto out;
     if (store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, errlen) != 1) {
         if (!err[0])
             snprintf(err, errlen, "persistence true needs a key (persistence_key_file, _env or _credential)");
@@ -278,7 +302,7 @@ static int broker_main_persist(const rampart_config *cfg, broker *b, char *err, 
     uint64_t interval = pc->sync_interval_ms;
     if (!interval && pc->autosave_interval != UINT32_MAX && pc->autosave_interval)
         interval = (uint64_t)pc->autosave_interval * 1000u > 60000u ? 60000u : (uint64_t)pc->autosave_interval * 1000u;
-    persist_options o = {.path = path, .max_size = pc->max_size, .relaxed = pc->relaxed,
+    persist_options o = {.path = path, .engine = pc->engine, .max_size = pc->max_size, .relaxed = pc->relaxed,
                          .sync_interval_ms = (uint32_t)interval, .key = key, .old_key = has_old ? old : NULL};
     rc = persist_open(b, &o, err, errlen);
 out:
