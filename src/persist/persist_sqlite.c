@@ -159,8 +159,10 @@ static int sqlite_claim(sqlite_engine *e, const char *path, char *err, size_t er
 {
     int64_t app = sqlite_exec_int(e->db, "PRAGMA application_id");
     if (app < 0) {
-        snprintf(err, errlen, "%s: %s (not an SQLite store: was it written by another persistence_engine?)",
-                 path, sqlite3_errmsg(e->db));
+        int code = sqlite3_extended_errcode(e->db) & 0xff;
+        snprintf(err, errlen, "%s: %s%s", path, sqlite3_errmsg(e->db),
+                 code == SQLITE_NOTADB ? " (not an SQLite store: was it written by another persistence_engine?)"
+                 : code == SQLITE_BUSY ? " (another process, another broker?, has the store open)" : "");
         return -1;
     }
     if (app == 0 && sqlite_exec_int(e->db, "SELECT count(*) FROM sqlite_schema") != 0) {
@@ -252,6 +254,8 @@ static void *sqlite_open(const char *path, uint64_t map_size, bool durable, char
         return NULL;
     }
     err[0] = 0;
+    e->dir_fd = -1;
+    errno = 0;
     if (sqlite_open_dir(e, path) < 0) {
         snprintf(err, errlen, "%s: cannot open its directory: %s", path, errno ? strerror(errno) : "out of memory");
         goto fail;

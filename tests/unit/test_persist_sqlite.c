@@ -148,3 +148,21 @@ TEST(sqlite_a_damaged_page_is_caught_before_the_broker_reads_it)
     CHECK(strstr(err, "rampart.sqlite") && (strstr(err, "corrupt") || strstr(err, "cannot be read")));
     tmpdir_remove(dir);
 }
+
+TEST(sqlite_a_second_opener_is_refused_while_the_store_is_open)
+{
+    char *dir = tmpdir_make(), path[256], err[512] = "";
+    snprintf(path, sizeof path, "%s/rampart.sqlite", dir);
+    store *s = open_engine(path, "sqlite", true, err, sizeof err);
+    CHECK(s != NULL);
+    store_begin(s);
+    store_put(s, STORE_KIND_META, "m", 1, "1", 1);
+    CHECK_EQ(store_commit(s), STORE_OK);
+    CHECK(open_engine(path, "sqlite", true, err, sizeof err) == NULL);
+    CHECK(strstr(err, "database is locked") && strstr(err, "another broker"));
+    store_close(s);
+    s = open_engine(path, "sqlite", true, err, sizeof err); /* free again once closed */
+    CHECK(s != NULL);
+    store_close(s);
+    tmpdir_remove(dir);
+}
