@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "security/auditlog.h"
 #include "security/hardening.h"
+#include "tools/ban_config.h"
 #include "tools/commands.h"
 
 #define BROKER_MAIN_MAX_PORTS 10
@@ -112,7 +113,16 @@ typedef struct broker_main_reload {
     const broker_main_args *args;
     broker_capabilities caps;
     broker_transports *tls; /* TLS listeners: their settings, certificates, keys and CRLs are reloaded too */
+    sec_gate *gate;         /* its sealed ban file follows a persistence key rotation */
 } broker_main_reload;
+
+/* The persistence master keys, loaded once at start (a key from the environment is removed once read) for
+ * the store and the ban file; wiped with broker_main_keys_wipe. */
+typedef struct broker_main_keys {
+    uint8_t key[RECORD_MASTER_KEY_LEN], old[RECORD_MASTER_KEY_LEN];
+    int has_old;
+    ban_keyring bans; /* the ban file's keys, derived from key and old */
+} broker_main_keys;
 
 /* The `config_reloaded` security event: outcome "success" or "failure" (the first error as the reason). */
 static void broker_main_audit_reload(const char *file, const char *error)
@@ -124,7 +134,7 @@ static void broker_main_audit_reload(const char *file, const char *error)
 
 /* SIGHUP with persistence: a key different from the running one (persistence_key_file or _credential) is
  * rotated to at once, every record rewritten under it (docs/persistence.md, key rotation). */
-static void broker_main_reload_persist(const rampart_config *cfg, broker *b)
+static void broker_main_reload_persist(const rampart_config *cfg, broker *b, sec_gate *gate)
 {
     const struct config_persistence *pc = &cfg->persist;
     uint8_t key[RECORD_MASTER_KEY_LEN];
@@ -134,6 +144,8 @@ static void broker_main_reload_persist(const rampart_config *cfg, broker *b)
     int rc = store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, sizeof err);
     if (rc == 1 && persist_rekey(b, key, err, sizeof err) < 0)
         rc = -1;
+    if (rc == 1 && sec_gate_ban_rekey(gate, key, err, sizeof err) < 0)
+        log_error("reload: ban file: %s; it stays under the running key", err);
     if (rc < 0)
         log_error("reload: persistence key: %s; the running key stays in use", err);
     OPENSSL_cleanse(key, sizeof key);
@@ -173,7 +185,7 @@ static void broker_main_on_reload(void *ctx, broker *b)
     if (r->args->verbose)
         log_set_level(LOG_LEVEL_DEBUG);
     broker_reload_settings(b, &ns);
-    broker_main_reload_persist(&cfg, b);
+    broker_main_reload_persist(&cfg, b, r->gate);
     fresh = &cfg;
     broker_main_audit_reload(r->args->config, NULL);
 out:
@@ -220,9 +232,14 @@ static void broker_main_on_reload_audit(void *ctx, broker *b)
         log_error("audit: %s", err);
 }
 
-/* Starts the connection-security gate from the configuration: one password file for the whole broker. */
-static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *err, size_t errlen)
+/* Starts the connection-security gate from the configuration: one password file for the whole broker; the ban
+ * file of ban_config_path(), sealed under the ban keys of k when persistence is on (k not NULL). */
+static int broker_main_gate(const rampart_config *cfg, const broker_main_keys *k, sec_gate **gate, char *err,
+                            size_t errlen)
 {
+    auth_settings s = cfg->auth; /* a shallow copy: sec_gate_new copies what it keeps */
+    char ban_path[4096];
+
     for (size_t i = 0; i < cfg->listener_count; i++) {
         const struct config_listener *l = &cfg->listeners[i];
         if (l->password_file && (!cfg->auth.password_file || strcmp(l->password_file, cfg->auth.password_file))) {
@@ -231,7 +248,13 @@ static int broker_main_gate(const rampart_config *cfg, sec_gate **gate, char *er
             return -1;
         }
     }
-    return sec_gate_new(&cfg->auth, gate, err, errlen);
+    s.auth.ban_file = ban_config_path(cfg, ban_path, sizeof ban_path);
+    if (!s.auth.ban_file && cfg->persist.enabled) {
+        snprintf(err, errlen, "persistence_location: path too long for the ban file");
+        return -1;
+    }
+    s.auth.ban_keys = k ? &k->bans : NULL;
+    return sec_gate_new(&s, gate, err, errlen);
 }
 
 /* Says what mosquitto's snapshot options mean here (never silently ignored). */
@@ -268,16 +291,43 @@ static int broker_main_persist_other_engine(const rampart_config *cfg, const cha
     return -1;
 }
 
-/*
- * Opens the encrypted store when `persistence true` (keys from file, environment or credential, wiped after
- * use) and restores its state into b. Returns 0 (also when persistence is off) or -1 with err.
- */
-static int broker_main_persist(const rampart_config *cfg, broker *b, char *err, size_t errlen)
+/* Loads the persistence keys when `persistence true` (file, environment or credential) and derives the ban
+ * file's keys. Returns 1 (loaded), 0 (persistence off) or -1 with err. */
+static int broker_main_keys_load(const rampart_config *cfg, broker_main_keys *k, char *err, size_t errlen)
 {
     const struct config_persistence *pc = &cfg->persist;
-    uint8_t key[RECORD_MASTER_KEY_LEN], old[RECORD_MASTER_KEY_LEN];
+    if (!pc->enabled)
+        return 0;
+    if (store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", k->key, err, errlen) != 1) {
+        if (!err[0])
+            snprintf(err, errlen, "persistence true needs a key (persistence_key_file, _env or _credential)");
+        return -1;
+    }
+    k->has_old = store_key_load(pc->key_old_file, pc->key_old_env, pc->key_old_credential, "persistence_key_old",
+                                k->old, err, errlen);
+    if (k->has_old < 0)
+        return -1;
+    if (ban_keyring_init(&k->bans, k->key, k->has_old ? k->old : NULL) < 0) {
+        snprintf(err, errlen, "cannot derive the ban file key");
+        return -1;
+    }
+    return 1;
+}
+
+static void broker_main_keys_wipe(broker_main_keys *k)
+{
+    OPENSSL_cleanse(k, sizeof *k);
+}
+
+/*
+ * Opens the encrypted store when `persistence true` under the keys of k (loaded by broker_main_keys_load) and
+ * restores its state into b. Returns 0 (also when persistence is off) or -1 with err.
+ */
+static int broker_main_persist(const rampart_config *cfg, const broker_main_keys *k, broker *b, char *err,
+                               size_t errlen)
+{
+    const struct config_persistence *pc = &cfg->persist;
     char path[4096];
-    int rc = -1, has_old = 0;
     if (!pc->enabled) {
         if (pc->key_file || pc->key_env || pc->key_credential || pc->location || pc->file)
             log_warning("persistence is false: the persistence_* options have no effect");
@@ -286,29 +336,17 @@ static int broker_main_persist(const rampart_config *cfg, broker *b, char *err, 
     broker_main_persist_notes(pc);
     if (config_persistence_path(cfg, path, sizeof path) < 0) {
         snprintf(err, errlen, "persistence_location: path too long");
-        goto out;
+        return -1;
     }
     if (broker_main_persist_other_engine(cfg, path, err, errlen) < 0)
-        goto out;
-    if (store_key_load(pc->key_file, pc->key_env, pc->key_credential, "persistence_key", key, err, errlen) != 1) {
-        if (!err[0])
-            snprintf(err, errlen, "persistence true needs a key (persistence_key_file, _env or _credential)");
-        goto out;
-    }
-    has_old = store_key_load(pc->key_old_file, pc->key_old_env, pc->key_old_credential, "persistence_key_old", old,
-                             err, errlen);
-    if (has_old < 0)
-        goto out;
+        return -1;
     uint64_t interval = pc->sync_interval_ms;
     if (!interval && pc->autosave_interval != UINT32_MAX && pc->autosave_interval)
         interval = (uint64_t)pc->autosave_interval * 1000u > 60000u ? 60000u : (uint64_t)pc->autosave_interval * 1000u;
     persist_options o = {.path = path, .engine = pc->engine, .max_size = pc->max_size, .relaxed = pc->relaxed,
-                         .sync_interval_ms = (uint32_t)interval, .key = key, .old_key = has_old ? old : NULL};
-    rc = persist_open(b, &o, err, errlen);
-out:
-    OPENSSL_cleanse(key, sizeof key);
-    OPENSSL_cleanse(old, sizeof old);
-    return rc;
+                         .sync_interval_ms = (uint32_t)interval, .key = k->key,
+                         .old_key = k->has_old ? k->old : NULL};
+    return persist_open(b, &o, err, errlen);
 }
 
 int rampart_broker_main(int argc, char **argv)
@@ -323,12 +361,15 @@ int rampart_broker_main(int argc, char **argv)
     auditlog *audit = NULL;
     broker_transports *tr = NULL;
     broker_metrics *metrics = NULL;
+    broker_main_keys keys;
+    int has_keys = 0;
     char err[512];
     int rc = broker_main_parse(argc, argv, &args);
     if (rc)
         return rc;
     rc = 1;
     memset(&set, 0, sizeof set);
+    memset(&keys, 0, sizeof keys);
     if (broker_main_config(&args, &cfg) != 0)
         goto out;
     if (broker_config_logging(&cfg, err, sizeof err) < 0) {
@@ -363,7 +404,12 @@ int rampart_broker_main(int argc, char **argv)
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
-    if (broker_main_gate(&cfg, &gate, err, sizeof err) < 0) {
+    err[0] = '\0';
+    if ((has_keys = broker_main_keys_load(&cfg, &keys, err, sizeof err)) < 0) {
+        log_error("persistence: %s", err);
+        goto out;
+    }
+    if (broker_main_gate(&cfg, has_keys ? &keys : NULL, &gate, err, sizeof err) < 0) {
         fprintf(stderr, "rampart: %s\n", err);
         goto out;
     }
@@ -379,10 +425,12 @@ int rampart_broker_main(int argc, char **argv)
         broker_acl_install(acl, b);
     broker_set_listener_hook(b, broker_transports_hook, tr);
     err[0] = '\0';
-    if (broker_main_persist(&cfg, b, err, sizeof err) < 0) {
+    if (broker_main_persist(&cfg, &keys, b, err, sizeof err) < 0) {
         log_error("persistence: %s", err);
         goto out;
     }
+    broker_main_keys_wipe(&keys);
+    reload.gate = gate;
     if (broker_transports_attach(tr, b) < 0)
         goto out;
     if (broker_listen(b) < 0)
@@ -403,6 +451,7 @@ int rampart_broker_main(int argc, char **argv)
     rc = broker_run(b);
     log_notice("rampart stopped");
 out:
+    broker_main_keys_wipe(&keys);
     broker_settings_clear(&set);
     broker_metrics_free(metrics);
     broker_free(b);

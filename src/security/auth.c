@@ -17,6 +17,7 @@
 #include "codec/mqtt.h"
 #include "security/auth_pool.h"
 #include "security/ban.h"
+#include "security/ban_seal.h"
 
 #define ESC_MAX 520 /* 128 input bytes escaped as \xHH, plus "..." */
 
@@ -26,6 +27,8 @@ struct auth {
     passwd_db *db;
     passwd_hash dummy;
     ban_list *bans;
+    ban_keyring ban_ring; /* the ban file's keys when it is sealed */
+    bool ban_sealed;
     struct stat ban_stat; /* of the ban file when last read; st_ino 0 = absent */
     limiter *lim;
     auth_pool *pool;
@@ -203,10 +206,57 @@ static void audit_ban_change(enum ban_change change, const ban_entry *e, void *c
               "ban_file");
 }
 
+/* The `ban_file` security event: outcome "rejected" (unreadable: the list in service stays), "imported" (a
+ * text file found under encryption, rewritten sealed) or "rekeyed" (rewritten under the current key). */
+static void audit_ban_file(const char *file, const char *outcome, const char *reason)
+{
+    secevent ev = {.type = "ban_file", .outcome = outcome, .reason = reason};
+
+    if (!secevent_wanted())
+        return;
+    secevent_add_text(&ev, "file", file);
+    secevent_emit(&ev);
+}
+
+/* ban_file_update callback that changes nothing: the update then only rewrites a text or old-key file. */
+static int ban_keep_fn(ban_list *b, void *ctx)
+{
+    (void)b;
+    (void)ctx;
+    return 1;
+}
+
+/* After a read that found the text form or the old key under encryption: rewrites the file sealed under the
+ * current key (under the lock, re-reading it), logs and audits it. */
+static void ban_file_migrate(auth *a, enum ban_file_form form)
+{
+    char err[512];
+    ban_list *b = NULL;
+    const char *what = form == BAN_FILE_PLAIN ? "imported" : "rekeyed";
+
+    if (ban_file_update_keyed(a->ban_file, &a->ban_ring, ban_keep_fn, NULL, &b, NULL, err, sizeof err) < 0) {
+        log_error("auth: ban file %s stays %s: %s", a->ban_file,
+                  form == BAN_FILE_PLAIN ? "plain text" : "under the old key", err);
+        return;
+    }
+    if (form == BAN_FILE_PLAIN)
+        log_warning("auth: ban file %s was plain text: imported %zu bans and rewrote it encrypted", a->ban_file,
+                    ban_list_count(b));
+    else
+        log_notice("auth: ban file %s re-encrypted from the old key to the current key (%zu bans)", a->ban_file,
+                   ban_list_count(b));
+    audit_ban_file(a->ban_file, what, NULL);
+    ban_list_free(a->bans);
+    a->bans = b;
+    if (stat(a->ban_file, &a->ban_stat) < 0)
+        memset(&a->ban_stat, 0, sizeof a->ban_stat);
+}
+
 static int load_bans(auth *a, char *err, size_t errlen)
 {
     ban_list *b = NULL;
     struct stat st;
+    enum ban_file_form form = BAN_FILE_ABSENT;
 
     if (!a->ban_file) {
         if (!a->bans)
@@ -218,8 +268,11 @@ static int load_bans(auth *a, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", a->ban_file, strerror(errno));
         return -1;
     }
-    if (ban_list_load(a->ban_file, &b, err, errlen) < 0)
+    if (ban_list_read(a->ban_file, a->ban_sealed ? &a->ban_ring : NULL, &b, &form, err, errlen) < 0) {
+        if (a->bans) /* a reload: the list in service stays (at start-up the caller refuses to start) */
+            audit_ban_file(a->ban_file, "rejected", err);
         return -1;
+    }
     if (a->bans && secevent_wanted()) { /* a reload: report what changed (not the list read at start-up) */
         ban_list_expire(b, wall_now(), NULL, NULL);
         ban_list_diff(a->bans, b, audit_ban_change, NULL);
@@ -227,6 +280,8 @@ static int load_bans(auth *a, char *err, size_t errlen)
     ban_list_free(a->bans);
     a->bans = b;
     a->ban_stat = st;
+    if (a->ban_sealed && (form == BAN_FILE_PLAIN || form == BAN_FILE_SEALED_OLD))
+        ban_file_migrate(a, form);
     return 0;
 }
 
@@ -268,7 +323,8 @@ int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const
     audit_ban(&added, "added", "lockout");
     if (!a->ban_file)
         return ban_add_fn(a->bans, &c);
-    if (ban_file_update(a->ban_file, ban_add_fn, &c, &result, err, sizeof err) < 0) {
+    if (ban_file_update_keyed(a->ban_file, a->ban_sealed ? &a->ban_ring : NULL, ban_add_fn, &c, &result, NULL, err,
+                              sizeof err) < 0) {
         log_error("auth: cannot persist ban: %s; keeping it in memory", err);
         return ban_add_fn(a->bans, &c);
     }
@@ -277,6 +333,50 @@ int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const
     if (stat(a->ban_file, &a->ban_stat) < 0)
         memset(&a->ban_stat, 0, sizeof a->ban_stat);
     return 0;
+}
+
+/* ban_file_update callback of a rekey: save (under the new key) whatever was read. */
+static int ban_save_fn(ban_list *b, void *ctx)
+{
+    (void)b;
+    (void)ctx;
+    return 0;
+}
+
+int auth_ban_rekey(auth *a, const uint8_t master[32], char *err, size_t errlen)
+{
+    ban_keyring ring;
+    ban_list *b = NULL;
+    int rc = -1;
+
+    if (!a->ban_sealed)
+        return 0;
+    memset(&ring, 0, sizeof ring);
+    if (ban_seal_derive(master, &ring.key[0]) < 0) {
+        snprintf(err, errlen, "cannot derive the ban file key");
+        goto out;
+    }
+    if (ring.key[0].id == a->ban_ring.key[0].id) {
+        rc = 0;
+        goto out;
+    }
+    ring.key[1] = a->ban_ring.key[0];
+    ring.count = 2;
+    if (a->ban_file && ban_file_update_keyed(a->ban_file, &ring, ban_save_fn, NULL, &b, NULL, err, errlen) < 0)
+        goto out;
+    a->ban_ring = ring;
+    if (b) {
+        ban_list_free(a->bans);
+        a->bans = b;
+        if (stat(a->ban_file, &a->ban_stat) < 0)
+            memset(&a->ban_stat, 0, sizeof a->ban_stat);
+        log_notice("auth: ban file %s re-encrypted under the new key (%zu bans)", a->ban_file, ban_list_count(b));
+        audit_ban_file(a->ban_file, "rekeyed", NULL);
+    }
+    rc = 0;
+out:
+    ban_keyring_wipe(&ring);
+    return rc;
 }
 
 void auth_tick(auth *a)
@@ -288,7 +388,8 @@ void auth_tick(auth *a)
         memset(&st, 0, sizeof st);
         if ((stat(a->ban_file, &st) == 0 || errno == ENOENT) && !stat_same(&st, &a->ban_stat)) {
             if (load_bans(a, err, sizeof err) < 0) {
-                log_error("auth: ban file not reloaded: %s", err);
+                log_error("auth: ban file not reloaded, keeping the %zu bans in service: %s", ban_list_count(a->bans),
+                          err);
                 a->ban_stat = st; /* do not retry until it changes again */
             } else {
                 log_notice("auth: ban list reloaded (%zu bans)", ban_list_count(a->bans));
@@ -315,6 +416,11 @@ int auth_new(const auth_config *cfg, auth **out, char *err, size_t errlen)
     a->ban_file = cfg->ban_file ? strdup(cfg->ban_file) : NULL;
     a->cfg.password_file = a->password_file;
     a->cfg.ban_file = a->ban_file;
+    a->cfg.ban_keys = NULL; /* copied below, not kept */
+    if (cfg->ban_keys) {
+        a->ban_ring = *cfg->ban_keys;
+        a->ban_sealed = true;
+    }
     if ((cfg->password_file && !a->password_file) || (cfg->ban_file && !a->ban_file)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -353,6 +459,7 @@ void auth_free(auth *a)
     ban_list_free(a->bans);
     passwd_db_free(a->db);
     OPENSSL_cleanse(&a->dummy, sizeof a->dummy);
+    ban_keyring_wipe(&a->ban_ring);
     free(a->password_file);
     free(a->ban_file);
     free(a);

@@ -31,6 +31,7 @@
 typedef struct auth_config {
     const char *password_file;          /* NULL: no password file (then only anonymous clients, if allowed) */
     const char *ban_file;               /* NULL: bans kept in memory only */
+    const struct ban_keyring *ban_keys; /* NULL: the ban file is text; else sealed under key[0] (copied) */
     limiter_config limiter;
     unsigned workers;                   /* verification threads; default 2 */
     unsigned queue_max;                 /* verifications waiting at most; default 64 */
@@ -94,6 +95,13 @@ const passwd_db *auth_db(const auth *a);
 
 /* Adds a ban (and persists it when a ban file is configured). Used by the limiter's lockouts. */
 int auth_ban_add(auth *a, int kind, const char *value, int64_t duration_s, const char *reason);
+/*
+ * Live key rotation of a sealed ban file (persistence key rotation on SIGHUP): derives the ban key from the new
+ * master key, re-reads the file under the new or the running key, and rewrites it under the new key; the
+ * running key stays readable as the old one. Nothing to do (0) when the ban file is not sealed or the key is
+ * the running one. Returns 0, or -1 with err (then the running key stays in use).
+ */
+int auth_ban_rekey(auth *a, const uint8_t master[32], char *err, size_t errlen);
 
 /* Counters for tests and $SYS. */
 typedef struct auth_stats {

@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "security/ban_seal.h"
+
 #define BAN_FILE_MAX (16u * 1024 * 1024)
 
 struct ban_list {
@@ -434,59 +438,155 @@ fail:
     return -1;
 }
 
-int ban_list_load(const char *path, ban_list **out, char *err, size_t errlen)
+/* Reads the whole of path into *buf (malloc'd, *len bytes plus a NUL). Returns 1, 0 when the file does not
+ * exist, or -1 with err. */
+static int ban_file_slurp(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    size_t got;
     int rc = -1;
 
-    *out = NULL;
+    *buf = NULL;
+    *len = 0;
     if (!f) {
-        if (errno != ENOENT) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            return -1;
-        }
-        *out = ban_list_new();
-        if (!*out)
-            snprintf(err, errlen, "%s: out of memory", path);
-        return *out ? 0 : -1;
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
     }
-    buf = malloc(BAN_FILE_MAX + 1);
-    if (!buf) {
+    *buf = malloc(BAN_FILE_MAX + 1);
+    if (!*buf) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto done;
     }
-    got = fread(buf, 1, BAN_FILE_MAX + 1, f);
-    if (ferror(f) || got > BAN_FILE_MAX) {
+    *len = fread(*buf, 1, BAN_FILE_MAX + 1, f);
+    if (ferror(f) || *len > BAN_FILE_MAX) {
         snprintf(err, errlen, "%s: unreadable or larger than %u bytes", path, BAN_FILE_MAX);
         goto done;
     }
-    rc = ban_list_parse(path, buf, got, out, err, errlen);
+    (*buf)[*len] = 0;
+    rc = 1;
 done:
-    free(buf);
+    if (rc < 0) {
+        free(*buf);
+        *buf = NULL;
+    }
     fclose(f);
     return rc;
 }
 
-static int write_all(FILE *f, const ban_list *b)
+/* Opens the sealed file buf[0..len) with keys and parses its text into *out. Returns 0 or -1 with err. */
+static int ban_list_unseal(const char *path, const struct ban_keyring *keys, const char *buf, size_t len,
+                           ban_list **out, enum ban_file_form *form, char *err, size_t errlen)
+{
+    uint8_t *plain = NULL;
+    size_t plain_len = 0, which = 0;
+    uint32_t id = 0;
+    enum ban_seal_status st;
+    int rc;
+
+    if (!keys) {
+        snprintf(err, errlen, "%s: the ban file is encrypted: it needs the persistence key (give the broker's "
+                 "configuration: rampart ban -c FILE)", path);
+        return -1;
+    }
+    st = ban_unseal(keys, (const uint8_t *)buf, len, &plain, &plain_len, &which);
+    if (st == BAN_SEAL_UNKNOWN_KEY) {
+        ban_seal_key_id((const uint8_t *)buf, len, &id);
+        snprintf(err, errlen, "%s: the ban file is sealed under a key this configuration does not have (key id "
+                 "%08" PRIx32 "): give that key as persistence_key_old_*", path, id);
+        return -1;
+    }
+    if (st != BAN_SEAL_OK) {
+        snprintf(err, errlen, "%s: the encrypted ban file is unreadable: %s; restore it from a backup or move it "
+                 "away (its bans are then lost)", path, ban_seal_status_name(st));
+        return -1;
+    }
+    rc = ban_list_parse(path, (const char *)plain, plain_len, out, err, errlen);
+    ban_seal_plain_free(plain, plain_len);
+    if (rc == 0 && form)
+        *form = which == 0 ? BAN_FILE_SEALED : BAN_FILE_SEALED_OLD;
+    return rc;
+}
+
+int ban_list_read(const char *path, const struct ban_keyring *keys, ban_list **out, enum ban_file_form *form,
+                  char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = ban_file_slurp(path, &buf, &len, err, errlen);
+
+    *out = NULL;
+    if (form)
+        *form = BAN_FILE_ABSENT;
+    if (rc <= 0) {
+        if (rc == 0 && !(*out = ban_list_new()))
+            snprintf(err, errlen, "%s: out of memory", path);
+        return *out ? 0 : -1;
+    }
+    if (ban_seal_detect((const uint8_t *)buf, len)) {
+        rc = ban_list_unseal(path, keys, buf, len, out, form, err, errlen);
+    } else {
+        rc = ban_list_parse(path, buf, len, out, err, errlen);
+        if (rc == 0 && form)
+            *form = BAN_FILE_PLAIN;
+    }
+    OPENSSL_cleanse(buf, len);
+    free(buf);
+    return rc;
+}
+
+int ban_list_load(const char *path, ban_list **out, char *err, size_t errlen)
+{
+    return ban_list_read(path, NULL, out, NULL, err, errlen);
+}
+
+/* The text form of b in *text (malloc'd, *len bytes). Returns 0 or -1 (out of memory). */
+static int ban_list_text(const ban_list *b, char **text, size_t *len)
 {
     char enc[BAN_VALUE_MAX * 3 + 8];
+    FILE *f = open_memstream(text, len);
+    int rc;
 
+    if (!f)
+        return -1;
     fprintf(f, "# Rampart ban list: KIND VALUE EXPIRES ADDED REASON (see docs/security.md)\n");
     for (size_t i = 0; i < b->count; i++) {
         const ban_entry *e = &b->entries[i];
         fprintf(f, "%s %s %" PRId64 " %" PRId64 " %s\n", ban_kind_name(e->kind),
                 ban_value_encode(e->value, e->value_len, enc, sizeof enc), e->expires, e->added, e->reason);
     }
-    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+    OPENSSL_cleanse(enc, sizeof enc);
+    rc = fflush(f) == 0 && !ferror(f) ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc < 0) {
+        free(*text);
+        *text = NULL;
+    }
+    return rc;
 }
 
-int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
+/* Writes data[0..len) to fd entirely and syncs it. Returns 0 or -1 (errno). */
+static int ban_write_fd(int fd, const uint8_t *data, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return fsync(fd);
+}
+
+/* Replaces path by data[0..len) atomically: a temporary file (mode 0600, the old file's owner kept), fsync,
+ * rename. Returns 0 or -1 with err. */
+static int ban_file_replace(const char *path, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     char tmp[4096];
     int fd = -1, rc = -1;
-    FILE *f = NULL;
     struct stat st;
 
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
@@ -494,14 +594,13 @@ int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
         return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0 && stat(path, &st) == 0) /* the operator's tool keeps the broker's ownership, and back */
-        (void)!fchown(fd, st.st_uid, st.st_gid);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+    if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto done;
+        return -1;
     }
-    fd = -1;
-    if (write_all(f, b) < 0 || fsync(fileno(f)) < 0) {
+    if (stat(path, &st) == 0) /* the operator's tool keeps the broker's ownership, and back */
+        (void)!fchown(fd, st.st_uid, st.st_gid);
+    if (ban_write_fd(fd, data, len) < 0) {
         snprintf(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
         goto done;
     }
@@ -511,24 +610,53 @@ int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
     }
     rc = 0;
 done:
-    if (f)
-        fclose(f);
-    if (fd >= 0)
-        close(fd);
+    close(fd);
     if (rc < 0)
         unlink(tmp);
     return rc;
 }
 
-int ban_file_update(const char *path, int (*fn)(ban_list *b, void *ctx), void *ctx, ban_list **result, char *err,
-                    size_t errlen)
+int ban_list_write(const ban_list *b, const char *path, const struct ban_keyring *keys, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0, sealed_len = 0;
+    uint8_t *sealed = NULL;
+    int rc = -1;
+
+    if (ban_list_text(b, &text, &len) < 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    if (keys && ban_seal(&keys->key[0], (const uint8_t *)text, len, &sealed, &sealed_len) < 0) {
+        snprintf(err, errlen, "%s: cannot encrypt the ban list (out of memory or crypto failure)", path);
+        goto done;
+    }
+    rc = keys ? ban_file_replace(path, sealed, sealed_len, err, errlen)
+              : ban_file_replace(path, (const uint8_t *)text, len, err, errlen);
+done:
+    OPENSSL_cleanse(text, len);
+    free(text);
+    free(sealed);
+    return rc;
+}
+
+int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
+{
+    return ban_list_write(b, path, NULL, err, errlen);
+}
+
+int ban_file_update_keyed(const char *path, const struct ban_keyring *keys, int (*fn)(ban_list *b, void *ctx),
+                          void *ctx, ban_list **result, enum ban_file_form *form, char *err, size_t errlen)
 {
     char lock_path[4096];
     int lock_fd, rc = -1;
     ban_list *b = NULL;
+    enum ban_file_form found = BAN_FILE_ABSENT;
 
     if (result)
         *result = NULL;
+    if (form)
+        *form = BAN_FILE_ABSENT;
     if (snprintf(lock_path, sizeof lock_path, "%s.lock", path) >= (int)sizeof lock_path) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
@@ -538,10 +666,13 @@ int ban_file_update(const char *path, int (*fn)(ban_list *b, void *ctx), void *c
         snprintf(err, errlen, "%s: %s", lock_path, strerror(errno));
         goto done;
     }
-    if (ban_list_load(path, &b, err, errlen) < 0)
+    if (ban_list_read(path, keys, &b, &found, err, errlen) < 0)
         goto done;
+    if (form)
+        *form = found;
     rc = fn(b, ctx);
-    if (rc == 0 && ban_list_save(b, path, err, errlen) < 0)
+    if ((rc == 0 || (rc > 0 && keys && (found == BAN_FILE_PLAIN || found == BAN_FILE_SEALED_OLD))) &&
+        ban_list_write(b, path, keys, err, errlen) < 0)
         rc = -1;
     if (rc >= 0 && result) {
         *result = b;
@@ -552,4 +683,10 @@ done:
     if (lock_fd >= 0)
         close(lock_fd);
     return rc;
+}
+
+int ban_file_update(const char *path, int (*fn)(ban_list *b, void *ctx), void *ctx, ban_list **result, char *err,
+                    size_t errlen)
+{
+    return ban_file_update_keyed(path, NULL, fn, ctx, result, NULL, err, errlen);
 }

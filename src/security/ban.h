@@ -1,8 +1,10 @@
 /*
  * ban.h - the ban list: addresses, networks (CIDR), usernames and client identifiers refused before any
  * password work, each with an optional expiry. Entries come from the login limiter (lockouts) and from the
- * operator (`rampart ban add|del|list`). The list is persisted in one text file, written atomically (a
- * temporary file, fsync, rename) under an advisory lock (flock on PATH.lock) shared by the broker and the tool.
+ * operator (`rampart ban add|del|list`). The list is persisted in one file, written atomically (a temporary
+ * file, fsync, rename) under an advisory lock (flock on PATH.lock) shared by the broker and the tool. With a
+ * keyring (persistence encryption on, ban_seal.h) the file is the text form sealed with AES-256-GCM; without
+ * one it is the text form itself.
  *
  * File format (docs/security.md): '#' comments, then one ban per line:
  *   KIND VALUE EXPIRES ADDED REASON
@@ -74,10 +76,26 @@ const ban_entry *ban_list_at(const ban_list *b, size_t i);
 
 /* Parses a whole file's text into *out (a new list). Errors are "name:line: what is wrong". */
 int ban_list_parse(const char *name, const char *buf, size_t len, ban_list **out, char *err, size_t errlen);
-/* Loads path into *out; a missing file is an empty list. Returns 0 or -1 with err. */
+/* Loads a plain-text path into *out; a missing file is an empty list. Returns 0 or -1 with err (a sealed file
+ * is refused: "the ban file is encrypted ..."). Same as ban_list_read(path, NULL, ...). */
 int ban_list_load(const char *path, ban_list **out, char *err, size_t errlen);
-/* Writes b to path atomically (mode 0600). Returns 0 or -1 with err. The caller holds the lock. */
+/* Writes b to path atomically in text form (mode 0600). Returns 0 or -1 with err. The caller holds the lock. */
 int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen);
+
+struct ban_keyring;
+/* What a read found: no file, the text form, the sealed form under the current key, or under the old key. */
+enum ban_file_form { BAN_FILE_ABSENT = 0, BAN_FILE_PLAIN, BAN_FILE_SEALED, BAN_FILE_SEALED_OLD };
+/*
+ * Loads path into *out (a missing file is an empty list), in either form: a sealed file is opened with keys
+ * (NULL: refused, "needs the persistence key"); a text file is parsed as it is (with keys, the caller decides
+ * to import it: *form says BAN_FILE_PLAIN). form may be NULL. Returns 0, or -1 with err, one line naming path
+ * and what is wrong (authentication failed, unknown key, truncated, "path:line: ..." for the text).
+ */
+int ban_list_read(const char *path, const struct ban_keyring *keys, ban_list **out, enum ban_file_form *form,
+                  char *err, size_t errlen);
+/* Writes b to path atomically (mode 0600): sealed under keys->key[0], or as text when keys is NULL. The
+ * plaintext is wiped from memory after use. Returns 0 or -1 with err. The caller holds the lock. */
+int ban_list_write(const ban_list *b, const char *path, const struct ban_keyring *keys, char *err, size_t errlen);
 
 /*
  * Read-modify-write under the lock: loads path, calls fn(list, ctx) (which returns < 0 to abort without
@@ -86,6 +104,13 @@ int ban_list_save(const ban_list *b, const char *path, char *err, size_t errlen)
  */
 int ban_file_update(const char *path, int (*fn)(ban_list *b, void *ctx), void *ctx, ban_list **result, char *err,
                     size_t errlen);
+/*
+ * ban_file_update with a keyring (NULL: the text form): the file is read in either form and written sealed
+ * under keys->key[0]. When fn skips saving (> 0) but the file was text or under the old key, it is rewritten
+ * anyway (an import or a re-encryption). *form (may be NULL) gets the form that was read.
+ */
+int ban_file_update_keyed(const char *path, const struct ban_keyring *keys, int (*fn)(ban_list *b, void *ctx),
+                          void *ctx, ban_list **result, enum ban_file_form *form, char *err, size_t errlen);
 
 /* Writes the one-line text form of VALUE (percent-encoded) into out. Returns out. */
 char *ban_value_encode(const uint8_t *v, size_t len, char *out, size_t cap);

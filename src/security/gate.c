@@ -124,6 +124,11 @@ int sec_gate_reload(sec_gate *g)
     return rc;
 }
 
+int sec_gate_ban_rekey(sec_gate *g, const uint8_t master[32], char *err, size_t errlen)
+{
+    return auth_ban_rekey(g->auth, master, err, errlen);
+}
+
 uint32_t sec_gate_connect_timeout_ms(const sec_gate *g)
 {
     return connlimit_get_config(g->conn)->connect_timeout_s * 1000u;

@@ -58,6 +58,8 @@ int sec_gate_fd(const sec_gate *g);
 void sec_gate_tick(sec_gate *g);
 /* Re-reads the password and ban files; on a parse error the old contents stay (logged). Returns 0 or -1. */
 int sec_gate_reload(sec_gate *g);
+/* Persistence key rotation: re-encrypts a sealed ban file under the new master key (auth_ban_rekey). */
+int sec_gate_ban_rekey(sec_gate *g, const uint8_t master[32], char *err, size_t errlen);
 uint32_t sec_gate_connect_timeout_ms(const sec_gate *g);
 
 /* A connection from `address` (IPv4 or IPv6 text; anything else counts as one "local" address) was accepted

@@ -9,7 +9,10 @@
 
 #include "config/config.h"
 #include "persist/store.h"
+#include "security/ban.h"
+#include "security/ban_seal.h"
 #include "security/sandbox.h"
+#include "tools/ban_config.h"
 #include "tools/audit_checks.h"
 
 struct check_ctx {
@@ -109,6 +112,50 @@ static void check_persistence(struct check_ctx *c, const struct rampart_config *
     }
 }
 
+/* The ban file's state in words. */
+static const char *check_ban_state(enum ban_file_form form, int sealed)
+{
+    switch (form) {
+    case BAN_FILE_ABSENT: return sealed ? "absent (written encrypted at the first ban)" : "absent (persistence false: "
+                                                                                          "written as plain text)";
+    case BAN_FILE_SEALED: return "encrypted (AES-256-GCM under the persistence key)";
+    case BAN_FILE_SEALED_OLD: return "encrypted under persistence_key_old (re-encrypted when the broker starts)";
+    case BAN_FILE_PLAIN: break;
+    }
+    return "plain text (persistence false: not encrypted)";
+}
+
+/* The ban file: readable in the form the broker expects (sealed under the persistence key when persistence is
+ * on; a text file then is reported: the broker imports it at start). Its state goes to standard output. */
+static void check_ban_file(struct check_ctx *c, const struct rampart_config *cfg)
+{
+    char buf[4096], err[600];
+    const char *path = ban_config_path(cfg, buf, sizeof buf);
+    ban_keyring keys;
+    ban_list *b = NULL;
+    enum ban_file_form form = BAN_FILE_ABSENT;
+    int sealed;
+
+    if (!path)
+        return;
+    sealed = ban_config_keys(cfg, &keys, err, sizeof err);
+    if (sealed < 0) {
+        problem(c, "", "ban_file", path, "cannot check: the persistence key it is encrypted with is not readable");
+        return;
+    }
+    if (ban_list_read(path, sealed ? &keys : NULL, &b, &form, err, sizeof err) < 0) {
+        fprintf(c->out, "%s: ban_file: %s\n", c->config, err);
+        c->problems++;
+    } else if (sealed && form == BAN_FILE_PLAIN) {
+        problem(c, "", "ban_file", path, "plain text although persistence encryption is on: the broker imports and "
+                "encrypts it when it starts");
+    } else {
+        printf("%s: ban_file %s: %s, %zu bans\n", c->config, path, check_ban_state(form, sealed), ban_list_count(b));
+    }
+    ban_list_free(b);
+    ban_keyring_wipe(&keys);
+}
+
 int check_files_run(const struct rampart_config *cfg, FILE *out)
 {
     struct check_ctx c = {out, cfg->config_file ? cfg->config_file : "(built-in)", 0, 0, "", 0};
@@ -127,5 +174,6 @@ int check_files_run(const struct rampart_config *cfg, FILE *out)
     for (size_t i = 0; i < cfg->listener_count; i++)
         check_listener(&c, &cfg->listeners[i]);
     check_persistence(&c, cfg);
+    check_ban_file(&c, cfg);
     return c.problems;
 }
