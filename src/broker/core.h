@@ -267,7 +267,8 @@ struct broker {
 
 /* ---- session.c ---- */
 session *session_new(broker *b, const char *id, size_t len);
-/* Ends a session for good: publishes a pending or kept will, removes subscriptions, frees queues. */
+/* Ends a session for good: publishes a pending or kept will, hands its shared-subscription messages to other
+ * connected members of their groups, removes subscriptions, frees queues. */
 void session_end(broker *b, session *s);
 void session_free_all(broker *b);
 int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint32_t sub_id, bool *existed);

@@ -65,6 +65,7 @@ struct persist {
     uint32_t seg_count;      /* messages in seg_open */
     uint64_t skipped;        /* records or deliveries dropped at restore */
     pstate_buf msg_buf, session_buf, seg_buf; /* encoding buffers, reused (persist_buf_take) */
+    char filter_buf[UINT16_MAX];     /* a shared delivery's filter (persist_encode_share) */
 };
 
 static uint64_t persist_wall_ms(void)
@@ -112,6 +113,19 @@ static void persist_unlink(persist *p, session *s)
     s->persist_dirty = false;
 }
 
+/* Puts s in the batch (once). */
+static void persist_mark_dirty(persist *p, session *s)
+{
+    if (s->persist_dirty)
+        return;
+    s->persist_dirty = true;
+    s->persist_prev = NULL;
+    s->persist_next = p->dirty_head;
+    if (p->dirty_head)
+        p->dirty_head->persist_prev = s;
+    p->dirty_head = s;
+}
+
 void persist_session_touch(broker *b, session *s)
 {
     persist *p = b->persist;
@@ -121,14 +135,7 @@ void persist_session_touch(broker *b, session *s)
      * commit: after a crash it never saw state the store lost (a QoS 2 message twice, a lost subscription). */
     if (s->conn)
         s->conn->persist_wait = p->seq;
-    if (s->persist_dirty)
-        return;
-    s->persist_dirty = true;
-    s->persist_prev = NULL;
-    s->persist_next = p->dirty_head;
-    if (p->dirty_head)
-        p->dirty_head->persist_prev = s;
-    p->dirty_head = s;
+    persist_mark_dirty(p, s);
 }
 
 void persist_session_gone(broker *b, session *s)
@@ -299,6 +306,19 @@ static int persist_store_msg(broker *b, persist *p, broker_msg *m, uint64_t wall
     return p->seg_buf.oom ? STORE_ERROR : STORE_OK;
 }
 
+/* The shared subscription a delivery came through: group name and filter, or an empty name. A group no
+ * longer in the trie (its last member left) is not stored: nobody could take the message over. */
+static void persist_encode_share(persist *p, pstate_buf *buf, const trie_group *g)
+{
+    size_t flen = g ? trie_group_filter(g, p->filter_buf, sizeof p->filter_buf) : 0;
+    if (!flen) {
+        pstate_put_u16(buf, 0);
+        return;
+    }
+    pstate_put_bytes16(buf, g->name, g->name_len);
+    pstate_put_bytes16(buf, p->filter_buf, flen);
+}
+
 static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dqueue *q, bool inflight,
                                 uint64_t wall_now)
 {
@@ -315,6 +335,7 @@ static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dq
         pstate_put_u16(buf, d->nsub);
         for (uint16_t k = 0; k < d->nsub; k++)
             pstate_put_u32(buf, d->nsub > 1 ? d->sub_ids[k] : d->sub_id);
+        persist_encode_share(p, buf, d->group);
     }
     return STORE_OK;
 }
@@ -667,6 +688,12 @@ static bool persist_restore_delivery(persist_load *l, session *s, const pstate_d
             return false;
         d.msg = msg_ref(m);
     }
+    if (pd->share_group.len) { /* back in its group if the group is still subscribed */
+        d.group = trie_group_lookup(&l->b->trie, (const char *)pd->share_filter.data, pd->share_filter.len,
+                                    (const char *)pd->share_group.data, pd->share_group.len);
+        if (d.group)
+            trie_group_ref(d.group);
+    }
     d.qos = pd->qos;
     d.packet_id = pd->packet_id;
     d.flags = (uint8_t)((pd->flags & PSTATE_DLV_INFLIGHT ? DLV_SENT : 0) | (pd->flags & PSTATE_DLV_RETAIN ? DLV_RETAIN : 0) |
@@ -677,7 +704,8 @@ static bool persist_restore_delivery(persist_load *l, session *s, const pstate_d
     if (pd->nsub > 1) {
         d.sub_ids = malloc((size_t)pd->nsub * sizeof *d.sub_ids);
         if (!d.sub_ids) {
-            msg_unref(d.msg);
+            d.nsub = 0;
+            delivery_release(&d);
             return false;
         }
         for (uint16_t k = 0; k < pd->nsub; k++)
@@ -693,10 +721,38 @@ static bool persist_restore_delivery(persist_load *l, session *s, const pstate_d
     return true;
 }
 
+/*
+ * The expiry of a restored session under the current configuration: a Session Expiry above today's maximum
+ * (max_session_expiry, persistent_client_expiration) is lowered to it, and an offline session's deadline
+ * moves to what the lowered expiry gives from the time it went offline. A session whose connection was up at
+ * the stop went offline at the restart; so did one that never expired (its disconnect time is not stored).
+ */
+static void persist_restore_expiry(persist_load *l, session *s, const pstate_session *ps)
+{
+    const broker *b = l->b;
+    uint32_t max = b->set.max_session_expiry;
+    s->expiry_s = ps->expiry_s > max ? max : ps->expiry_s;
+    if (s->expiry_s == UINT32_MAX) {
+        s->expire_at_ms = 0;
+    } else if (!ps->expire_at_wall_ms || ps->expiry_s == UINT32_MAX) {
+        s->expire_at_ms = b->now_ms + (uint64_t)s->expiry_s * 1000u;
+    } else {
+        uint64_t sooner = (uint64_t)(ps->expiry_s - s->expiry_s) * 1000u; /* the deadline comes this much sooner */
+        uint64_t wall = ps->expire_at_wall_ms > sooner ? ps->expire_at_wall_ms - sooner : 1;
+        s->expire_at_ms = persist_to_mono(b, wall, l->wall_now);
+    }
+    if (s->expiry_s == ps->expiry_s)
+        return;
+    persist_mark_dirty(l->p, s); /* stored again with the lowered expiry in the first batch */
+    char was[16];
+    snprintf(was, sizeof was, ps->expiry_s == UINT32_MAX ? "never" : "%u s", ps->expiry_s);
+    log_notice("persistence: session %s: expiry lowered from %s to %u s (the configured maximum)", s->client_id, was,
+             s->expiry_s);
+}
+
 static int persist_restore_session(persist_load *l, session *s, const pstate_session *ps)
 {
     broker *b = l->b;
-    s->expiry_s = ps->expiry_s;
     s->version = ps->version;
     s->next_pid = ps->next_pid;
     s->listener_port = ps->listener_port;
@@ -704,9 +760,7 @@ static int persist_restore_session(persist_load *l, session *s, const pstate_ses
     s->persist_stored = true;
     if (ps->has_username && !(s->username = strndup((const char *)ps->username.data, ps->username.len)))
         return -1;
-    if (s->expiry_s != UINT32_MAX)
-        s->expire_at_ms = ps->expire_at_wall_ms ? persist_to_mono(b, ps->expire_at_wall_ms, l->wall_now)
-                                                : b->now_ms + (uint64_t)s->expiry_s * 1000u;
+    persist_restore_expiry(l, s, ps);
     if (ps->has_will) {
         if (!(s->will = persist_msg_from(l, &ps->will)))
             return -1;

@@ -165,6 +165,11 @@ void session_end(broker *b, session *s)
 {
     assert(!s->conn);
     session_send_will(b, s);
+    /* Its messages that came through a shared subscription go to another connected member of the group, as
+     * when its connection ended (MQTT 5 4.8.2: the session ended before the client came back). Not at
+     * shutdown: the broker, not the session, goes away. */
+    if (!b->stop)
+        route_requeue_shared(b, s);
     persist_session_gone(b, s);
     timer_heap_cancel(&b->session_timers, &s->timer);
     session_drop_subs(b, s);

@@ -329,3 +329,28 @@ bool trie_filter_matches(const char *filter, size_t flen, const char *topic, siz
         t = te + 1;
     }
 }
+
+trie_group *trie_group_lookup(sub_trie *t, const char *filter, size_t len, const char *group, size_t group_len)
+{
+    trie_node *n = trie_walk(t, filter, len, false);
+    return n ? trie_group_find(n, group, group_len, NULL) : NULL;
+}
+
+size_t trie_group_filter(const trie_group *g, char *out, size_t cap)
+{
+    size_t len = 0;
+    if (!g->node)
+        return 0;
+    for (const trie_node *n = g->node; n->parent; n = n->parent)
+        len += n->level_len + (n->parent->parent ? 1 : 0);
+    if (len == 0 || len > cap)
+        return 0;
+    size_t end = len;
+    for (const trie_node *n = g->node; n->parent; n = n->parent) {
+        end -= n->level_len;
+        memcpy(out + end, n->level, n->level_len);
+        if (n->parent->parent)
+            out[--end] = '/';
+    }
+    return len;
+}

@@ -82,6 +82,12 @@ void trie_match(const sub_trie *t, const char *topic, size_t len, trie_sub_fn on
 /* True if the topic filter matches the topic name (both valid, no $share prefix). */
 bool trie_filter_matches(const char *filter, size_t flen, const char *topic, size_t tlen);
 
+/* The group of that name at filter (no $share prefix), or NULL. */
+trie_group *trie_group_lookup(sub_trie *t, const char *filter, size_t len, const char *group, size_t group_len);
+/* Writes the filter of g's node (no $share prefix) to out; returns its length, or 0 when g is detached or the
+ * filter is longer than cap. */
+size_t trie_group_filter(const trie_group *g, char *out, size_t cap);
+
 void trie_group_ref(trie_group *g);
 /* Drops a reference; frees the group when detached and unreferenced. */
 void trie_group_unref(trie_group *g);

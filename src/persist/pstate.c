@@ -277,6 +277,13 @@ static int pstate_deliveries_read(pstate_rd *r, pstate_session *s)
             d->sub_ids = r->p + r->pos;
             r->pos += (size_t)d->nsub * 4;
         }
+        d->share_group = pstate_bytes(r, pstate_u16(r));
+        if (d->share_group.len) {
+            d->share_filter = pstate_bytes(r, pstate_u16(r));
+            if (d->share_filter.len == 0 || !mqtt_utf8_valid(d->share_filter.data, d->share_filter.len) ||
+                !mqtt_utf8_valid(d->share_group.data, d->share_group.len))
+                r->bad = true;
+        }
         bool pubrel = d->flags & PSTATE_DLV_PUBREL;
         if (d->qos > 2 || d->flags > 7 || (pubrel != (d->msg_id == 0)) || (pubrel && d->qos != 2) ||
             (pubrel && !(d->flags & PSTATE_DLV_INFLIGHT)) || (d->qos && (d->flags & PSTATE_DLV_INFLIGHT) && !d->packet_id))

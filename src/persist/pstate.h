@@ -64,6 +64,8 @@ typedef struct pstate_delivery {
     uint8_t flags;
     uint16_t nsub;
     const uint8_t *sub_ids; /* nsub big-endian u32 */
+    mqtt_bytes share_group;  /* the shared subscription it came through: group name (len 0: none) */
+    mqtt_bytes share_filter; /* and its filter without the $share/GROUP/ prefix */
 } pstate_delivery;
 
 /* A session as stored. Times are wall-clock ms, 0: none. */
@@ -94,7 +96,8 @@ typedef struct pstate_session {
  *   u8 format (1), u32 expiry_s, u8 version, u16 next_pid, u16 listener_port, u64 expire_at_wall_ms,
  *   u8 has_username [bytes16 username], u8 has_will [msg, u8 will_qos, u8 will_retain, u32 will_delay_s,
  *   u64 will_at_wall_ms], u32 nsubs {bytes16 filter, u8 qos, u8 options, u32 sub_id},
- *   u32 nin_qos2 {u16}, u32 ndeliveries {u64 msg_id, u16 packet_id, u8 qos, u8 flags, u16 nsub {u32}}
+ *   u32 nin_qos2 {u16}, u32 ndeliveries {u64 msg_id, u16 packet_id, u8 qos, u8 flags, u16 nsub {u32},
+ *   bytes16 share_group [bytes16 share_filter when the group is not empty]}
  */
 #define PSTATE_SESSION_FORMAT 2
 /* The value of a message record: u8 PSTATE_SEGMENT_FORMAT, u32 count, then count messages (pstate_msg_encode)

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "broker/broker.h"
+#include "broker/persist.h"
 #include "persist/pstate.h"
 #include "persist/record.h"
 #include "persist/store.h"
@@ -422,8 +425,12 @@ TEST(pstate_message_and_session_round_trip_and_reject_bad_values)
     pstate_put_u16(&b, 2);
     pstate_put_u32(&b, 5);
     pstate_put_u32(&b, 6);
+    pstate_put_bytes16(&b, "grp", 3); /* it came through $share/grp/x/# */
+    pstate_put_bytes16(&b, "x/#", 3);
     pstate_session s;
     CHECK_EQ(pstate_session_decode(b.data, b.len, &s), 0);
+    CHECK_EQ(s.deliveries[0].share_group.len, 3);
+    CHECK_MEM(s.deliveries[0].share_filter.data, "x/#", 3);
     CHECK_EQ(s.expiry_s, 60);
     CHECK_EQ(s.nsubs, 1);
     CHECK_EQ(s.subs[0].options, 1 | 2 | 8);
@@ -436,6 +443,33 @@ TEST(pstate_message_and_session_round_trip_and_reject_bad_values)
     pstate_put_u8(&b, 0); /* trailing garbage */
     CHECK_EQ(pstate_session_decode(b.data, b.len, &s), -1);
     pstate_buf_free(&b);
+}
+
+TEST(persist_refuses_a_store_of_an_earlier_format)
+{
+    char *dir = tmpdir_make(), path[256], err[512] = "";
+    snprintf(path, sizeof path, "%s/rampart.db", dir);
+    store *s = open_store(dir, key_a, NULL, 8 << 20);
+    CHECK(s != NULL);
+    /* a format 1 message record: one message per record, its value starting with the message format byte */
+    const uint8_t id[8] = {0, 0, 0, 0, 0, 0, 0, 1}, old[] = {PSTATE_MSG_FORMAT_OLD, 1, 0};
+    CHECK_EQ(store_begin(s), STORE_OK);
+    CHECK_EQ(store_put(s, STORE_KIND_MSG, id, sizeof id, old, sizeof old), STORE_OK);
+    CHECK_EQ(store_commit(s), STORE_OK);
+    store_close(s);
+    broker_settings bs;
+    log_set_level(LOG_LEVEL_ERROR);
+    broker_settings_default(&bs);
+    bs.no_signals = true;
+    bs.sys_interval = 0;
+    broker *b = broker_new(&bs);
+    CHECK(b != NULL);
+    persist_options po = {.path = path, .engine = TEST_PERSIST_ENGINE, .max_size = 8 << 20, .key = key_a};
+    CHECK_EQ(persist_open(b, &po, err, sizeof err), -1);
+    CHECK(strstr(err, "earlier format") != NULL);
+    CHECK(strstr(err, "move it away") != NULL);
+    broker_free(b);
+    tmpdir_remove(dir);
 }
 
 TEST_MAIN()

@@ -381,4 +381,26 @@ TEST(hmap_put_get_remove_many)
     hmap_free(&m);
 }
 
+TEST(trie_group_lookup_and_filter_of_a_group)
+{
+    sub_trie t;
+    char buf[64];
+    const char *filters[] = {"a/+/c", "/lead", "x/#", "+", "trail/"};
+    CHECK_EQ(trie_init(&t), 0);
+    for (size_t i = 0; i < sizeof filters / sizeof *filters; i++) {
+        trie_sub s = {.owner = &owner_a, .qos = 1};
+        const char *f = filters[i];
+        CHECK(trie_add(&t, f, strlen(f), "grp", 3, &s) >= 0);
+        trie_group *g = trie_group_lookup(&t, f, strlen(f), "grp", 3);
+        CHECK(g != NULL);
+        CHECK(trie_group_lookup(&t, f, strlen(f), "other", 5) == NULL);
+        size_t n = trie_group_filter(g, buf, sizeof buf);
+        CHECK_EQ(n, strlen(f));
+        CHECK_MEM(buf, f, strlen(f));
+        CHECK_EQ(trie_group_filter(g, buf, 2), strlen(f) > 2 ? 0u : strlen(f));
+    }
+    CHECK(trie_group_lookup(&t, "a/b/c", 5, "grp", 3) == NULL);
+    trie_free(&t);
+}
+
 TEST_MAIN()
