@@ -327,14 +327,26 @@ static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dq
         int rc = d->msg ? persist_store_msg(b, p, d->msg, wall_now) : STORE_OK;
         if (rc != STORE_OK)
             return rc;
-        pstate_put_u64(buf, d->msg ? d->msg->persist_id : 0);
-        pstate_put_u16(buf, d->packet_id);
-        pstate_put_u8(buf, d->qos);
-        pstate_put_u8(buf, (uint8_t)((inflight ? PSTATE_DLV_INFLIGHT : 0) | (d->flags & DLV_RETAIN ? PSTATE_DLV_RETAIN : 0) |
-                                     (d->flags & DLV_PUBREL ? PSTATE_DLV_PUBREL : 0)));
-        pstate_put_u16(buf, d->nsub);
-        for (uint16_t k = 0; k < d->nsub; k++)
-            pstate_put_u32(buf, d->nsub > 1 ? d->sub_ids[k] : d->sub_id);
+        /* the fixed fields (and a single subscription identifier) in one append: this runs for every
+         * delivery of every session changed in a batch */
+        uint8_t fixed[18];
+        uint64_t id = d->msg ? d->msg->persist_id : 0;
+        size_t n = 0;
+        for (int k = 56; k >= 0; k -= 8)
+            fixed[n++] = (uint8_t)(id >> k);
+        fixed[n++] = (uint8_t)(d->packet_id >> 8);
+        fixed[n++] = (uint8_t)d->packet_id;
+        fixed[n++] = d->qos;
+        fixed[n++] = (uint8_t)((inflight ? PSTATE_DLV_INFLIGHT : 0) | (d->flags & DLV_RETAIN ? PSTATE_DLV_RETAIN : 0) |
+                               (d->flags & DLV_PUBREL ? PSTATE_DLV_PUBREL : 0));
+        fixed[n++] = (uint8_t)(d->nsub >> 8);
+        fixed[n++] = (uint8_t)d->nsub;
+        if (d->nsub == 1)
+            for (int k = 24; k >= 0; k -= 8)
+                fixed[n++] = (uint8_t)(d->sub_id >> k);
+        pstate_put_raw(buf, fixed, n);
+        for (uint16_t k = 0; k < d->nsub && d->nsub > 1; k++)
+            pstate_put_u32(buf, d->sub_ids[k]);
         persist_encode_share(p, buf, d->group);
     }
     return STORE_OK;

@@ -38,6 +38,11 @@ static void pstate_put(pstate_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
+void pstate_put_raw(pstate_buf *b, const void *p, size_t len)
+{
+    pstate_put(b, p, len);
+}
+
 void pstate_put_u8(pstate_buf *b, uint8_t v)
 {
     pstate_put(b, &v, 1);

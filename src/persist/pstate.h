@@ -24,6 +24,7 @@ typedef struct pstate_buf {
 } pstate_buf;
 
 void pstate_buf_free(pstate_buf *b);
+void pstate_put_raw(pstate_buf *b, const void *p, size_t len); /* bytes as they are */
 void pstate_put_u8(pstate_buf *b, uint8_t v);
 void pstate_put_u16(pstate_buf *b, uint16_t v);
 void pstate_put_u32(pstate_buf *b, uint32_t v);
