@@ -706,7 +706,7 @@ int persist_open(broker *b, const persist_options *o, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    store_options so = {.path = o->path, .map_size = o->max_size, .durable = !o->relaxed, .key = o->key,
+    store_options so = {.path = o->path, .engine = o->engine, .map_size = o->max_size, .durable = !o->relaxed, .key = o->key,
                         .old_key = o->old_key};
     if (!(p->st = store_open(&so, err, errlen))) {
         free(p);

@@ -1,5 +1,6 @@
-/* test_persist.c - the encrypted store: records (seal/open, tamper, keys), the LMDB-backed store (batches,
- * reopen, rotation, tampered file, full map), key loading. */
+/* test_persist.c - the encrypted store: records (seal/open, tamper, keys), the store over its engine (batches,
+ * reopen, rotation, tampered file, full map), key loading. The store tests run on LMDB here and on SQLite in
+ * test_persist_sqlite.c, which includes this file with TEST_PERSIST_ENGINE "sqlite". */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,6 +10,10 @@
 #include "persist/record.h"
 #include "persist/store.h"
 #include "test.h"
+
+#ifndef TEST_PERSIST_ENGINE
+#define TEST_PERSIST_ENGINE "lmdb"
+#endif
 
 static const uint8_t key_a[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -147,7 +152,7 @@ static store *open_store(const char *dir, const uint8_t *key, const uint8_t *old
 {
     char path[256], err[256] = "";
     snprintf(path, sizeof path, "%s/rampart.db", dir);
-    store_options o = {.path = path, .map_size = map, .durable = true, .key = key, .old_key = old};
+    store_options o = {.path = path, .engine = TEST_PERSIST_ENGINE, .map_size = map, .durable = true, .key = key, .old_key = old};
     store *s = store_open(&o, err, sizeof err);
     if (!s)
         fprintf(stderr, "  store_open: %s\n", err);
@@ -278,7 +283,7 @@ TEST(store_garbage_file_is_a_clear_error)
     for (int i = 0; i < 3000; i++)
         fputc((i * 7919) & 0xff, f);
     fclose(f);
-    store_options o = {.path = path, .map_size = 8 << 20, .durable = true, .key = key_a};
+    store_options o = {.path = path, .engine = TEST_PERSIST_ENGINE, .map_size = 8 << 20, .durable = true, .key = key_a};
     store *s = store_open(&o, err, sizeof err);
     CHECK(s == NULL);
     CHECK(strstr(err, "rampart.db") != NULL);
