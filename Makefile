@@ -12,7 +12,7 @@ MAKEFLAGS   += --no-print-directory
 VERSION     := 0.1.0
 BUILD       ?= build
 CC          ?= cc
-PKGS        := openssl libargon2 jansson libseccomp lmdb pwquality libsystemd
+PKGS        := openssl libargon2 jansson libseccomp lmdb sqlite3 pwquality libsystemd
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \

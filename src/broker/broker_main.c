@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <openssl/crypto.h>
 
 #include "base/log.h"
@@ -269,6 +271,26 @@ static void broker_main_persist_notes(const struct config_persistence *p)
                    "event-loop iteration that made it");
 }
 
+/*
+ * With the engine's own file name (no persistence_file), refuses to start an empty store while the other
+ * engine's store lies in the same directory: switching persistence_engine would otherwise silently drop
+ * every stored session and message. Returns 0 or -1 with err.
+ */
+static int broker_main_persist_other_engine(const rampart_config *cfg, const char *path, char *err, size_t errlen)
+{
+    const char *engine = cfg->persist.engine ? cfg->persist.engine : "lmdb";
+    const char *other = strcmp(engine, "lmdb") == 0 ? "sqlite" : "lmdb";
+    char other_path[4096];
+    struct stat st;
+    if (cfg->persist.file || stat(path, &st) == 0 ||
+        config_persistence_path_for(cfg, other, other_path, sizeof other_path) < 0 || stat(other_path, &st) != 0)
+        return 0;
+    snprintf(err, errlen, "%.150s is a store of the %s engine, but persistence_engine is %s (whose store is "
+             "%.150s): set persistence_engine %s to use it, or move it away to start the %s store empty",
+             other_path, other, engine, path, other, engine);
+    return -1;
+}
+
 /* Loads the persistence keys when `persistence true` (file, environment or credential) and derives the ban
  * file's keys. Returns 1 (loaded), 0 (persistence off) or -1 with err. */
 static int broker_main_keys_load(const rampart_config *cfg, broker_main_keys *k, char *err, size_t errlen)
@@ -316,10 +338,12 @@ static int broker_main_persist(const rampart_config *cfg, const broker_main_keys
         snprintf(err, errlen, "persistence_location: path too long");
         return -1;
     }
+    if (broker_main_persist_other_engine(cfg, path, err, errlen) < 0)
+        return -1;
     uint64_t interval = pc->sync_interval_ms;
     if (!interval && pc->autosave_interval != UINT32_MAX && pc->autosave_interval)
         interval = (uint64_t)pc->autosave_interval * 1000u > 60000u ? 60000u : (uint64_t)pc->autosave_interval * 1000u;
-    persist_options o = {.path = path, .max_size = pc->max_size, .relaxed = pc->relaxed,
+    persist_options o = {.path = path, .engine = pc->engine, .max_size = pc->max_size, .relaxed = pc->relaxed,
                          .sync_interval_ms = (uint32_t)interval, .key = k->key,
                          .old_key = k->has_old ? k->old : NULL};
     return persist_open(b, &o, err, errlen);

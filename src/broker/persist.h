@@ -20,6 +20,7 @@
 
 typedef struct persist_options {
     const char *path;          /* the store file */
+    const char *engine;        /* the storage engine's name (persistence_engine; NULL = the default) */
     uint64_t max_size;         /* the store's cap */
     bool relaxed;              /* relaxed durability: commits not synced, synced every sync_interval_ms */
     uint32_t sync_interval_ms;

@@ -207,8 +207,14 @@ void config_free(rampart_config *cfg)
 
 int config_persistence_path(const rampart_config *cfg, char *buf, size_t len)
 {
+    return config_persistence_path_for(cfg, cfg->persist.engine, buf, len);
+}
+
+int config_persistence_path_for(const rampart_config *cfg, const char *engine, char *buf, size_t len)
+{
     const char *dir = cfg->persist.location ? cfg->persist.location : ".";
-    const char *file = cfg->persist.file ? cfg->persist.file : "rampart.db";
+    engine = engine ? engine : "lmdb";
+    const char *file = cfg->persist.file ? cfg->persist.file : strcmp(engine, "sqlite") == 0 ? "rampart.sqlite" : "rampart.db";
     size_t dl = strlen(dir);
     int n = snprintf(buf, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", file);
     return n < 0 || (size_t)n >= len ? -1 : 0;

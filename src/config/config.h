@@ -163,7 +163,8 @@ typedef struct rampart_config {
     /* --- persistence (issue 9, src/persist + src/broker/persist.c; docs/persistence.md) --- */
     struct config_persistence {
         bool enabled;                    /* persistence true|false; default false */
-        char *file;                      /* persistence_file NAME; default rampart.db */
+        const char *engine;              /* persistence_engine: "lmdb" (default, also NULL) or "sqlite"; static */
+        char *file;                      /* persistence_file NAME; default rampart.db (lmdb), rampart.sqlite */
         char *location;                  /* persistence_location DIR; default: the current directory */
         char *key_file, *key_env, *key_credential;             /* the master key (exactly one) */
         char *key_old_file, *key_old_env, *key_old_credential; /* the previous key during a rotation */
@@ -204,8 +205,11 @@ typedef struct rampart_config {
 } rampart_config;
 
 /* The store file of the persistence settings: persistence_location (or the current directory) joined with
- * persistence_file (or rampart.db). Returns 0, or -1 if it does not fit in len. */
+ * persistence_file (or the engine's own name: rampart.db for lmdb, rampart.sqlite for sqlite). Returns 0, or
+ * -1 if it does not fit in len. */
 int config_persistence_path(const rampart_config *cfg, char *buf, size_t len);
+/* The same for the given engine ("lmdb", "sqlite"; NULL = lmdb) instead of the configured one. */
+int config_persistence_path_for(const rampart_config *cfg, const char *engine, char *buf, size_t len);
 
 /*
  * Fills cfg with the built-in safe configuration: one listener 127.0.0.1:1883 (is_builtin_default, the only

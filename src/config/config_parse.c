@@ -110,6 +110,7 @@ static int h_ws_proxy(struct parse_state *, const struct directive *, char *, ch
 static int h_proxy_from(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_ws_timeout(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_persistence_durability(struct parse_state *, const struct directive *, char *, char *, size_t);
+static int h_persistence_engine(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_metrics_listener(struct parse_state *, const struct directive *, char *, char *, size_t);
 static int h_response_topic_prefix(struct parse_state *, const struct directive *, char *, char *, size_t);
 
@@ -286,7 +287,9 @@ static const struct directive directives[] = {
     D("persistence", GLOBAL, false, I9, true, "false", V_BOOL, 0, 0, G(persist.enabled), NO_OFFSET, NULL, false),
     D("persistence_durability", GLOBAL, false, I9, true, "sync", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
       h_persistence_durability, false),
-    D("persistence_file", GLOBAL, false, I9, true, "rampart.db", V_STRING, 0, 0, G(persist.file), NO_OFFSET, NULL, false),
+    D("persistence_engine", GLOBAL, false, I9, true, "lmdb", V_SPECIAL, 0, 0, NO_OFFSET, NO_OFFSET,
+      h_persistence_engine, false),
+    D("persistence_file", GLOBAL, false, I9, true, "rampart.db (lmdb), rampart.sqlite (sqlite)", V_STRING, 0, 0, G(persist.file), NO_OFFSET, NULL, false),
     D("persistence_key_credential", GLOBAL, true, I9, true, "none", V_STRING, 0, 0, G(persist.key_credential), NO_OFFSET, NULL, false),
     D("persistence_key_env", GLOBAL, false, I9, true, "none", V_STRING, 0, 0, G(persist.key_env), NO_OFFSET, NULL, false),
     D("persistence_key_file", GLOBAL, true, I9, true, "none", V_STRING, 0, 0, G(persist.key_file), NO_OFFSET, NULL, false),
@@ -1147,6 +1150,19 @@ static int h_persistence_durability(struct parse_state *ps, const struct directi
     }
     snprintf(msg, len, "'%s' is not a durability: use sync (every acknowledgement waits for a group-committed "
                        "fsync) or relaxed (synced every persistence_sync_interval ms)", value);
+    return -1;
+}
+
+/* persistence_engine lmdb|sqlite: the storage engine behind the store (docs/persistence.md, "The engine"). */
+static int h_persistence_engine(struct parse_state *ps, const struct directive *d, char *value, char *msg,
+                                size_t len)
+{
+    (void)d;
+    if (strcmp(value, "lmdb") == 0 || strcmp(value, "sqlite") == 0) {
+        ps->cfg->persist.engine = value[0] == 'l' ? "lmdb" : "sqlite";
+        return 0;
+    }
+    snprintf(msg, len, "'%s' is not a storage engine: use lmdb (the default) or sqlite", value);
     return -1;
 }
 

@@ -18,6 +18,7 @@
 
 #define STORE_LOG_BAD_MAX 20 /* unreadable records logged one by one; the rest only counted */
 #define STORE_WALK_SECONDS 60
+#define STORE_SEAL_KEEP (1u << 20) /* the write buffer is kept between records up to this size */
 
 struct store {
     const store_engine_ops *ops;
@@ -27,6 +28,9 @@ struct store {
     bool in_batch;
     char *path;
     store_stats stats;
+    record_nonce nonce; /* of the writes: a fresh random start every batch */
+    uint8_t *seal;      /* the sealed record being written (reused: no allocation per record) */
+    size_t seal_cap;
 };
 
 /* Runs the engine's structural walk over path in a child process: a corrupt file that makes the engine
@@ -34,19 +38,37 @@ struct store {
 static int store_check_structure(const store_engine_ops *ops, const store_options *o, char *err, size_t errlen)
 {
     struct stat st;
+    int fds[2];
     if (stat(o->path, &st) != 0)
         return 0; /* a new store */
-    pid_t pid = fork();
+    pid_t pid = pipe2(fds, O_CLOEXEC) == 0 ? fork() : -1;
     if (pid < 0) {
         snprintf(err, errlen, "%s: cannot check the store: %s", o->path, strerror(errno));
         return -1;
     }
-    if (pid == 0) {
-        char cerr[256];
+    if (pid == 0) { /* opens and walks; the engine's message goes back through the pipe */
+        char cerr[256] = "";
+        close(fds[0]);
         alarm(STORE_WALK_SECONDS);
         void *e = ops->open(o->path, o->map_size, false, cerr, sizeof cerr);
-        _exit(e && ops->walk(e) == STORE_OK ? 0 : 3);
+        if (e && ops->walk(e) == STORE_OK) {
+            ops->close(e); /* SQLite: the recovered write-ahead log is checkpointed here, once */
+            _exit(0);
+        }
+        if (e)
+            snprintf(cerr, sizeof cerr, "%s: the store file is structurally corrupt (the %s engine's check failed)",
+                     o->path, ops->name);
+        if (write(fds[1], cerr, strnlen(cerr, sizeof cerr - 1)) < 0)
+            _exit(4);
+        _exit(3);
     }
+    close(fds[1]);
+    char why[256] = "";
+    ssize_t n, got = 0;
+    while (got < (ssize_t)sizeof why - 1 && ((n = read(fds[0], why + got, sizeof why - 1 - (size_t)got)) > 0 ||
+                                            (n < 0 && errno == EINTR)))
+        got += n > 0 ? n : 0;
+    close(fds[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -56,11 +78,13 @@ static int store_check_structure(const store_engine_ops *ops, const store_option
         snprintf(err, errlen,
                  "%s: the store file is structurally corrupt (reading it %s %d); move it away to start with an "
                  "empty store, or restore a backup",
-                 o->path, WIFSIGNALED(status) ? "failed with signal" : "exited with", 
+                 o->path, WIFSIGNALED(status) ? "failed with signal" : "exited with",
                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    else if (why[0])
+        snprintf(err, errlen, "%s; move it away to start with an empty store, or restore a backup", why);
     else
-        snprintf(err, errlen, "%s: the store file cannot be read (not an LMDB file, or corrupt); move it away to "
-                              "start with an empty store, or restore a backup", o->path);
+        snprintf(err, errlen, "%s: the store file cannot be read; move it away to start with an empty store, or "
+                              "restore a backup", o->path);
     return -1;
 }
 
@@ -187,7 +211,17 @@ store *store_open(const store_options *o, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    s->ops = &store_engine_lmdb;
+    if (!(s->ops = store_engine_find(o->engine))) {
+        snprintf(err, errlen, "unknown storage engine %s", o->engine);
+        goto fail;
+    }
+    const char *written_by = store_engine_of_file(o->path);
+    if (written_by && strcmp(written_by, s->ops->name) != 0) {
+        snprintf(err, errlen, "%s: this store was written by the %s engine, but the broker uses %s "
+                 "(persistence_engine); set persistence_engine %s, or move the file away to start with an empty store",
+                 o->path, written_by, s->ops->name, written_by);
+        goto fail;
+    }
     if (record_keys_derive(o->key, &s->cur) < 0 || (o->old_key && record_keys_derive(o->old_key, &s->old) < 0)) {
         snprintf(err, errlen, "cannot derive the persistence keys");
         goto fail;
@@ -244,12 +278,14 @@ void store_close(store *s)
         s->ops->close(s->eng);
     record_keys_wipe(&s->cur);
     record_keys_wipe(&s->old);
+    free(s->seal);
     free(s->path);
     free(s);
 }
 
 int store_begin(store *s)
 {
+    s->nonce.left = 0;
     int rc = s->ops->begin(s->eng);
     s->in_batch = rc == STORE_OK;
     return rc;
@@ -262,13 +298,27 @@ bool store_in_batch(const store *s)
 
 int store_put(store *s, enum store_kind kind, const void *lkey, size_t lkey_len, const void *value, size_t len)
 {
-    uint8_t index[RECORD_INDEX_LEN], *rec = NULL;
-    size_t rlen = 0;
+    uint8_t index[RECORD_INDEX_LEN];
+    size_t need = record_sealed_len(lkey_len, len);
+    if (need > s->seal_cap) {
+        size_t ncap = s->seal_cap ? s->seal_cap : 1024;
+        while (ncap < need)
+            ncap *= 2;
+        uint8_t *n = realloc(s->seal, ncap);
+        if (!n)
+            return STORE_ERROR;
+        s->seal = n;
+        s->seal_cap = ncap;
+    }
     store_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
-    if (record_seal(&s->cur, index, (uint8_t)kind, lkey, lkey_len, value, len, &rec, &rlen) < 0)
-        return STORE_ERROR;
-    int rc = s->ops->put(s->eng, index, sizeof index, rec, rlen);
-    free(rec);
+    size_t rlen = record_seal_to(&s->cur, &s->nonce, index, (uint8_t)kind, lkey, lkey_len, value, len, s->seal,
+                                 s->seal_cap);
+    int rc = rlen ? s->ops->put(s->eng, index, sizeof index, s->seal, rlen) : STORE_ERROR;
+    if (s->seal_cap > STORE_SEAL_KEEP) { /* an unusually large record: give the memory back */
+        free(s->seal);
+        s->seal = NULL;
+        s->seal_cap = 0;
+    }
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * store.h - the broker's durable store: records of a few kinds, each under a logical key (a topic, a client
  * identifier, a message number), encrypted and authenticated one by one (record.h), kept by a storage engine
- * (store_engine.h: LMDB) that the caller never sees.
+ * (store_engine.h: LMDB or SQLite) that the caller never sees.
  *
  * Writes are batched: store_begin, any number of store_put / store_del, store_commit (one durable commit for
  * the whole batch: group commit). Reads: store_iterate over one kind, outside a batch. A record that fails
@@ -26,6 +26,7 @@ typedef struct store store;
 
 typedef struct store_options {
     const char *path;      /* the data file */
+    const char *engine;    /* the storage engine: "lmdb" (also when NULL) or "sqlite" */
     uint64_t map_size;     /* the cap on the store's bytes */
     bool durable;          /* every commit synced; false: store_sync on a timer */
     const uint8_t *key;    /* RECORD_MASTER_KEY_LEN bytes: the current master key (copied, derived, not kept) */
@@ -39,8 +40,8 @@ typedef struct store_stats {
     uint64_t commits, commit_failures;
 } store_stats;
 
-/* Opens the store (creating it), checks its structure in a child process, then rotates records from the old
- * key. NULL with err on failure. */
+/* Opens the store (creating it) with the chosen engine, refuses a file another engine wrote, checks its
+ * structure in a child process, then rotates records from the old key. NULL with err on failure. */
 store *store_open(const store_options *o, char *err, size_t errlen);
 void store_close(store *s);
 /*

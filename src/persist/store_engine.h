@@ -1,8 +1,8 @@
 /*
  * store_engine.h - what a storage engine gives the encrypted store (store.c): an ordered key/value map with
  * one write transaction at a time, durable commit, and a scan by key prefix byte. Keys and values are opaque
- * bytes (already index-hashed and encrypted). The only engine is LMDB (persist_lmdb.c); docs/persistence.md
- * says why.
+ * bytes (already index-hashed and encrypted). Two engines: LMDB (persist_lmdb.c, the default) and SQLite
+ * (persist_sqlite.c), chosen by persistence_engine; docs/persistence.md compares them.
  */
 #ifndef RAMPART_PERSIST_STORE_ENGINE_H
 #define RAMPART_PERSIST_STORE_ENGINE_H
@@ -41,5 +41,12 @@ typedef struct store_engine_ops {
 } store_engine_ops;
 
 extern const store_engine_ops store_engine_lmdb;
+extern const store_engine_ops store_engine_sqlite;
+
+/* The engine called `name` ("lmdb", "sqlite"); NULL names the default (LMDB). NULL if there is none. */
+const store_engine_ops *store_engine_find(const char *name);
+/* The engine whose file `path` is, by its first bytes: "lmdb", "sqlite", or NULL (no file, an empty file, or
+ * neither). */
+const char *store_engine_of_file(const char *path);
 
 #endif

@@ -102,6 +102,14 @@ static void check_persistence(struct check_ctx *c, const struct rampart_config *
     const char *dir = p->location ? p->location : ".";
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         problem(c, "", "persistence_location", dir, "not a directory");
+    char path[4096];
+    const char *engine = p->engine ? p->engine : "lmdb", *written_by;
+    if (config_persistence_path(cfg, path, sizeof path) == 0 && (written_by = store_engine_of_file(path)) &&
+        strcmp(written_by, engine) != 0) {
+        fprintf(c->out, "%s: persistence_engine %s: %s was written by the %s engine (set persistence_engine %s, "
+                        "or move the file away)\n", c->config, engine, path, written_by, written_by);
+        c->problems++;
+    }
 }
 
 /* The ban file's state in words. */

@@ -30,6 +30,17 @@ def persist_options(tmp_path, key="key", extra=()):
     return ["persistence true", "persistence_location %s" % data, "persistence_key_file %s" % kp] + list(extra)
 
 
+# The storage engines (docs/persistence.md "The engine"): the round trip and the garbage file run on both; the
+# crash and full-disk tests import these too.
+ENGINES = ["lmdb", "sqlite"]
+STORE_FILE = {"lmdb": "rampart.db", "sqlite": "rampart.sqlite"}
+
+
+def engine_options(engine):
+    """lmdb is the default: no option; sqlite is chosen with persistence_engine."""
+    return [] if engine == "lmdb" else ["persistence_engine %s" % engine]
+
+
 def kill9(b):
     """SIGKILL the broker (a crash); its restart() then starts the same configuration on the same port."""
     b.proc.kill()
@@ -48,8 +59,9 @@ def data_bytes(tmp_path):
     return out
 
 
-def test_restart_round_trip_of_every_persisted_kind(make_broker, tmp_path):
-    b = make_broker(options=persist_options(tmp_path))
+@pytest.mark.parametrize("engine", ENGINES)
+def test_restart_round_trip_of_every_persisted_kind(make_broker, tmp_path, engine):
+    b = make_broker(options=persist_options(tmp_path, extra=engine_options(engine)))
     # A v5 persistent subscriber with options, then offline: its queue builds up.
     s5 = Raw(b)
     s5.connect("PERSIST-SUB5-ID", clean=True, props=[(P_SESSION_EXPIRY, 3600)])
@@ -211,9 +223,10 @@ def key_id(hexkey):
     return okm[:4]
 
 
-def test_garbage_store_is_a_clear_error_not_a_crash(make_broker, tmp_path):
-    opts = persist_options(tmp_path)
-    with open(tmp_path / "data" / "rampart.db", "wb") as f:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_garbage_store_is_a_clear_error_not_a_crash(make_broker, tmp_path, engine):
+    opts = persist_options(tmp_path, extra=engine_options(engine))
+    with open(tmp_path / "data" / STORE_FILE[engine], "wb") as f:
         f.write(os.urandom(20000))
     with pytest.raises(AssertionError) as e:
         make_broker(options=opts)

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 import helpers
-from test_60_persistence import kill9, persist_options
+from test_60_persistence import ENGINES, engine_options, kill9, persist_options
 
 pytestmark = pytest.mark.skipif(helpers.is_mosquitto(), reason="Rampart's persistence")
 
@@ -96,9 +96,11 @@ class Peer:
         self.c.disconnect()
 
 
-def test_no_acknowledged_message_lost_and_no_qos2_duplicate_across_kill_9(make_broker, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_acknowledged_message_lost_and_no_qos2_duplicate_across_kill_9(make_broker, tmp_path, engine):
     # Queues large enough that a slow subscriber drops nothing (a full queue drops by design, issue 3).
-    b = make_broker(options=persist_options(tmp_path, extra=["max_queued_messages 1000000", "max_queued_bytes 0"]))
+    b = make_broker(options=persist_options(tmp_path, extra=["max_queued_messages 1000000", "max_queued_bytes 0"]
+                                            + engine_options(engine)))
     sub = Peer(b, "crash-sub")
     helpers.wait_until(lambda: sub.c.is_connected(), "subscriber connected")
     sub.c.subscribe("CR/#", qos=2)

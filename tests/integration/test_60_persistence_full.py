@@ -8,6 +8,7 @@ import pytest
 
 import helpers
 from helpers import P_SESSION_EXPIRY, PUBACK, V311, Raw, publish
+from test_60_persistence import ENGINES, engine_options
 
 pytestmark = pytest.mark.skipif(helpers.is_mosquitto(), reason="Rampart's persistence")
 
@@ -24,14 +25,16 @@ def small_fs(tmp_path):
         subprocess.run(["umount", "-l", str(data)], check=False)
 
 
-def test_full_disk_refuses_qos1_2_keeps_qos0_and_stored_messages_and_recovers(small_fs, make_broker, tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_full_disk_refuses_qos1_2_keeps_qos0_and_stored_messages_and_recovers(small_fs, make_broker, tmp_path,
+                                                                               engine):
     # small_fs comes first: pytest tears fixtures down in reverse, so the broker stops before the unmount.
     key = tmp_path / "key"
     key.write_text(os.urandom(32).hex() + "\n")
     os.chmod(key, 0o600)
     b = make_broker(options=["persistence true", "persistence_location %s" % small_fs,
                              "persistence_key_file %s" % key, "max_queued_messages 100000",
-                             "max_queued_bytes 0"])
+                             "max_queued_bytes 0"] + engine_options(engine))
     s = Raw(b)
     s.connect("full-sub", clean=True, props=[(P_SESSION_EXPIRY, 3600)])
     s.subscribe([("FD/#", 1)])

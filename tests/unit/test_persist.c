@@ -1,5 +1,6 @@
-/* test_persist.c - the encrypted store: records (seal/open, tamper, keys), the LMDB-backed store (batches,
- * reopen, rotation, tampered file, full map), key loading. */
+/* test_persist.c - the encrypted store: records (seal/open, tamper, keys), the store over its engine (batches,
+ * reopen, rotation, tampered file, full map), key loading. The store tests run on LMDB here and on SQLite in
+ * test_persist_sqlite.c, which includes this file with TEST_PERSIST_ENGINE "sqlite". */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,6 +10,10 @@
 #include "persist/record.h"
 #include "persist/store.h"
 #include "test.h"
+
+#ifndef TEST_PERSIST_ENGINE
+#define TEST_PERSIST_ENGINE "lmdb"
+#endif
 
 static const uint8_t key_a[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -94,6 +99,36 @@ TEST(record_any_flipped_byte_fails_authentication)
     record_keys_wipe(&other);
 }
 
+TEST(record_seal_to_counts_nonces_up_and_opens)
+{
+    record_keys k;
+    record_nonce n = {.left = 0};
+    uint8_t idx[RECORD_INDEX_LEN], rec[3][RECORD_OVERHEAD + 8 + 64], small[RECORD_OVERHEAD];
+    record_view v;
+    CHECK_EQ(record_keys_derive(key_a, &k), 0);
+    const record_keys *keys[1] = {&k};
+    record_index(&k, 1, (const uint8_t *)"msg-0001", 8, idx);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(record_seal_to(&k, &n, idx, 1, (const uint8_t *)"msg-0001", 8, (const uint8_t *)"payload", 7,
+                                rec[i], sizeof rec[i]),
+                 record_sealed_len(8, 7));
+        CHECK_EQ(record_open(keys, 1, idx, sizeof idx, rec[i], record_sealed_len(8, 7), &v), RECORD_OK);
+        CHECK_EQ(v.value_len, 7);
+        CHECK_MEM(v.value, "payload", 7);
+        record_view_free(&v);
+    }
+    CHECK_EQ(n.left, RECORD_NONCE_RUN - 3);
+    /* the nonces (bytes 5..16) of one run differ by one, as a 96-bit big-endian counter */
+    CHECK(memcmp(rec[0] + 5, rec[1] + 5, 12) != 0 && memcmp(rec[1] + 5, rec[2] + 5, 12) != 0);
+    CHECK_EQ((uint8_t)(rec[0][16] + 1), rec[1][16]);
+    CHECK(memmem(rec[2], record_sealed_len(8, 7), "payload", 7) == NULL);
+    /* too small a buffer: nothing sealed */
+    CHECK_EQ(record_seal_to(&k, &n, idx, 1, (const uint8_t *)"msg-0001", 8, (const uint8_t *)"payload", 7, small,
+                            sizeof small),
+             0);
+    record_keys_wipe(&k);
+}
+
 typedef struct seen {
     int count;
     char keys[8][32];
@@ -117,7 +152,7 @@ static store *open_store(const char *dir, const uint8_t *key, const uint8_t *old
 {
     char path[256], err[256] = "";
     snprintf(path, sizeof path, "%s/rampart.db", dir);
-    store_options o = {.path = path, .map_size = map, .durable = true, .key = key, .old_key = old};
+    store_options o = {.path = path, .engine = TEST_PERSIST_ENGINE, .map_size = map, .durable = true, .key = key, .old_key = old};
     store *s = store_open(&o, err, sizeof err);
     if (!s)
         fprintf(stderr, "  store_open: %s\n", err);
@@ -248,7 +283,7 @@ TEST(store_garbage_file_is_a_clear_error)
     for (int i = 0; i < 3000; i++)
         fputc((i * 7919) & 0xff, f);
     fclose(f);
-    store_options o = {.path = path, .map_size = 8 << 20, .durable = true, .key = key_a};
+    store_options o = {.path = path, .engine = TEST_PERSIST_ENGINE, .map_size = 8 << 20, .durable = true, .key = key_a};
     store *s = store_open(&o, err, sizeof err);
     CHECK(s == NULL);
     CHECK(strstr(err, "rampart.db") != NULL);
