@@ -14,6 +14,7 @@
 
 #define PERSIST_RESERVE ((uint64_t)1 << 20) /* below this much free space new QoS 1/2 messages are refused */
 #define PERSIST_RETRY_MS 250                /* a failed batch is retried at most this often */
+#define PERSIST_BUF_KEEP (1u << 20)         /* encoding buffers are kept between records up to this size */
 
 typedef struct persist_retain_op {
     broker_msg *msg; /* NULL: delete */
@@ -46,6 +47,7 @@ struct persist {
     size_t nassigned, capassigned;
     uint64_t next_msg_id;
     uint64_t skipped;        /* records or deliveries dropped at restore */
+    pstate_buf msg_buf, session_buf; /* encoding buffers, reused (persist_buf_take) */
 };
 
 static uint64_t persist_wall_ms(void)
@@ -193,6 +195,16 @@ bool persist_conn_held(const conn *c)
 
 /* ---- writing a batch ---- */
 
+/* b emptied for a new encoding; its memory is kept unless an unusually large record grew it. */
+static pstate_buf *persist_buf_take(pstate_buf *b)
+{
+    if (b->cap > PERSIST_BUF_KEEP)
+        pstate_buf_free(b);
+    b->len = 0;
+    b->oom = false;
+    return b;
+}
+
 static void persist_encode_msg(const broker *b, pstate_buf *buf, const broker_msg *m, uint64_t wall_now)
 {
     pstate_msg_encode(buf, m->qos, m->retain, persist_to_wall(b, m->expiry_ms, wall_now), m->topic, m->topic_len,
@@ -212,19 +224,15 @@ static int persist_store_msg(broker *b, persist *p, broker_msg *m, uint64_t wall
         p->assigned = n;
         p->capassigned = ncap;
     }
-    pstate_buf buf = {0};
+    pstate_buf *buf = persist_buf_take(&p->msg_buf);
     uint8_t key[8];
-    persist_encode_msg(b, &buf, m, wall_now);
-    if (buf.oom) {
-        pstate_buf_free(&buf);
+    persist_encode_msg(b, buf, m, wall_now);
+    if (buf->oom)
         return STORE_ERROR;
-    }
     m->persist_id = p->next_msg_id++;
     p->assigned[p->nassigned++] = msg_ref(m);
     persist_be64(m->persist_id, key);
-    int rc = store_put(p->st, STORE_KIND_MSG, key, sizeof key, buf.data, buf.len);
-    pstate_buf_free(&buf);
-    return rc;
+    return store_put(p->st, STORE_KIND_MSG, key, sizeof key, buf->data, buf->len);
 }
 
 static int persist_encode_queue(broker *b, persist *p, pstate_buf *buf, const dqueue *q, bool inflight,
@@ -270,43 +278,42 @@ static void persist_encode_in_qos2(pstate_buf *buf, const session *s)
 /* Writes s's record (its messages first). */
 static int persist_write_session(broker *b, persist *p, session *s, uint64_t wall_now)
 {
-    pstate_buf buf = {0};
+    pstate_buf *buf = persist_buf_take(&p->session_buf);
     int rc;
-    pstate_put_u8(&buf, PSTATE_SESSION_FORMAT);
-    pstate_put_u32(&buf, s->expiry_s);
-    pstate_put_u8(&buf, s->version);
-    pstate_put_u16(&buf, s->next_pid);
-    pstate_put_u16(&buf, s->listener_port);
-    pstate_put_u64(&buf, s->conn ? 0 : persist_to_wall(b, s->expire_at_ms, wall_now));
-    pstate_put_u8(&buf, s->username != NULL);
+    pstate_put_u8(buf, PSTATE_SESSION_FORMAT);
+    pstate_put_u32(buf, s->expiry_s);
+    pstate_put_u8(buf, s->version);
+    pstate_put_u16(buf, s->next_pid);
+    pstate_put_u16(buf, s->listener_port);
+    pstate_put_u64(buf, s->conn ? 0 : persist_to_wall(b, s->expire_at_ms, wall_now));
+    pstate_put_u8(buf, s->username != NULL);
     if (s->username)
-        pstate_put_bytes16(&buf, s->username, strnlen(s->username, UINT16_MAX));
-    pstate_put_u8(&buf, s->will != NULL);
+        pstate_put_bytes16(buf, s->username, strnlen(s->username, UINT16_MAX));
+    pstate_put_u8(buf, s->will != NULL);
     if (s->will) {
-        persist_encode_msg(b, &buf, s->will, wall_now);
-        pstate_put_u8(&buf, s->will_qos);
-        pstate_put_u8(&buf, s->will_retain);
-        pstate_put_u32(&buf, s->will_delay_s);
-        pstate_put_u64(&buf, persist_to_wall(b, s->will_at_ms, wall_now));
+        persist_encode_msg(b, buf, s->will, wall_now);
+        pstate_put_u8(buf, s->will_qos);
+        pstate_put_u8(buf, s->will_retain);
+        pstate_put_u32(buf, s->will_delay_s);
+        pstate_put_u64(buf, persist_to_wall(b, s->will_at_ms, wall_now));
     }
-    pstate_put_u32(&buf, s->subs.count);
+    pstate_put_u32(buf, s->subs.count);
     for (uint32_t i = 0; i < s->subs.cap; i++) {
         const session_sub *ss = s->subs.slots[i].value;
         if (!ss)
             continue;
-        pstate_put_bytes16(&buf, ss->filter, ss->filter_len);
-        pstate_put_u8(&buf, ss->qos);
-        pstate_put_u8(&buf, ss->options);
-        pstate_put_u32(&buf, ss->sub_id);
+        pstate_put_bytes16(buf, ss->filter, ss->filter_len);
+        pstate_put_u8(buf, ss->qos);
+        pstate_put_u8(buf, ss->options);
+        pstate_put_u32(buf, ss->sub_id);
     }
-    persist_encode_in_qos2(&buf, s);
-    pstate_put_u32(&buf, s->inflight.count + s->queue.count);
-    rc = persist_encode_queue(b, p, &buf, &s->inflight, true, wall_now);
+    persist_encode_in_qos2(buf, s);
+    pstate_put_u32(buf, s->inflight.count + s->queue.count);
+    rc = persist_encode_queue(b, p, buf, &s->inflight, true, wall_now);
     if (rc == STORE_OK)
-        rc = persist_encode_queue(b, p, &buf, &s->queue, false, wall_now);
+        rc = persist_encode_queue(b, p, buf, &s->queue, false, wall_now);
     if (rc == STORE_OK)
-        rc = buf.oom ? STORE_ERROR : store_put(p->st, STORE_KIND_SESSION, s->client_id, s->id_len, buf.data, buf.len);
-    pstate_buf_free(&buf);
+        rc = buf->oom ? STORE_ERROR : store_put(p->st, STORE_KIND_SESSION, s->client_id, s->id_len, buf->data, buf->len);
     return rc;
 }
 
@@ -331,10 +338,9 @@ static int persist_write_batch(broker *b, persist *p)
             rc = store_del(p->st, STORE_KIND_RETAIN, op->topic, op->len);
             continue;
         }
-        pstate_buf buf = {0};
-        persist_encode_msg(b, &buf, op->msg, wall_now);
-        rc = buf.oom ? STORE_ERROR : store_put(p->st, STORE_KIND_RETAIN, op->topic, op->len, buf.data, buf.len);
-        pstate_buf_free(&buf);
+        pstate_buf *buf = persist_buf_take(&p->msg_buf);
+        persist_encode_msg(b, buf, op->msg, wall_now);
+        rc = buf->oom ? STORE_ERROR : store_put(p->st, STORE_KIND_RETAIN, op->topic, op->len, buf->data, buf->len);
     }
     for (session *s = p->dirty_head; s && rc == STORE_OK; s = s->persist_next) {
         if (s->expiry_s)
@@ -662,6 +668,8 @@ static void persist_free(persist *p)
     free(p->del_msgs);
     free(p->del_sessions.ids);
     free(p->assigned);
+    pstate_buf_free(&p->msg_buf);
+    pstate_buf_free(&p->session_buf);
     store_close(p->st);
     free(p);
 }

@@ -121,41 +121,60 @@ static void record_put_header(uint8_t *h, uint32_t key_id)
     h[4] = (uint8_t)key_id;
 }
 
-/* AES-256-GCM over in[0..len) into out, with the record's AAD; encrypt or decrypt (tag checked). Returns 0/-1. */
-static int record_gcm(bool encrypt, const record_keys *k, const uint8_t *header, const uint8_t *index,
-                      const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[RECORD_TAG_LEN])
+/* AES-256-GCM decryption of in[0..len) into out, with the record's AAD; the tag is checked. Returns 0/-1. */
+static int record_gcm_open(const record_keys *k, const uint8_t *header, const uint8_t *index, const uint8_t *in,
+                           size_t len, uint8_t *out, uint8_t tag[RECORD_TAG_LEN])
 {
     int n = 0;
-    EVP_CIPHER_CTX *ctx = encrypt ? k->seal_ctx : k->open_ctx;
-    const uint8_t *nonce = header + 5;
+    EVP_CIPHER_CTX *ctx = k->open_ctx;
     if (len > INT32_MAX)
         return -1;
-    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, encrypt) != 1 ||
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, header + 5, 0) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &n, header, RECORD_HEADER_LEN) != 1 ||
         EVP_CipherUpdate(ctx, NULL, &n, index, RECORD_INDEX_LEN) != 1 ||
-        (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1))
-        return -1;
-    if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, RECORD_TAG_LEN, tag) != 1)
-        return -1;
-    if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1)
-        return -1;
-    if (encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, RECORD_TAG_LEN, tag) != 1)
+        (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1) ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, RECORD_TAG_LEN, tag) != 1 ||
+        EVP_CipherFinal_ex(ctx, out + n, &n) != 1)
         return -1;
     return 0;
 }
 
-int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind, const uint8_t *lkey,
-                size_t lkey_len, const uint8_t *value, size_t value_len, uint8_t **out, size_t *out_len)
+/* Takes the next nonce of n into out (a new random start when the run is used up). Returns 0 or -1. */
+static int record_nonce_take(record_nonce *n, uint8_t out[RECORD_NONCE_LEN])
 {
-    size_t plen = 3 + lkey_len + value_len;
-    uint8_t *plain = NULL, *rec = NULL;
-    *out = NULL;
-    if (lkey_len > RECORD_MAX_LKEY || value_len > RECORD_MAX_VALUE)
-        return -1;
-    plain = malloc(plen);
-    rec = malloc(RECORD_HEADER_LEN + plen + RECORD_TAG_LEN);
-    if (!plain || !rec)
-        goto fail;
+    if (n->left == 0) {
+        if (RAND_bytes(n->next, RECORD_NONCE_LEN) != 1)
+            return -1;
+        n->left = RECORD_NONCE_RUN;
+    }
+    memcpy(out, n->next, RECORD_NONCE_LEN);
+    n->left--;
+    for (int i = RECORD_NONCE_LEN - 1; i >= 0 && ++n->next[i] == 0; i--)
+        ;
+    return 0;
+}
+
+size_t record_sealed_len(size_t lkey_len, size_t value_len)
+{
+    return RECORD_OVERHEAD + lkey_len + value_len;
+}
+
+size_t record_seal_to(const record_keys *k, record_nonce *n, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind,
+                      const uint8_t *lkey, size_t lkey_len, const uint8_t *value, size_t value_len, uint8_t *out,
+                      size_t out_cap)
+{
+    EVP_CIPHER_CTX *ctx = k->seal_ctx;
+    size_t plen = 3 + lkey_len + value_len, total = record_sealed_len(lkey_len, value_len);
+    uint8_t aad[RECORD_HEADER_LEN + RECORD_INDEX_LEN], *plain = out + RECORD_HEADER_LEN;
+    int w = 0, f = 0;
+    if (lkey_len > RECORD_MAX_LKEY || value_len > RECORD_MAX_VALUE || out_cap < total)
+        return 0;
+    record_put_header(out, k->id);
+    if (record_nonce_take(n, out + 5) < 0)
+        return 0;
+    memcpy(aad, out, RECORD_HEADER_LEN);
+    memcpy(aad + RECORD_HEADER_LEN, index, RECORD_INDEX_LEN);
+    /* The plaintext (kind | key length | key | value) is laid out in out and encrypted in place. */
     plain[0] = kind;
     plain[1] = (uint8_t)(lkey_len >> 8);
     plain[2] = (uint8_t)lkey_len;
@@ -163,21 +182,36 @@ int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uin
         memcpy(plain + 3, lkey, lkey_len);
     if (value_len)
         memcpy(plain + 3 + lkey_len, value, value_len);
-    record_put_header(rec, k->id);
-    if (RAND_bytes(rec + 5, RECORD_NONCE_LEN) != 1 ||
-        record_gcm(true, k, rec, index, plain, plen, rec + RECORD_HEADER_LEN, rec + RECORD_HEADER_LEN + plen) < 0)
-        goto fail;
-    OPENSSL_cleanse(plain, plen);
-    free(plain);
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, out + 5, 1) != 1 ||
+        EVP_CipherUpdate(ctx, NULL, &w, aad, sizeof aad) != 1 ||
+        EVP_CipherUpdate(ctx, plain, &w, plain, (int)plen) != 1 || EVP_CipherFinal_ex(ctx, plain + w, &f) != 1 ||
+        (size_t)w + (size_t)f != plen ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, RECORD_TAG_LEN, plain + plen) != 1) {
+        OPENSSL_cleanse(plain, plen); /* never leave plaintext behind in the caller's buffer */
+        return 0;
+    }
+    return total;
+}
+
+int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind, const uint8_t *lkey,
+                size_t lkey_len, const uint8_t *value, size_t value_len, uint8_t **out, size_t *out_len)
+{
+    record_nonce n = {.left = 0}; /* a fresh random nonce */
+    size_t cap = record_sealed_len(lkey_len, value_len);
+    *out = NULL;
+    if (lkey_len > RECORD_MAX_LKEY || value_len > RECORD_MAX_VALUE)
+        return -1;
+    uint8_t *rec = malloc(cap);
+    if (!rec)
+        return -1;
+    size_t len = record_seal_to(k, &n, index, kind, lkey, lkey_len, value, value_len, rec, cap);
+    if (len == 0) {
+        free(rec);
+        return -1;
+    }
     *out = rec;
-    *out_len = RECORD_HEADER_LEN + plen + RECORD_TAG_LEN;
+    *out_len = len;
     return 0;
-fail:
-    if (plain)
-        OPENSSL_cleanse(plain, plen);
-    free(plain);
-    free(rec);
-    return -1;
 }
 
 bool record_key_id(const uint8_t *rec, size_t rec_len, uint32_t *id)
@@ -209,7 +243,7 @@ enum record_status record_open(const record_keys *const *keys, size_t nkeys, con
     if (!plain)
         return RECORD_NO_MEMORY;
     memcpy(tag, rec + RECORD_HEADER_LEN + plen, RECORD_TAG_LEN);
-    if (record_gcm(false, k, rec, index, rec + RECORD_HEADER_LEN, plen, plain, tag) < 0) {
+    if (record_gcm_open(k, rec, index, rec + RECORD_HEADER_LEN, plen, plain, tag) < 0) {
         OPENSSL_cleanse(plain, plen);
         free(plain);
         return RECORD_AUTH_FAILED;

@@ -7,7 +7,7 @@
  * The kind byte stays clear so records of one kind can be iterated; the rest is a keyed hash.
  *
  * Record value (docs/persistence.md):
- *   version (1) = 1 | key id (4, big endian) | nonce (12, random) | ciphertext | GCM tag (16)
+ *   version (1) = 1 | key id (4, big endian) | nonce (12, unique: record_nonce) | ciphertext | GCM tag (16)
  *   plaintext  = kind (1) | logical key length (2, big endian) | logical key | value
  *   AAD        = the 17 header bytes || the 33-byte index key (a record moved to another slot fails)
  */
@@ -39,6 +39,14 @@ typedef struct record_keys {
     struct evp_mac_ctx_st *index_ctx;              /* HMAC-SHA256, keyed */
 } record_keys;
 
+/* The nonces of one writer: a random 96-bit start, counted up (big endian) for at most RECORD_NONCE_RUN
+ * records, then a new random start (docs/persistence.md: nonces). Zeroed: the next seal draws a start. */
+#define RECORD_NONCE_RUN 65536u
+typedef struct record_nonce {
+    uint8_t next[12];
+    uint32_t left; /* nonces left in this run; 0: draw a new start */
+} record_nonce;
+
 /* One opened record: the logical key and the value point into *plain (owned by the caller: free it after
  * wiping with record_plain_free). */
 typedef struct record_view {
@@ -62,11 +70,20 @@ void record_keys_wipe(record_keys *k);
 void record_index(const record_keys *k, uint8_t kind, const uint8_t *lkey, size_t lkey_len,
                   uint8_t out[RECORD_INDEX_LEN]);
 /*
- * Encrypts one record. *out (malloc'd, *out_len bytes) is the value to store under `index`. Returns 0 or -1
- * (out of memory, OpenSSL failure, sizes over the limits).
+ * Encrypts one record under a fresh random nonce. *out (malloc'd, *out_len bytes) is the value to store under
+ * `index`. Returns 0 or -1 (out of memory, OpenSSL failure, sizes over the limits).
  */
 int record_seal(const record_keys *k, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind, const uint8_t *lkey,
                 size_t lkey_len, const uint8_t *value, size_t value_len, uint8_t **out, size_t *out_len);
+/* The sealed size of a record with this logical key and value length. */
+size_t record_sealed_len(size_t lkey_len, size_t value_len);
+/*
+ * Encrypts one record into out (out_cap >= record_sealed_len(lkey_len, value_len) bytes), with the next nonce
+ * of n. No allocation. Returns the record's length, or 0 (OpenSSL failure, sizes over the limits).
+ */
+size_t record_seal_to(const record_keys *k, record_nonce *n, const uint8_t index[RECORD_INDEX_LEN], uint8_t kind,
+                      const uint8_t *lkey, size_t lkey_len, const uint8_t *value, size_t value_len, uint8_t *out,
+                      size_t out_cap);
 /*
  * Decrypts and authenticates a stored record found under `index`, with whichever of keys[0..nkeys) has its
  * key id. Reading code: rec is untrusted bytes. On RECORD_OK *view is filled (free with record_view_free).

@@ -18,6 +18,7 @@
 
 #define STORE_LOG_BAD_MAX 20 /* unreadable records logged one by one; the rest only counted */
 #define STORE_WALK_SECONDS 60
+#define STORE_SEAL_KEEP (1u << 20) /* the write buffer is kept between records up to this size */
 
 struct store {
     const store_engine_ops *ops;
@@ -27,6 +28,9 @@ struct store {
     bool in_batch;
     char *path;
     store_stats stats;
+    record_nonce nonce; /* of the writes: a fresh random start every batch */
+    uint8_t *seal;      /* the sealed record being written (reused: no allocation per record) */
+    size_t seal_cap;
 };
 
 /* Runs the engine's structural walk over path in a child process: a corrupt file that makes the engine
@@ -274,12 +278,14 @@ void store_close(store *s)
         s->ops->close(s->eng);
     record_keys_wipe(&s->cur);
     record_keys_wipe(&s->old);
+    free(s->seal);
     free(s->path);
     free(s);
 }
 
 int store_begin(store *s)
 {
+    s->nonce.left = 0;
     int rc = s->ops->begin(s->eng);
     s->in_batch = rc == STORE_OK;
     return rc;
@@ -292,13 +298,27 @@ bool store_in_batch(const store *s)
 
 int store_put(store *s, enum store_kind kind, const void *lkey, size_t lkey_len, const void *value, size_t len)
 {
-    uint8_t index[RECORD_INDEX_LEN], *rec = NULL;
-    size_t rlen = 0;
+    uint8_t index[RECORD_INDEX_LEN];
+    size_t need = record_sealed_len(lkey_len, len);
+    if (need > s->seal_cap) {
+        size_t ncap = s->seal_cap ? s->seal_cap : 1024;
+        while (ncap < need)
+            ncap *= 2;
+        uint8_t *n = realloc(s->seal, ncap);
+        if (!n)
+            return STORE_ERROR;
+        s->seal = n;
+        s->seal_cap = ncap;
+    }
     store_index(&s->cur, (uint8_t)kind, lkey, lkey_len, index);
-    if (record_seal(&s->cur, index, (uint8_t)kind, lkey, lkey_len, value, len, &rec, &rlen) < 0)
-        return STORE_ERROR;
-    int rc = s->ops->put(s->eng, index, sizeof index, rec, rlen);
-    free(rec);
+    size_t rlen = record_seal_to(&s->cur, &s->nonce, index, (uint8_t)kind, lkey, lkey_len, value, len, s->seal,
+                                 s->seal_cap);
+    int rc = rlen ? s->ops->put(s->eng, index, sizeof index, s->seal, rlen) : STORE_ERROR;
+    if (s->seal_cap > STORE_SEAL_KEEP) { /* an unusually large record: give the memory back */
+        free(s->seal);
+        s->seal = NULL;
+        s->seal_cap = 0;
+    }
     return rc;
 }
 

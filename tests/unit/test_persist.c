@@ -99,6 +99,36 @@ TEST(record_any_flipped_byte_fails_authentication)
     record_keys_wipe(&other);
 }
 
+TEST(record_seal_to_counts_nonces_up_and_opens)
+{
+    record_keys k;
+    record_nonce n = {.left = 0};
+    uint8_t idx[RECORD_INDEX_LEN], rec[3][RECORD_OVERHEAD + 8 + 64], small[RECORD_OVERHEAD];
+    record_view v;
+    CHECK_EQ(record_keys_derive(key_a, &k), 0);
+    const record_keys *keys[1] = {&k};
+    record_index(&k, 1, (const uint8_t *)"msg-0001", 8, idx);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(record_seal_to(&k, &n, idx, 1, (const uint8_t *)"msg-0001", 8, (const uint8_t *)"payload", 7,
+                                rec[i], sizeof rec[i]),
+                 record_sealed_len(8, 7));
+        CHECK_EQ(record_open(keys, 1, idx, sizeof idx, rec[i], record_sealed_len(8, 7), &v), RECORD_OK);
+        CHECK_EQ(v.value_len, 7);
+        CHECK_MEM(v.value, "payload", 7);
+        record_view_free(&v);
+    }
+    CHECK_EQ(n.left, RECORD_NONCE_RUN - 3);
+    /* the nonces (bytes 5..16) of one run differ by one, as a 96-bit big-endian counter */
+    CHECK(memcmp(rec[0] + 5, rec[1] + 5, 12) != 0 && memcmp(rec[1] + 5, rec[2] + 5, 12) != 0);
+    CHECK_EQ((uint8_t)(rec[0][16] + 1), rec[1][16]);
+    CHECK(memmem(rec[2], record_sealed_len(8, 7), "payload", 7) == NULL);
+    /* too small a buffer: nothing sealed */
+    CHECK_EQ(record_seal_to(&k, &n, idx, 1, (const uint8_t *)"msg-0001", 8, (const uint8_t *)"payload", 7, small,
+                            sizeof small),
+             0);
+    record_keys_wipe(&k);
+}
+
 typedef struct seen {
     int count;
     char keys[8][32];
