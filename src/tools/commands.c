@@ -12,5 +12,7 @@ const struct rampart_command rampart_commands[] = {
     {"check", "validate a configuration file (-c FILE): every error as file:line", config_check_main},
     {"firewall", "print an nftables/iptables ruleset admitting exactly the configured ports", rampart_firewall_main},
     {"passwd", "manage a password file (argon2id, SCRAM-SHA-256)", rampart_passwd_main},
+    {"store-salvage", "copy every readable, authenticated record of a damaged store into a new one (-c FILE)",
+     rampart_store_salvage_main},
     {NULL, NULL, NULL},
 };

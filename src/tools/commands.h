@@ -21,6 +21,9 @@ int rampart_ban_main(int argc, char **argv);
 int rampart_audit_main(int argc, char **argv);
 int rampart_firewall_main(int argc, char **argv);
 
+/* `rampart store-salvage`: recovers the intact records of a damaged store (src/tools/store_salvage.c). */
+int rampart_store_salvage_main(int argc, char **argv);
+
 /* `rampart bench`: the MQTT load generator (src/tools/bench.c). */
 int rampart_bench_main(int argc, char **argv);
 
