@@ -1,7 +1,9 @@
 /*
  * store_salvage.c - `rampart store-salvage -c CONFIG [-o OUTPUT]`: copies every readable, authenticated record of a
  * damaged store (the broker refuses to start on it: "structurally corrupt") into a new store, and reports what
- * was lost (docs/persistence.md, "Salvaging a damaged store"). The broker must be stopped.
+ * was lost (docs/persistence.md, "Salvaging a damaged store"). The broker must be stopped. The new store is
+ * written with the configured persistence_engine; the damaged file is read with the engine that wrote it (LMDB as
+ * below, SQLite by salvage_child_sqlite with the same protocol and the same search).
  *
  * Reading a damaged LMDB file can crash the reader (LMDB does not checksum pages), so the file is only ever read
  * in child processes. A child opens the file read-only, positions a cursor at a start key (MDB_SET_RANGE) and
@@ -28,6 +30,7 @@
 
 #include <lmdb.h>
 #include <openssl/crypto.h>
+#include <sqlite3.h>
 
 #include "config/config.h"
 #include "persist/record.h"
@@ -56,6 +59,7 @@ typedef struct salvage {
     uint64_t entries;          /* LMDB's own count of records (from the first child), 0 = unknown */
     bool entries_known, opened;
     uint64_t recovered[STORE_KIND_META + 1], unauthenticated, unknown_key, junk, damaged_regions, probes;
+    bool sqlite;               /* the damaged file is an SQLite store (persistence_engine sqlite), not LMDB */
     salvage_key max_seen;      /* the highest key counted (re-reads are not counted twice) */
     bool any_seen;
     int write_error;
@@ -165,6 +169,57 @@ static void salvage_child(const char *path, const salvage_key *start, uint64_t m
     _exit(0); /* no cleanup: the file may be damaged; the kernel unmaps it */
 }
 
+/*
+ * The same for an SQLite store: opened read-write (a read-only connection cannot recover a WAL without a -shm
+ * file) but never written: exclusive locking keeps the WAL index in memory, the child only SELECTs and exits
+ * without closing (no checkpoint). One range query from start. SQLite reports a damaged page as an error (SQLITE_CORRUPT) rather than
+ * crashing, but it runs in a child all the same. Its record count needs a full scan, which stops at the damage:
+ * "unknown" then.
+ */
+static void salvage_child_sqlite(const char *path, const salvage_key *start, uint64_t max, int fd)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    salvage_key prev;
+    bool have_prev = false;
+    uint64_t n = 0, entries = UINT64_MAX;
+    int rc;
+
+    alarm(SALVAGE_CHILD_SECONDS);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM kv", -1, &st, NULL) != SQLITE_OK)
+        _exit(3);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        entries = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 1, start->b, SALVAGE_KEY_LEN, SQLITE_STATIC) != SQLITE_OK)
+        _exit(3);
+    child_write(fd, "O", 1);
+    child_write(fd, &entries, sizeof entries);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *k = sqlite3_column_blob(st, 0), *v = sqlite3_column_blob(st, 1);
+        uint32_t kl = (uint32_t)sqlite3_column_bytes(st, 0), vl = (uint32_t)sqlite3_column_bytes(st, 1);
+        if (!k || kl != SALVAGE_KEY_LEN || vl > SALVAGE_VALUE_MAX ||
+            (have_prev && memcmp(k, prev.b, SALVAGE_KEY_LEN) <= 0))
+            break; /* damage: a key that is not the store's, or out of order */
+        memcpy(prev.b, k, SALVAGE_KEY_LEN);
+        have_prev = true;
+        child_write(fd, "R", 1);
+        child_write(fd, &kl, sizeof kl);
+        child_write(fd, &vl, sizeof vl);
+        child_write(fd, k, kl);
+        child_write(fd, vl ? v : "", vl);
+        if (max && ++n == max) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    child_write(fd, rc == SQLITE_DONE ? "E" : "F", 1);
+    _exit(0); /* no cleanup: nothing is written to the damaged file */
+}
+
 /* ---- the parent -------------------------------------------------------------------------------------------- */
 
 /* Reads exactly n bytes. Returns false at end of stream or on error. */
@@ -246,6 +301,8 @@ static int salvage_run(salvage *s, const salvage_key *start, uint64_t max, bool 
         if (devnull >= 0)
             dup2(devnull, 2); /* LMDB's assertion messages on a damaged page are not the tool's output */
         close(fds[0]);
+        if (s->sqlite)
+            salvage_child_sqlite(s->path, start, max, fds[1]);
         salvage_child(s->path, start, max, fds[1]);
     }
     close(fds[1]);
@@ -413,7 +470,8 @@ static int salvage_report(const salvage *s, const char *in, const char *out)
 static int salvage_into(salvage *s, const rampart_config *cfg, const char *in, const char *out,
                         const uint8_t cur[RECORD_MASTER_KEY_LEN], bool durable)
 {
-    store_options o = {.path = out, .map_size = cfg->persist.max_size, .durable = durable, .key = cur};
+    store_options o = {.path = out, .engine = cfg->persist.engine, .map_size = cfg->persist.max_size,
+                       .durable = durable, .key = cur};
     char err[600];
     int rc = 2;
 
@@ -423,8 +481,8 @@ static int salvage_into(salvage *s, const rampart_config *cfg, const char *in, c
         return 2;
     }
     if (salvage_read_all(s) < 0) {
-        fprintf(stderr, "rampart store-salvage: %s: not an LMDB file or its header is destroyed: nothing to "
-                "salvage\n", in);
+        fprintf(stderr, "rampart store-salvage: %s: not an %s file or its header is destroyed: nothing to "
+                "salvage\n", in, s->sqlite ? "SQLite" : "LMDB");
         goto out;
     }
     if (!s->write_error && s->in_batch)
@@ -443,6 +501,8 @@ out:
         char lock[4400];
         if (snprintf(lock, sizeof lock, "%s-lock", out) < (int)sizeof lock)
             unlink(lock);
+        if (snprintf(lock, sizeof lock, "%s-wal", out) < (int)sizeof lock) /* SQLite's */
+            unlink(lock);
     }
     return rc;
 }
@@ -458,6 +518,7 @@ int rampart_store_salvage_main(int argc, char **argv)
     salvage s;
     struct stat st;
     int opt, rc = 2, has_old;
+    const char *written_by;
 
     optind = 1;
     while ((opt = getopt(argc, argv, "c:o:")) != -1) {
@@ -509,6 +570,10 @@ int rampart_store_salvage_main(int argc, char **argv)
         goto out;
     }
     s.path = in;
+    written_by = store_engine_of_file(in); /* unknown (a destroyed header): the configured engine */
+    if (!written_by)
+        written_by = cfg.persist.engine ? cfg.persist.engine : "lmdb";
+    s.sqlite = strcmp(written_by, "sqlite") == 0;
     s.keys[0] = &kc;
     s.keys[1] = &ko;
     s.nkeys = has_old ? 2 : 1;
