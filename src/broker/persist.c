@@ -605,17 +605,15 @@ static int persist_load_msg(void *ctx, const uint8_t *lkey, size_t lkey_len, con
     persist_load *l = ctx;
     uint64_t no = 0;
     uint32_t count = 0;
-    size_t pos = 5;
-    if (len >= 1 && v[0] == PSTATE_MSG_FORMAT_OLD) {
+    size_t pos = 0;
+    int hrc = pstate_segment_open(v, len, PERSIST_SEG_MSGS, &count, &pos);
+    if (hrc == -2) {
         l->old_format = true;
         return STORE_STOP;
     }
     for (size_t i = 0; i < 8 && lkey_len == 8; i++)
         no = no << 8 | lkey[i];
-    if (len >= 5)
-        count = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 8 | v[4];
-    if (lkey_len != 8 || no == 0 || no >> (64 - PERSIST_SEG_BITS) || len < 5 || v[0] != PSTATE_SEGMENT_FORMAT ||
-        count == 0 || count > PERSIST_SEG_MSGS) {
+    if (hrc < 0 || lkey_len != 8 || no == 0 || no >> (64 - PERSIST_SEG_BITS)) {
         persist_skip(l, "a message segment", "cannot be decoded");
         return STORE_OK;
     }

@@ -240,6 +240,19 @@ void pstate_msg_clear(pstate_msg *m)
     memset(m, 0, sizeof *m);
 }
 
+int pstate_segment_open(const uint8_t *p, size_t len, uint32_t max, uint32_t *count, size_t *pos)
+{
+    pstate_rd r = {p, len, 0, false};
+    uint8_t format = pstate_u8(&r);
+    if (!r.bad && format == PSTATE_MSG_FORMAT_OLD)
+        return -2;
+    *count = pstate_u32(&r);
+    if (r.bad || format != PSTATE_SEGMENT_FORMAT || *count == 0 || *count > max)
+        return -1;
+    *pos = r.pos;
+    return 0;
+}
+
 static int pstate_subs_read(pstate_rd *r, pstate_session *s)
 {
     uint32_t n = pstate_u32(r);

@@ -106,6 +106,11 @@ typedef struct pstate_session {
  * whose value began with PSTATE_MSG_FORMAT_OLD) are refused at start. */
 #define PSTATE_SEGMENT_FORMAT 2
 #define PSTATE_MSG_FORMAT_OLD 1
+/*
+ * Reads the header of a segment: *count (1..max) messages follow from *pos (pstate_msg_decode each). Returns 0,
+ * -1 (not a valid segment) or -2 (a message record of format 1).
+ */
+int pstate_segment_open(const uint8_t *p, size_t len, uint32_t max, uint32_t *count, size_t *pos);
 /* Decodes a whole session value; out points into p (arrays allocated: pstate_session_clear). 0 or -1. */
 int pstate_session_decode(const uint8_t *p, size_t len, pstate_session *out);
 void pstate_session_clear(pstate_session *s);

@@ -1,7 +1,7 @@
 /* fuzz_persist_record.c - libFuzzer target for what the store reads back: the record envelope
- * (src/persist/record.c: header, key id, GCM) and the decrypted contents (src/persist/pstate.c: sessions and
- * messages). The first byte picks the decoder; any bytes give a clean error or a value, never a crash. A
- * sealed record of the input must open to the same bytes. */
+ * (src/persist/record.c: header, key id, GCM) and the decrypted contents (src/persist/pstate.c: sessions,
+ * messages and message segments). The first byte picks the decoder; any bytes give a clean error or a value,
+ * never a crash. A sealed record of the input must open to the same bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1)
         return 0;
-    switch (data[0] & 3) {
+    switch (data[0] % 5) {
     case 0:
         fuzz_open(data + 1, size - 1);
         break;
@@ -80,9 +80,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
-    default:
+    case 3:
         fuzz_roundtrip(data + 1, size - 1);
         break;
+    default: { /* a message segment: header, then its messages */
+        uint32_t count = 0;
+        size_t pos = 0;
+        if (pstate_segment_open(data + 1, size - 1, 1024, &count, &pos) < 0)
+            break;
+        for (uint32_t i = 0; i < count; i++) {
+            pstate_msg m;
+            if (pstate_msg_decode(data + 1, size - 1, &pos, &m) < 0)
+                break;
+            pstate_msg_clear(&m);
+        }
+        break;
+    }
     }
     return 0;
 }

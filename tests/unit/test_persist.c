@@ -445,6 +445,23 @@ TEST(pstate_message_and_session_round_trip_and_reject_bad_values)
     pstate_buf_free(&b);
 }
 
+TEST(pstate_segment_header)
+{
+    const uint8_t ok[] = {PSTATE_SEGMENT_FORMAT, 0, 0, 0, 3, 0xAA}, zero[] = {PSTATE_SEGMENT_FORMAT, 0, 0, 0, 0},
+                  many[] = {PSTATE_SEGMENT_FORMAT, 0, 0, 4, 1}, old[] = {PSTATE_MSG_FORMAT_OLD, 1, 0},
+                  cut[] = {PSTATE_SEGMENT_FORMAT, 0, 0};
+    uint32_t count = 0;
+    size_t pos = 0;
+    CHECK_EQ(pstate_segment_open(ok, sizeof ok, 1024, &count, &pos), 0);
+    CHECK_EQ(count, 3);
+    CHECK_EQ(pos, 5);
+    CHECK_EQ(pstate_segment_open(zero, sizeof zero, 1024, &count, &pos), -1);
+    CHECK_EQ(pstate_segment_open(many, sizeof many, 1024, &count, &pos), -1); /* 1025 > the cap */
+    CHECK_EQ(pstate_segment_open(cut, sizeof cut, 1024, &count, &pos), -1);
+    CHECK_EQ(pstate_segment_open(old, sizeof old, 1024, &count, &pos), -2);
+    CHECK_EQ(pstate_segment_open(ok, 0, 1024, &count, &pos), -1);
+}
+
 TEST(persist_refuses_a_store_of_an_earlier_format)
 {
     char *dir = tmpdir_make(), path[256], err[512] = "";
