@@ -308,6 +308,12 @@ void broker_reload_settings(broker *b, const broker_settings *ns)
     s->max_sessions = ns->max_sessions;
     s->max_topic_levels = ns->max_topic_levels;
     s->max_user_properties = ns->max_user_properties;
+    if (ns->max_session_expiry < s->max_session_expiry) {
+        size_t n = session_clamp_expiry(b, ns->max_session_expiry);
+        if (n)
+            log_notice("reload: %zu session(s): expiry lowered to %u s (the configured maximum)", n,
+                       ns->max_session_expiry);
+    }
     s->max_session_expiry = ns->max_session_expiry;
     s->memory_limit = ns->memory_limit;
     s->out_buffer_limit = ns->out_buffer_limit;

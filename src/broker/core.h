@@ -283,6 +283,12 @@ void dq_clear(dqueue *q);
 /* Arms s's timer for the earlier of its delayed will and its expiry while it is offline; disarms it
  * otherwise. Never fails: session_new reserved the room. */
 void session_timer_arm(broker *b, session *s);
+/*
+ * Lowers every session's Session Expiry above max to max (a reload lowered max_session_expiry): an offline
+ * session's deadline comes sooner by the difference (one that never expired expires max from now); the change
+ * is persisted. Returns the number of sessions lowered.
+ */
+size_t session_clamp_expiry(broker *b, uint32_t max);
 /* Called when the connection of s goes away (normally or not): will handling, shared requeue, expiry. */
 void session_detach(broker *b, session *s, bool keep_will);
 /* Publishes the session's will now (ACL permitting) and clears it. */

@@ -234,6 +234,28 @@ void session_timer_arm(broker *b, session *s)
         timer_heap_set(&b->session_timers, &s->timer, at);
 }
 
+size_t session_clamp_expiry(broker *b, uint32_t max)
+{
+    size_t n = 0;
+    for (session *s = b->sessions_head; s; s = s->next) {
+        if (s->expiry_s <= max)
+            continue;
+        if (!s->conn && s->expiry_s == UINT32_MAX) {
+            s->expire_at_ms = b->now_ms + (uint64_t)max * 1000u;
+        } else if (!s->conn) {
+            uint64_t sooner = (uint64_t)(s->expiry_s - max) * 1000u;
+            s->expire_at_ms = s->expire_at_ms > b->now_ms + sooner ? s->expire_at_ms - sooner : b->now_ms;
+            if (!s->expire_at_ms)
+                s->expire_at_ms = 1;
+        }
+        s->expiry_s = max;
+        persist_session_touch(b, s);
+        session_timer_arm(b, s);
+        n++;
+    }
+    return n;
+}
+
 int session_subscribe(broker *b, session *s, const mqtt_subscription *sub, uint32_t sub_id, bool *existed)
 {
     mqtt_bytes group = {0}, inner = sub->filter;

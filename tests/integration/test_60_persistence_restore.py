@@ -117,3 +117,64 @@ def test_long_queue_restored_in_order_across_batches(make_broker, tmp_path):
     start = len(b.log())
     b.restart()
     assert "restored 1 sessions, 0 retained messages, 0 queued messages" in b.log()[start:], b.log()[start:]
+
+
+def test_reload_lowers_live_session_expiry_and_stores_it(make_broker, tmp_path):
+    """A SIGHUP that lowers persistent_client_expiration lowers the expiry of the sessions already in memory
+    (offline and connected, 5.0 and 3.1.1) and stores the lowered value: a restart under the same maximum
+    finds nothing to lower."""
+    import os
+    import pwd
+    import signal
+    # SIGHUP re-reads the configuration and the key as the account the broker dropped to (see
+    # test_key_rotation_on_sighup_without_restart).
+    d = str(tmp_path)
+    while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+    try:
+        run_as = pwd.getpwnam("rampart")
+    except KeyError:
+        run_as = pwd.getpwnam("nobody")
+    opts = persist_options(tmp_path)
+    os.chown(tmp_path / "key", run_as.pw_uid, run_as.pw_gid)
+    b = make_broker(options=opts)
+    off5 = Raw(b)
+    off5.connect("HUP-OFF-V5", clean=True, props=[(P_SESSION_EXPIRY, 7 * 86400)])
+    assert off5.subscribe([("HUPX/#", 1)]) == [1]
+    off5.send(helpers.disconnect())
+    off5.sock.close()
+    off3 = Raw(b, version=V311)
+    off3.connect("HUP-OFF-V311", clean=False, version=V311)
+    assert off3.subscribe([("HUPX/#", 1)]) == [1]
+    off3.send(helpers.disconnect())
+    off3.sock.close()
+    live = Raw(b)
+    live.connect("HUP-LIVE", clean=True, props=[(P_SESSION_EXPIRY, 86400)])
+    assert live.subscribe([("HUPX/#", 1)]) == [1]
+    short = Raw(b)
+    short.connect("HUP-SHORT", clean=True, props=[(P_SESSION_EXPIRY, 600)])  # already below: untouched
+    with open(b.config_path, "a") as f:
+        f.write("persistent_client_expiration 1h\n")
+    b.options.append("persistent_client_expiration 1h")
+    start = len(b.log())
+    os.kill(b.pid, signal.SIGHUP)
+    helpers.wait_until(lambda: "expiry lowered to 3600 s" in b.log()[start:], "the reload's expiry clamp")
+    assert "reload: 3 session(s): expiry lowered to 3600 s" in b.log()[start:]
+    p = Raw(b)
+    p.connect("hup-pub")
+    p.pub("HUPX/a", b"after-reload", qos=1)
+    assert live.next_publish().payload == b"after-reload"
+    kill9(b)
+    start = len(b.log())
+    b.start()
+    log = b.log()[start:]
+    assert "restored 4 sessions" in log
+    assert "expiry lowered" not in log
+    for cid, version in (("HUP-OFF-V5", helpers.V5), ("HUP-OFF-V311", V311)):
+        c = Raw(b, version=version)
+        if version == V311:
+            assert c.connect(cid, clean=False, version=V311).session_present
+        else:
+            assert c.connect(cid, clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
+        assert c.next_publish().payload == b"after-reload"
