@@ -38,7 +38,9 @@
 #include "tools/commands.h"
 
 #define SALVAGE_KEY_LEN RECORD_INDEX_LEN   /* every store key: kind || 32 bytes */
-#define SALVAGE_VALUE_MAX (64u << 20)      /* larger values are not the store's: treated as damage */
+/* The largest value the store writes (a sealed record: record.h); larger ones are not the store's: treated as
+ * damage. The buffer for it is only touched as far as a value fills it. */
+#define SALVAGE_VALUE_MAX (RECORD_OVERHEAD + RECORD_MAX_LKEY + RECORD_MAX_VALUE)
 #define SALVAGE_CHILD_SECONDS 30           /* one child's reading time at most (a loop in a damaged page) */
 #define SALVAGE_PROBES_MAX 20000           /* children started at most */
 #define SALVAGE_BATCH 512                  /* records per commit of the new store */

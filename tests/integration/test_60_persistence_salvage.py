@@ -116,3 +116,23 @@ def test_salvage_recovers_every_record_of_the_intact_pages(make_broker, tmp_path
     out = subprocess.run([helpers.RAMPART_BIN, "store-salvage", "-c", b.config_path, "-o", store],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "exists: move it away" in out.stderr
+
+
+def test_salvage_keeps_a_record_larger_than_64_mib(make_broker, tmp_path):
+    """A retained message of 65 MiB (max_packet_size raised) makes a record the store accepts (records go up to
+    256 MiB, record.h); store-salvage copies it like any other instead of counting it as damage."""
+    b = make_broker(options=persist_options(tmp_path, extra=["user root", "max_packet_size 80M",
+                                                             "memory_limit 2G"]))
+    big = b"L" * ((65 << 20) + 1)
+    p = Raw(b)
+    p.connect("salvage-big")
+    p.send(publish("SV/big", big, qos=1, retain=True, pid=1))
+    p.wait_for(PUBACK, 1)
+    p.close()
+    b.stop()
+    out = subprocess.run([helpers.RAMPART_BIN, "store-salvage", "-c", b.config_path], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr  # 0: nothing lost
+    assert "(retained 1," in out.stdout and "0 damaged regions skipped" in out.stdout, out.stdout
+    assert "0 records unreadable (lost)" in out.stdout, out.stdout
+    assert "AddressSanitizer" not in out.stderr and "LeakSanitizer" not in out.stderr, out.stderr
