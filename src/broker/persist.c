@@ -293,7 +293,10 @@ static int persist_store_msg(broker *b, persist *p, broker_msg *m, uint64_t wall
         p->assigned = n;
         p->capassigned = ncap;
     }
-    if (p->seg_open && (p->seg_count >= PERSIST_SEG_MSGS || p->seg_buf.len >= PERSIST_SEG_BYTES))
+    /* A message that would take the segment past PERSIST_SEG_BYTES starts a new one: a message near the
+     * protocol's maximum size then has a segment of its own, within the record limit (RECORD_MAX_VALUE). */
+    if (p->seg_open && (p->seg_count >= PERSIST_SEG_MSGS || p->seg_buf.len >= PERSIST_SEG_BYTES ||
+                        (p->seg_count && p->seg_buf.len + m->topic_len + m->payload_len > PERSIST_SEG_BYTES)))
         rc = persist_seg_flush(p);
     if (rc == STORE_OK && !p->seg_open)
         rc = persist_seg_start(p);

@@ -24,7 +24,7 @@
 #define RECORD_TAG_LEN 16
 #define RECORD_OVERHEAD (RECORD_HEADER_LEN + 3 + RECORD_TAG_LEN)
 #define RECORD_MAX_LKEY 65535
-#define RECORD_MAX_VALUE (256u << 20)
+#define RECORD_MAX_VALUE ((256u << 20) + (64u << 10)) /* a maximum-size PUBLISH and its fields */
 
 struct evp_cipher_ctx_st;
 struct evp_mac_ctx_st;

@@ -178,3 +178,34 @@ def test_reload_lowers_live_session_expiry_and_stores_it(make_broker, tmp_path):
         else:
             assert c.connect(cid, clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
         assert c.next_publish().payload == b"after-reload"
+
+
+def test_large_messages_between_small_ones_restored_in_order(make_broker, tmp_path):
+    """Messages that would take a segment past its size (about 64 KiB) start a new one: a queue of 40 KiB
+    messages between small ones, written in bursts, comes back whole and in order after kill -9."""
+    b = make_broker(options=persist_options(tmp_path))
+    s = Raw(b)
+    s.connect("BIGQ-SUB-ID", clean=True, props=[(P_SESSION_EXPIRY, 3600)])
+    assert s.subscribe([("BQ/#", 1)]) == [1]
+    s.send(helpers.disconnect())
+    s.sock.close()
+    p = Raw(b)
+    p.connect("bigq-pub")
+
+    def body(i):
+        return (b"%05d:" % i) * (8192 if i % 3 == 1 else 1)  # every third one 48 KiB
+
+    n = 0
+    for burst in (3, 1, 12, 5):
+        p.send(b"".join(publish("BQ/m", body(n + i), qos=1, pid=n + i + 1) for i in range(burst)))
+        for i in range(burst):
+            p.wait_for(PUBACK, n + i + 1)
+        n += burst
+    kill9(b)
+    start = len(b.log())
+    b.start()
+    assert "restored 1 sessions, 0 retained messages, %d queued messages" % n in b.log()[start:]
+    s2 = Raw(b)
+    assert s2.connect("BIGQ-SUB-ID", clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
+    got = [s2.next_publish().payload for _ in range(n)]
+    assert got == [body(i) for i in range(n)]
