@@ -76,10 +76,12 @@ static int store_check_structure(const store_engine_ops *ops, const store_option
         return 0;
     if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 3))
         snprintf(err, errlen,
-                 "%s: the store file is structurally corrupt (reading it %s %d); move it away to start with an "
-                 "empty store, or restore a backup",
+                 "%s: the store file is structurally corrupt (reading it %s %d); `rampart store-salvage` copies its "
+                 "intact records into a new store; or move it away to start with an empty store, or restore a backup",
                  o->path, WIFSIGNALED(status) ? "failed with signal" : "exited with",
                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    else if (strstr(why, "has the store open")) /* in use, not damaged: nothing to move or restore */
+        snprintf(err, errlen, "%s", why);
     else if (why[0])
         snprintf(err, errlen, "%s; move it away to start with an empty store, or restore a backup", why);
     else
