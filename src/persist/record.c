@@ -14,8 +14,7 @@
 #define RECORD_VERSION 1
 #define RECORD_NONCE_LEN 12
 
-/* HKDF-SHA256(master, salt "rampart-persist", info) into out. Returns 0 or -1. */
-static int record_hkdf(const uint8_t master[RECORD_MASTER_KEY_LEN], const char *info, uint8_t *out, size_t len)
+int record_hkdf(const uint8_t master[RECORD_MASTER_KEY_LEN], const char *info, uint8_t *out, size_t len)
 {
     int rc = -1;
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);

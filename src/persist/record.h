@@ -26,6 +26,10 @@
 #define RECORD_MAX_LKEY 65535
 #define RECORD_MAX_VALUE ((256u << 20) + (64u << 10)) /* a maximum-size PUBLISH and its fields */
 
+/* HKDF-SHA256(master, salt "rampart-persist", info) into out[0..len): every key derived from the persistence
+ * master key (the store's, the ban file's) comes from here, each under its own info label. Returns 0 or -1. */
+int record_hkdf(const uint8_t master[RECORD_MASTER_KEY_LEN], const char *info, uint8_t *out, size_t len);
+
 struct evp_cipher_ctx_st;
 struct evp_mac_ctx_st;
 

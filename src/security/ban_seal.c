@@ -6,49 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
+
+#include "persist/record.h"
+
+_Static_assert(BAN_SEAL_MASTER_LEN == RECORD_MASTER_KEY_LEN, "the ban file is keyed by the persistence master key");
 
 #define BAN_SEAL_VERSION 1
 #define BAN_SEAL_NONCE_LEN 12
 #define BAN_SEAL_NONCE_AT 13 /* magic (8) + version (1) + key id (4) */
-
-/* HKDF-SHA256(master, salt "rampart-persist", info) into out[0..len). Returns 0 or -1. */
-static int ban_seal_hkdf(const uint8_t master[BAN_SEAL_MASTER_LEN], const char *info, uint8_t *out, size_t len)
-{
-    int rc = -1;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    OSSL_PARAM params[5];
-    char digest[] = "SHA256";
-    char salt[] = "rampart-persist";
-
-    if (!ctx)
-        goto out;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)master, BAN_SEAL_MASTER_LEN);
-    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, strlen(salt));
-    params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
-    params[4] = OSSL_PARAM_construct_end();
-    if (EVP_KDF_derive(ctx, out, len, params) == 1)
-        rc = 0;
-out:
-    EVP_KDF_CTX_free(ctx);
-    EVP_KDF_free(kdf);
-    return rc;
-}
 
 int ban_seal_derive(const uint8_t master[BAN_SEAL_MASTER_LEN], ban_seal_key *out)
 {
     uint8_t id[4];
 
     memset(out, 0, sizeof *out);
-    if (ban_seal_hkdf(master, "rampart ban list v1", out->enc, sizeof out->enc) < 0 ||
-        ban_seal_hkdf(master, "rampart ban list key id v1", id, sizeof id) < 0) {
+    if (record_hkdf(master, "rampart ban list v1", out->enc, sizeof out->enc) < 0 ||
+        record_hkdf(master, "rampart ban list key id v1", id, sizeof id) < 0) {
         OPENSSL_cleanse(out, sizeof *out);
         return -1;
     }

@@ -272,11 +272,13 @@ def test_persistence_fails_closed_without_a_private_key(tmp_path):
     assert "readable or writable by other users" in out.stderr
 
 
-def test_key_rotation_on_sighup_without_restart(make_broker, tmp_path):
+def persist_options_for_reload(tmp_path):
+    """
+    persist_options for a broker that will get SIGHUP: it re-reads the configuration and the key as the
+    account it dropped to, inside its sandbox, so the directories must let it through and the key must be
+    that account's (as in a packaged install).
+    """
     import pwd
-    import signal
-    # SIGHUP re-reads the configuration and the key as the account the broker dropped to, inside its sandbox:
-    # the directories must let it through and the key must be that account's (as in a packaged install).
     d = str(tmp_path)
     while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
         os.chmod(d, os.stat(d).st_mode | 0o711)
@@ -287,7 +289,12 @@ def test_key_rotation_on_sighup_without_restart(make_broker, tmp_path):
         run_as = pwd.getpwnam("nobody")
     opts = persist_options(tmp_path)
     os.chown(tmp_path / "key", run_as.pw_uid, run_as.pw_gid)
-    b = make_broker(options=opts)
+    return opts
+
+
+def test_key_rotation_on_sighup_without_restart(make_broker, tmp_path):
+    import signal
+    b = make_broker(options=persist_options_for_reload(tmp_path))
     p = Raw(b)
     p.connect("live-rot-pub")
     p.pub("LROT/a", b"before-rotation", qos=1, retain=True)

@@ -6,7 +6,7 @@ import pytest
 
 import helpers
 from helpers import P_SESSION_EXPIRY, PUBACK, V311, Raw, publish
-from test_60_persistence import data_bytes, kill9, persist_options
+from test_60_persistence import data_bytes, kill9, persist_options, persist_options_for_reload
 
 pytestmark = pytest.mark.skipif(helpers.is_mosquitto(), reason="Rampart's encrypted persistence")
 
@@ -124,21 +124,8 @@ def test_reload_lowers_live_session_expiry_and_stores_it(make_broker, tmp_path):
     (offline and connected, 5.0 and 3.1.1) and stores the lowered value: a restart under the same maximum
     finds nothing to lower."""
     import os
-    import pwd
     import signal
-    # SIGHUP re-reads the configuration and the key as the account the broker dropped to (see
-    # test_key_rotation_on_sighup_without_restart).
-    d = str(tmp_path)
-    while d not in ("/", "/tmp", "") and os.stat(d).st_uid == os.getuid():
-        os.chmod(d, os.stat(d).st_mode | 0o711)
-        d = os.path.dirname(d)
-    try:
-        run_as = pwd.getpwnam("rampart")
-    except KeyError:
-        run_as = pwd.getpwnam("nobody")
-    opts = persist_options(tmp_path)
-    os.chown(tmp_path / "key", run_as.pw_uid, run_as.pw_gid)
-    b = make_broker(options=opts)
+    b = make_broker(options=persist_options_for_reload(tmp_path))
     off5 = Raw(b)
     off5.connect("HUP-OFF-V5", clean=True, props=[(P_SESSION_EXPIRY, 7 * 86400)])
     assert off5.subscribe([("HUPX/#", 1)]) == [1]
