@@ -11,18 +11,35 @@ from test_60_persistence import data_bytes, kill9, persist_options, persist_opti
 pytestmark = pytest.mark.skipif(helpers.is_mosquitto(), reason="Rampart's encrypted persistence")
 
 
-def test_restored_session_expiry_is_lowered_to_the_configured_maximum(make_broker, tmp_path):
-    b = make_broker(options=persist_options(tmp_path))
+def offline_sessions(b, v5_id, v311_id, filt):
+    """Leaves two offline sessions subscribed to filt (QoS 1): a 5.0 one with a Session Expiry of 7 days and a
+    3.1.1 persistent one (clean session 0: never expires)."""
     v5 = Raw(b)
-    v5.connect("EXP-V5-ID", clean=True, props=[(P_SESSION_EXPIRY, 7 * 86400)])
-    assert v5.subscribe([("EXP/#", 1)]) == [1]
+    v5.connect(v5_id, clean=True, props=[(P_SESSION_EXPIRY, 7 * 86400)])
+    assert v5.subscribe([(filt, 1)]) == [1]
     v5.send(helpers.disconnect())
     v5.sock.close()
     v3 = Raw(b, version=V311)
-    v3.connect("EXP-V311-ID", clean=False, version=V311)  # 3.1.1 persistent session: never expires
-    assert v3.subscribe([("EXP/#", 1)]) == [1]
+    v3.connect(v311_id, clean=False, version=V311)
+    assert v3.subscribe([(filt, 1)]) == [1]
     v3.send(helpers.disconnect())
     v3.sock.close()
+
+
+def resume_and_expect(b, v5_id, v311_id, payload):
+    """Both sessions of offline_sessions are still there, each with payload queued."""
+    for cid, version in ((v5_id, helpers.V5), (v311_id, V311)):
+        c = Raw(b, version=version)
+        if version == V311:
+            assert c.connect(cid, clean=False, version=V311).session_present
+        else:
+            assert c.connect(cid, clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
+        assert c.next_publish().payload == payload
+
+
+def test_restored_session_expiry_is_lowered_to_the_configured_maximum(make_broker, tmp_path):
+    b = make_broker(options=persist_options(tmp_path))
+    offline_sessions(b, "EXP-V5-ID", "EXP-V311-ID", "EXP/#")
     p = Raw(b)
     p.connect("exp-pub")
     p.pub("EXP/a", b"kept-1", qos=1)
@@ -42,13 +59,7 @@ def test_restored_session_expiry_is_lowered_to_the_configured_maximum(make_broke
     assert "restored 2 sessions" in log
     assert "expiry lowered" not in log
     # The sessions are still there, with their queued message.
-    for cid, version in (("EXP-V5-ID", helpers.V5), ("EXP-V311-ID", V311)):
-        c = Raw(b, version=version)
-        if version == V311:
-            assert c.connect(cid, clean=False, version=V311).session_present
-        else:
-            assert c.connect(cid, clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
-        assert c.next_publish().payload == b"kept-1"
+    resume_and_expect(b, "EXP-V5-ID", "EXP-V311-ID", b"kept-1")
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["in-memory", "after-restart"])
@@ -126,16 +137,7 @@ def test_reload_lowers_live_session_expiry_and_stores_it(make_broker, tmp_path):
     import os
     import signal
     b = make_broker(options=persist_options_for_reload(tmp_path))
-    off5 = Raw(b)
-    off5.connect("HUP-OFF-V5", clean=True, props=[(P_SESSION_EXPIRY, 7 * 86400)])
-    assert off5.subscribe([("HUPX/#", 1)]) == [1]
-    off5.send(helpers.disconnect())
-    off5.sock.close()
-    off3 = Raw(b, version=V311)
-    off3.connect("HUP-OFF-V311", clean=False, version=V311)
-    assert off3.subscribe([("HUPX/#", 1)]) == [1]
-    off3.send(helpers.disconnect())
-    off3.sock.close()
+    offline_sessions(b, "HUP-OFF-V5", "HUP-OFF-V311", "HUPX/#")
     live = Raw(b)
     live.connect("HUP-LIVE", clean=True, props=[(P_SESSION_EXPIRY, 86400)])
     assert live.subscribe([("HUPX/#", 1)]) == [1]
@@ -158,13 +160,7 @@ def test_reload_lowers_live_session_expiry_and_stores_it(make_broker, tmp_path):
     log = b.log()[start:]
     assert "restored 4 sessions" in log
     assert "expiry lowered" not in log
-    for cid, version in (("HUP-OFF-V5", helpers.V5), ("HUP-OFF-V311", V311)):
-        c = Raw(b, version=version)
-        if version == V311:
-            assert c.connect(cid, clean=False, version=V311).session_present
-        else:
-            assert c.connect(cid, clean=False, props=[(P_SESSION_EXPIRY, 3600)]).session_present
-        assert c.next_publish().payload == b"after-reload"
+    resume_and_expect(b, "HUP-OFF-V5", "HUP-OFF-V311", b"after-reload")
 
 
 def test_large_messages_between_small_ones_restored_in_order(make_broker, tmp_path):
